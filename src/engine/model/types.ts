@@ -1,0 +1,79 @@
+/**
+ * What the engine knows about a decoder-only model, independent of where it came from
+ * (GGUF file, transformers.js folder, hub id).
+ */
+export type Architecture = 'llama' | 'qwen2';
+
+export interface DecoderConfig {
+  architecture: Architecture;
+  layers: number;
+  hidden: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  intermediate: number;
+  vocab: number;
+  rmsEps: number;
+  ropeTheta: number;
+  maxPositions: number;
+}
+
+/** A weight matrix W of shape [rows = out features N, cols = in features K]. */
+export type Matrix =
+  | { kind: 'float'; rows: number; cols: number; data: Float32Array }
+  | {
+      kind: 'nbits';
+      rows: number;
+      cols: number;
+      bits: 4;
+      blockSize: 32;
+      /** [N, K/32, 16]: two consecutive elements per byte, low nibble first (MatMulNBits layout). */
+      B: Uint8Array;
+      scales: Float32Array;
+      /** float zero points [N*K/32], or null for the MatMulNBits default of 8. */
+      zeroPoints: Float32Array | null;
+    };
+
+export interface LayerWeights {
+  attnNorm: Float32Array;
+  q: Matrix;
+  k: Matrix;
+  v: Matrix;
+  o: Matrix;
+  qBias?: Float32Array;
+  kBias?: Float32Array;
+  vBias?: Float32Array;
+  ffnNorm: Float32Array;
+  gate: Matrix;
+  up: Matrix;
+  down: Matrix;
+}
+
+export interface DecoderWeights {
+  /** [vocab, hidden] row-major. */
+  embed: Float32Array;
+  layers: LayerWeights[];
+  finalNorm: Float32Array;
+  lmHead: Matrix;
+}
+
+/** Dequantise a matrix to float, for the reference forward and for float-only graph styles. */
+export function matrixToFloat(m: Matrix): Float32Array {
+  if (m.kind === 'float') return m.data;
+  const { rows: N, cols: K, B, scales, zeroPoints } = m;
+  const nb = K / 32;
+  const out = new Float32Array(N * K);
+  for (let n = 0; n < N; n++) {
+    for (let b = 0; b < nb; b++) {
+      const s = scales[n * nb + b]!;
+      const zp = zeroPoints ? zeroPoints[n * nb + b]! : 8;
+      const base = (n * nb + b) * 16;
+      for (let i = 0; i < 16; i++) {
+        const byte = B[base + i]!;
+        out[n * K + b * 32 + 2 * i] = s * ((byte & 15) - zp);
+        out[n * K + b * 32 + 2 * i + 1] = s * ((byte >> 4) - zp);
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,241 @@
+/**
+ * Generates a Llama/Qwen2 decoder graph from weights, in one of two export styles that real
+ * hub models use, so the hook rewrite (hooks.ts) sees exactly what it would see on a download:
+ *
+ *  - 'optimum':  plain ONNX ops as torch.onnx/optimum export them; the residual after layer L
+ *                is the output of `/model/layers.L/Add_1`.
+ *  - 'genai':    onnxruntime-genai builder ops (SkipSimplifiedLayerNormalization chains,
+ *                GroupQueryAttention with rotary inside, MatMulNBits); the residual after layer
+ *                L is output 3 of `/model/layers.{L+1}/input_layernorm/SkipLayerNorm` (or of
+ *                `/model/layers.{N}/final_norm_layernorm/SkipLayerNorm` for the last layer).
+ *
+ * Rotary is the HF "rotate half" convention in both; GGUF llama weights are un-permuted to it
+ * by the converter. Inputs/outputs follow transformers.js: input_ids, attention_mask,
+ * [position_ids], past_key_values.{i}.key|value -> logits, present.{i}.key|value.
+ */
+import type { DecoderConfig, DecoderWeights, Matrix } from '../model/types.js';
+import { GraphBuilder, f32ToF16Array } from './graph.js';
+import { DT } from './proto.js';
+
+export type GraphStyle = 'optimum' | 'genai';
+export type GraphDtype = 'fp32' | 'fp16';
+
+export interface DecoderGraphOptions {
+  style: GraphStyle;
+  dtype: GraphDtype;
+  /** MatMulNBits accuracy_level: 0 = float compute (exact), 4 = int8 activations (faster on CPU). */
+  accuracyLevel?: number;
+}
+
+function transpose(data: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c]!;
+  return out;
+}
+
+export function ropeCache(cfg: DecoderConfig): { cos: Float32Array; sin: Float32Array } {
+  const half = cfg.headDim / 2;
+  const cos = new Float32Array(cfg.maxPositions * half);
+  const sin = new Float32Array(cfg.maxPositions * half);
+  for (let p = 0; p < cfg.maxPositions; p++) {
+    for (let i = 0; i < half; i++) {
+      const invFreq = 1 / cfg.ropeTheta ** ((2 * i) / cfg.headDim);
+      const a = p * invFreq;
+      cos[p * half + i] = Math.cos(a);
+      sin[p * half + i] = Math.sin(a);
+    }
+  }
+  return { cos, sin };
+}
+
+export function buildDecoderGraph(cfg: DecoderConfig, w: DecoderWeights, opts: DecoderGraphOptions): Uint8Array {
+  const g = new GraphBuilder();
+  const FT = opts.dtype === 'fp16' ? DT.FLOAT16 : DT.FLOAT;
+  const fdata = (a: Float32Array) => (FT === DT.FLOAT16 ? f32ToF16Array(a) : a);
+  const finit = (name: string, a: Float32Array, dims: number[]) => g.init(name, fdata(a), dims, FT);
+  const { layers, hidden: H, heads: nH, kvHeads: nKV, headDim: D } = cfg;
+
+  const inputIds = g.input('input_ids', DT.INT64, ['batch_size', 'sequence_length']);
+  const attnMask = g.input('attention_mask', DT.INT64, ['batch_size', 'total_sequence_length']);
+  const positionIds = opts.style === 'optimum' ? g.input('position_ids', DT.INT64, ['batch_size', 'sequence_length']) : '';
+  for (let i = 0; i < layers; i++) {
+    g.input(`past_key_values.${i}.key`, FT, ['batch_size', nKV, 'past_sequence_length', D]);
+    g.input(`past_key_values.${i}.value`, FT, ['batch_size', nKV, 'past_sequence_length', D]);
+  }
+
+  /** x[.., K] @ W^T for W [N, K], as MatMul (float) or MatMulNBits (4-bit). */
+  const linear = (x: string, m: Matrix, name: string, bias?: Float32Array): string => {
+    let y: string;
+    if (m.kind === 'float') {
+      const wName = finit(`${name}.weight`, transpose(m.data, m.rows, m.cols), [m.cols, m.rows]);
+      y = g.op('MatMul', [x, wName], undefined, `${name}/MatMul`);
+    } else {
+      const nb = m.cols / 32;
+      const b = g.init(`${name}.weight_Q4`, m.B, [m.rows, nb, 16], DT.UINT8);
+      const s = finit(`${name}.weight_scales`, m.scales, [m.rows * nb]);
+      const ins = [x, b, s];
+      if (m.zeroPoints) ins.push(finit(`${name}.weight_zp`, m.zeroPoints, [m.rows * nb]));
+      y = g.op('MatMulNBits', ins, { K: m.cols, N: m.rows, bits: 4, block_size: 32, accuracy_level: opts.accuracyLevel ?? 0 }, `${name}/MatMulNBits`, 'com.microsoft');
+    }
+    if (bias) y = g.op('Add', [y, finit(`${name}.bias`, bias, [bias.length])], undefined, `${name}/Add`);
+    return y;
+  };
+
+  const mlp = (x: string, L: number): string => {
+    const lw = w.layers[L]!;
+    const p = `/model/layers.${L}/mlp`;
+    const gate = linear(x, lw.gate, `${p}/gate_proj`);
+    const act = g.op('Mul', [gate, g.op('Sigmoid', [gate], undefined, `${p}/act_fn/Sigmoid`)], undefined, `${p}/act_fn/Mul`);
+    const up = linear(x, lw.up, `${p}/up_proj`);
+    return linear(g.op('Mul', [act, up], undefined, `${p}/Mul`), lw.down, `${p}/down_proj`);
+  };
+
+  const embW = finit('model.embed_tokens.weight', w.embed, [cfg.vocab, H]);
+  let x = g.op('Gather', [embW, inputIds], undefined, '/model/embed_tokens/Gather');
+  let normed: string;
+
+  if (opts.style === 'optimum') {
+    normed = buildOptimumBody();
+  } else {
+    normed = buildGenaiBody();
+  }
+
+  const logits = linear(normed, w.lmHead, '/lm_head');
+  g.node('Identity', [logits], { name: '/lm_head/Identity', outputs: ['logits'] });
+  g.output('logits', FT, ['batch_size', 'sequence_length', cfg.vocab]);
+  return g.encode({ 'steerlab.style': opts.style, 'steerlab.dtype': opts.dtype });
+
+  // ---------------- optimum style ----------------
+  function buildOptimumBody(): string {
+    const rms = (inp: string, weight: Float32Array, name: string): string => {
+      // HF computes the norm in fp32 and casts back; fp16 exports carry those Casts.
+      const x32 = FT === DT.FLOAT16 ? g.op('Cast', [inp], { to: DT.FLOAT }, `${name}/Cast`) : inp;
+      const sq = g.op('Pow', [x32, g.constF([2], [], DT.FLOAT)], undefined, `${name}/Pow`);
+      const mean = g.op('ReduceMean', [sq], { axes: [-1], keepdims: 1 }, `${name}/ReduceMean`);
+      const std = g.op('Sqrt', [g.op('Add', [mean, g.constF([cfg.rmsEps], [], DT.FLOAT)], undefined, `${name}/Add`)], undefined, `${name}/Sqrt`);
+      const y32 = g.op('Div', [x32, std], undefined, `${name}/Div`);
+      const y = FT === DT.FLOAT16 ? g.op('Cast', [y32], { to: DT.FLOAT16 }, `${name}/Cast_1`) : y32;
+      return g.op('Mul', [finit(`${name}.weight`, weight, [H]), y], undefined, `${name}/Mul_1`);
+    };
+
+    // Additive causal mask [B,1,S,T] from attention_mask and the query offset T - S.
+    const S = g.op('Gather', [g.op('Shape', [inputIds]), g.constI64([1], [])], { axis: 0 });
+    const T = g.op('Gather', [g.op('Shape', [attnMask]), g.constI64([1], [])], { axis: 0 });
+    const kpos = g.op('Range', [g.constI64([0], []), T, g.constI64([1], [])]);
+    const qpos = g.op('Range', [g.op('Sub', [T, S]), T, g.constI64([1], [])]);
+    const causal = g.op('LessOrEqual', [kpos, g.op('Unsqueeze', [qpos, g.constI64([1])])]);
+    const keep = g.op('And', [g.op('Unsqueeze', [causal, g.constI64([0])]), g.op('Unsqueeze', [g.op('Cast', [attnMask], { to: DT.BOOL }), g.constI64([1])])]);
+    const mask = g.op('Unsqueeze', [
+      g.op('Where', [keep, g.constF([0], [], DT.FLOAT), g.constF([-3.4028234663852886e38], [], DT.FLOAT)]),
+      g.constI64([1]),
+    ], undefined, '/model/attn_mask');
+
+    const rope = ropeCache(cfg);
+    const cosT = finit('/model/rotary_emb/cos_cached', rope.cos, [cfg.maxPositions, D / 2]);
+    const sinT = finit('/model/rotary_emb/sin_cached', rope.sin, [cfg.maxPositions, D / 2]);
+    // [B,S,D/2] -> [B,1,S,D] (duplicated halves, as HF's rotate_half convention needs)
+    const cosF = g.op('Unsqueeze', [g.op('Concat', [g.op('Gather', [cosT, positionIds]), g.op('Gather', [cosT, positionIds])], { axis: -1 }), g.constI64([1])]);
+    const sinF = g.op('Unsqueeze', [g.op('Concat', [g.op('Gather', [sinT, positionIds]), g.op('Gather', [sinT, positionIds])], { axis: -1 }), g.constI64([1])]);
+    const applyRope = (t: string, name: string): string => {
+      const x1 = g.op('Slice', [t, g.constI64([0]), g.constI64([D / 2]), g.constI64([-1])], undefined, `${name}/Slice`);
+      const x2 = g.op('Slice', [t, g.constI64([D / 2]), g.constI64([D]), g.constI64([-1])], undefined, `${name}/Slice_1`);
+      const rot = g.op('Concat', [g.op('Neg', [x2], undefined, `${name}/Neg`), x1], { axis: -1 }, `${name}/Concat`);
+      return g.op('Add', [g.op('Mul', [t, cosF], undefined, `${name}/Mul`), g.op('Mul', [rot, sinF], undefined, `${name}/Mul_1`)], undefined, `${name}/Add`);
+    };
+    const heads = (t: string, n: number, name: string) =>
+      g.op('Transpose', [g.op('Reshape', [t, g.constI64([0, 0, n, D])], undefined, `${name}/Reshape`)], { perm: [0, 2, 1, 3] }, `${name}/Transpose`);
+    const groups = nH / nKV;
+    const repeatKv = (t: string, name: string): string => {
+      if (groups === 1) return t;
+      const shape = g.op('Shape', [t], undefined, `${name}/Shape`);
+      const bt = g.op('Slice', [shape, g.constI64([0]), g.constI64([1]), g.constI64([0])]);
+      const tt = g.op('Slice', [shape, g.constI64([2]), g.constI64([3]), g.constI64([0])]);
+      const expShape = g.op('Concat', [bt, g.constI64([nKV, groups]), tt, g.constI64([D])], { axis: 0 });
+      const outShape = g.op('Concat', [bt, g.constI64([nH]), tt, g.constI64([D])], { axis: 0 });
+      const e = g.op('Expand', [g.op('Unsqueeze', [t, g.constI64([2])]), expShape], undefined, `${name}/Expand`);
+      return g.op('Reshape', [e, outShape], undefined, `${name}/Reshape`);
+    };
+    const scale = g.constF([1 / Math.sqrt(D)], [], DT.FLOAT);
+
+    for (let L = 0; L < layers; L++) {
+      const lw = w.layers[L]!;
+      const p = `/model/layers.${L}`;
+      const h = rms(x, lw.attnNorm, `${p}/input_layernorm`);
+      const q = applyRope(heads(linear(h, lw.q, `${p}/self_attn/q_proj`, lw.qBias), nH, `${p}/self_attn/q`), `${p}/self_attn/q_rope`);
+      const kNew = applyRope(heads(linear(h, lw.k, `${p}/self_attn/k_proj`, lw.kBias), nKV, `${p}/self_attn/k`), `${p}/self_attn/k_rope`);
+      const vNew = heads(linear(h, lw.v, `${p}/self_attn/v_proj`, lw.vBias), nKV, `${p}/self_attn/v`);
+      const k = g.node('Concat', [`past_key_values.${L}.key`, kNew], { name: `${p}/self_attn/Concat_k`, outputs: [`present.${L}.key`], attrs: { axis: 2 } })[0]!;
+      const v = g.node('Concat', [`past_key_values.${L}.value`, vNew], { name: `${p}/self_attn/Concat_v`, outputs: [`present.${L}.value`], attrs: { axis: 2 } })[0]!;
+      g.output(`present.${L}.key`, FT, ['batch_size', nKV, 'total_sequence_length', D]);
+      g.output(`present.${L}.value`, FT, ['batch_size', nKV, 'total_sequence_length', D]);
+      const kT = g.op('Transpose', [repeatKv(k, `${p}/self_attn/repeat_k`)], { perm: [0, 1, 3, 2] });
+      let scores = g.op('MatMul', [q, kT], undefined, `${p}/self_attn/MatMul`);
+      if (FT === DT.FLOAT16) scores = g.op('Cast', [scores], { to: DT.FLOAT });
+      scores = g.op('Add', [g.op('Mul', [scores, scale]), mask], undefined, `${p}/self_attn/Add_mask`);
+      let probs = g.op('Softmax', [scores], { axis: -1 }, `${p}/self_attn/Softmax`);
+      if (FT === DT.FLOAT16) probs = g.op('Cast', [probs], { to: DT.FLOAT16 });
+      const ctx = g.op('MatMul', [probs, repeatKv(v, `${p}/self_attn/repeat_v`)], undefined, `${p}/self_attn/MatMul_1`);
+      const merged = g.op('Reshape', [g.op('Transpose', [ctx], { perm: [0, 2, 1, 3] }), g.constI64([0, 0, nH * D])], undefined, `${p}/self_attn/Reshape_out`);
+      const attnOut = linear(merged, lw.o, `${p}/self_attn/o_proj`);
+      const mid = g.op('Add', [x, attnOut], undefined, `${p}/Add`);
+      const h2 = rms(mid, lw.ffnNorm, `${p}/post_attention_layernorm`);
+      x = g.op('Add', [mid, mlp(h2, L)], undefined, `${p}/Add_1`);
+    }
+    return rms(x, w.finalNorm, '/model/norm');
+  }
+
+  // ---------------- onnxruntime-genai style ----------------
+  function buildGenaiBody(): string {
+    const seqlensK = g.op('Cast', [g.op('Sub', [g.op('ReduceSum', [attnMask, g.constI64([1])], { keepdims: 0 }), g.constI64([1], [])])], { to: DT.INT32 }, '/model/attn_mask_reformat/seqlens_k');
+    const totalLen = g.op('Cast', [g.op('Gather', [g.op('Shape', [attnMask]), g.constI64([1], [])], { axis: 0 })], { to: DT.INT32 }, '/model/attn_mask_reformat/total_seq_len');
+    const rope = ropeCache(cfg);
+    const cosT = finit('cos_cache', rope.cos, [cfg.maxPositions, D / 2]);
+    const sinT = finit('sin_cache', rope.sin, [cfg.maxPositions, D / 2]);
+    const epsAttr = { epsilon: { float: cfg.rmsEps } };
+
+    let residual = x;
+    let delta = '';
+    let h = '';
+    for (let L = 0; L <= layers; L++) {
+      const last = L === layers;
+      const gamma = last ? w.finalNorm : w.layers[L]!.attnNorm;
+      const name = last ? `/model/layers.${L}/final_norm_layernorm` : `/model/layers.${L}/input_layernorm`;
+      const gName = finit(last ? 'model.norm.weight' : `model.layers.${L}.input_layernorm.weight`, gamma, [H]);
+      if (L === 0) {
+        h = g.op('SimplifiedLayerNormalization', [residual, gName], { axis: -1, ...epsAttr, stash_type: 1 }, `${name}/LayerNorm`);
+      } else {
+        const outs = g.node('SkipSimplifiedLayerNormalization', [residual, delta, gName], { name: `${name}/SkipLayerNorm`, outputs: [`${name}/SkipLayerNorm/output_0`, '', '', `${name}/SkipLayerNorm/output_3`], attrs: epsAttr, domain: 'com.microsoft' });
+        h = outs[0]!;
+        residual = outs[3]!;
+      }
+      if (last) break;
+      const lw = w.layers[L]!;
+      const p = `/model/layers.${L}/attn`;
+      const q = linear(h, lw.q, `${p}/q_proj`, lw.qBias);
+      const k = linear(h, lw.k, `${p}/k_proj`, lw.kBias);
+      const v = linear(h, lw.v, `${p}/v_proj`, lw.vBias);
+      const [attn] = g.node(
+        'GroupQueryAttention',
+        [q, k, v, `past_key_values.${L}.key`, `past_key_values.${L}.value`, seqlensK, totalLen, cosT, sinT],
+        {
+          name: `${p}/GroupQueryAttention`,
+          outputs: [`${p}/GroupQueryAttention/output_0`, `present.${L}.key`, `present.${L}.value`],
+          attrs: { num_heads: nH, kv_num_heads: nKV, do_rotary: 1, rotary_interleaved: 0, scale: { float: 1 / Math.sqrt(D) } },
+          domain: 'com.microsoft',
+        },
+      );
+      g.output(`present.${L}.key`, FT, ['batch_size', nKV, 'total_sequence_length', D]);
+      g.output(`present.${L}.value`, FT, ['batch_size', nKV, 'total_sequence_length', D]);
+      const attnOut = linear(attn!, lw.o, `${p}/o_proj`);
+      const post = g.node('SkipSimplifiedLayerNormalization', [residual, attnOut, finit(`model.layers.${L}.post_attention_layernorm.weight`, lw.ffnNorm, [H])], {
+        name: `/model/layers.${L}/post_attention_layernorm/SkipLayerNorm`,
+        outputs: [`/model/layers.${L}/post_attention_layernorm/SkipLayerNorm/output_0`, '', '', `/model/layers.${L}/post_attention_layernorm/SkipLayerNorm/output_3`],
+        attrs: epsAttr,
+        domain: 'com.microsoft',
+      });
+      residual = post[3]!;
+      delta = mlp(post[0]!, L);
+    }
+    return h;
+  }
+}
