@@ -1,0 +1,58 @@
+/**
+ * Turns an unmodified decoder graph into a steerable ModelSession: add hooks, create the
+ * runtime session on the best device, fall back (and say so) when that device fails.
+ */
+import { SteerlabError } from './errors.js';
+import { addHooks } from './onnx/hooks.js';
+import { decodeModel, encodeModel, DT } from './onnx/proto.js';
+import type { Device, Runtime } from './runtime/types.js';
+import { ModelSession, type ModelInfo } from './session.js';
+import type { Tokenizer } from './tokenizer.js';
+
+export interface GraphMeta {
+  modelId: string;
+  hash: string;
+  architecture: string;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  vocab: number;
+}
+
+export interface OpenOptions {
+  device?: Device;
+  externalData?: { path: string; data: Uint8Array }[];
+}
+
+export async function openGraph(runtime: Runtime, graph: Uint8Array, meta: GraphMeta, tokenizer: Tokenizer, opts: OpenOptions = {}): Promise<ModelSession> {
+  let model;
+  try {
+    model = decodeModel(graph);
+  } catch (e) {
+    throw new SteerlabError('BAD_GRAPH', `not a readable ONNX model: ${(e as Error).message}`);
+  }
+  const anchors = addHooks(model);
+  const bytes = encodeModel(model);
+  const wanted = opts.device ?? runtime.devices[0]!;
+  const order = [wanted, ...runtime.devices.filter((d) => d !== wanted)];
+  const errors: string[] = [];
+  for (const device of order) {
+    try {
+      const keepOnDevice = device === 'webgpu' ? Array.from({ length: anchors.layers }, (_, l) => [`present.${l}.key`, `present.${l}.value`]).flat() : undefined;
+      const session = await runtime.createSession(bytes, { device, externalData: opts.externalData, keepOnDevice });
+      const info: ModelInfo = {
+        ...meta,
+        layers: anchors.layers,
+        hidden: anchors.hidden,
+        style: anchors.style,
+        dtype: anchors.floatType === DT.FLOAT16 ? 'fp16' : 'fp32',
+        device,
+        ...(errors.length ? { fallbackReason: errors.join('; ') } : {}),
+      };
+      return new ModelSession(runtime, session, info, tokenizer);
+    } catch (e) {
+      errors.push(`${device}: ${(e as Error).message.split('\n')[0]}`);
+    }
+  }
+  throw new SteerlabError('BAD_GRAPH', `no device could run this graph (${errors.join('; ')})`);
+}

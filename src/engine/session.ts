@@ -1,0 +1,342 @@
+/**
+ * ModelSession: the one interface the worker, the CLI and the agent use to run a steerable
+ * decoder. It owns no game logic and no UI; it runs forwards over a caller-owned KVCache with
+ * optional steering, returns logits and residual-stream hooks as Float32Arrays, scores
+ * candidate continuations exactly, samples reproducibly, and edits the value cache.
+ */
+import type { InferenceSession, Tensor } from 'onnxruntime-common';
+import { SteerlabError } from './errors.js';
+import { KVCache, TensorPool } from './kvcache.js';
+import { entropyFromLogProbs, logSoftmax, sampleToken } from './logits.js';
+import { f16ToF32Array, f32ToF16Array } from './onnx/graph.js';
+import type { Device, Runtime } from './runtime/types.js';
+import type { Tokenizer, ChatMessage } from './tokenizer.js';
+
+export type Region = 'prompt' | 'generated';
+export type SteerPositions = 'all' | 'prompt' | 'generated';
+
+export interface ModelInfo {
+  modelId: string;
+  /** Content hash of the weights/graph source, for traces. */
+  hash: string;
+  architecture: string;
+  layers: number;
+  hidden: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  vocab: number;
+  style: string;
+  dtype: string;
+  device: Device;
+  /** Set when the preferred device failed and we fell back; says why. */
+  fallbackReason?: string;
+}
+
+/** One steering vector at one block: adds beta * vector to blocks.{layer}.hook_resid_post. */
+export interface SteeringVector {
+  layer: number;
+  vector: Float32Array;
+  beta: number;
+}
+
+export interface Steering {
+  vectors: SteeringVector[];
+  positions: SteerPositions;
+}
+
+export interface ForwardOptions {
+  region?: Region;
+  steering?: Steering | null;
+  /** Chunk positions (0-based within ids) whose residuals to return; default: the last one. [] = none. */
+  hiddenPositions?: number[];
+  /** How many trailing positions get logits (default 1). */
+  logitsFor?: number;
+}
+
+export interface ForwardResult {
+  /** [logitsFor, vocab] */
+  logits: Float32Array;
+  /** [layers, P, hidden] for the requested hidden positions. */
+  hidden: Float32Array;
+  hiddenPositions: number[];
+}
+
+export interface GenerateOptions {
+  maxNewTokens?: number;
+  temperature?: number;
+  topP?: number;
+  random?: () => number;
+  steering?: Steering | null;
+  stopIds?: number[];
+  /** Called after each token; returning a Steering replaces the one in force (live strength changes). */
+  onToken?: (t: GeneratedToken, index: number) => Steering | null | void;
+}
+
+export interface GeneratedToken {
+  id: number;
+  /** log p(token) under the model's own (temperature 1) distribution. */
+  logprob: number;
+  /** entropy (nats) of that distribution. */
+  entropy: number;
+}
+
+export interface GenerateResult {
+  ids: number[];
+  tokens: GeneratedToken[];
+  text: string;
+  stoppedBy: 'stop' | 'length';
+}
+
+export class ModelSession {
+  readonly pool = new TensorPool();
+  private readonly zeroSteering: Tensor;
+  private readonly floatIsHalf: boolean;
+  private disposed = false;
+
+  constructor(
+    private readonly runtime: Runtime,
+    private readonly session: InferenceSession,
+    readonly info: ModelInfo,
+    readonly tokenizer: Tokenizer,
+  ) {
+    const { Tensor } = runtime.ort;
+    this.zeroSteering = new Tensor('float32', new Float32Array(info.layers * info.hidden), [info.layers, info.hidden]);
+    this.floatIsHalf = info.dtype === 'fp16';
+    for (const name of ['steering', 'steering_mask', 'hidden_positions']) {
+      if (!session.inputNames.includes(name)) throw new SteerlabError('BAD_GRAPH', `session graph lacks the '${name}' hook input`);
+    }
+  }
+
+  // ---------- text ----------
+  encode(text: string, addSpecial = false): number[] {
+    return this.tokenizer.encode(text, addSpecial);
+  }
+  decode(ids: number[]): string {
+    return this.tokenizer.decode(ids);
+  }
+  chat(messages: ChatMessage[], addGenerationPrompt = true): string {
+    return this.tokenizer.applyChatTemplate(messages, addGenerationPrompt);
+  }
+
+  newCache(): KVCache {
+    return new KVCache(this.pool, this.info.layers);
+  }
+
+  /** Validates and packs steering vectors into the graph's [layers, hidden] input. */
+  steeringTensor(steering: Steering | null | undefined): Float32Array | null {
+    if (!steering || steering.vectors.length === 0) return null;
+    const { layers, hidden } = this.info;
+    const out = new Float32Array(layers * hidden);
+    for (const v of steering.vectors) {
+      if (!Number.isInteger(v.layer) || v.layer < 0 || v.layer >= layers) {
+        throw new SteerlabError('BAD_SHAPE', `steering layer ${v.layer} is outside 0..${layers - 1}`);
+      }
+      if (v.vector.length !== hidden) {
+        throw new SteerlabError('BAD_SHAPE', `steering vector has ${v.vector.length} entries; this model's hidden size is ${hidden}`);
+      }
+      if (!Number.isFinite(v.beta)) throw new SteerlabError('BAD_ARGUMENT', `steering strength ${v.beta} is not finite`);
+      for (let i = 0; i < hidden; i++) out[v.layer * hidden + i] += v.beta * v.vector[i]!;
+    }
+    return out;
+  }
+
+  /** Runs ids through the model, appending to cache. */
+  async forward(cache: KVCache, ids: number[], opts: ForwardOptions = {}): Promise<ForwardResult> {
+    this.check();
+    const { Tensor } = this.runtime.ort;
+    const { layers, kvHeads, headDim, hidden, vocab } = this.info;
+    const S = ids.length;
+    if (S === 0) throw new SteerlabError('BAD_ARGUMENT', 'forward needs at least one token');
+    for (const id of ids) {
+      if (!Number.isInteger(id) || id < 0 || id >= vocab) throw new SteerlabError('BAD_ARGUMENT', `token id ${id} is outside the vocabulary (0..${vocab - 1})`);
+    }
+    const past = cache.length;
+    const total = past + S;
+    const region = opts.region ?? 'prompt';
+    const steerData = this.steeringTensor(opts.steering);
+    const applies = !!steerData && (opts.steering!.positions === 'all' || opts.steering!.positions === region);
+    const hp = opts.hiddenPositions ?? [S - 1];
+    for (const p of hp) if (p < 0 || p >= S) throw new SteerlabError('BAD_ARGUMENT', `hidden position ${p} is outside this chunk (0..${S - 1})`);
+    const keep = Math.min(S, Math.max(1, opts.logitsFor ?? 1));
+
+    const feeds: Record<string, Tensor> = {
+      input_ids: new Tensor('int64', BigInt64Array.from(ids, BigInt), [1, S]),
+      attention_mask: new Tensor('int64', new BigInt64Array(total).fill(1n), [1, total]),
+      steering: applies ? new Tensor('float32', steerData!, [layers, hidden]) : this.zeroSteering,
+      steering_mask: new Tensor('float32', new Float32Array(S).fill(applies ? 1 : 0), [1, S]),
+      // An empty gather is not allowed everywhere; read position 0 and drop it below.
+      hidden_positions: new Tensor('int64', BigInt64Array.from(hp.length ? hp : [0], BigInt), [hp.length || 1]),
+    };
+    const inputs = this.session.inputNames;
+    if (inputs.includes('position_ids')) {
+      feeds.position_ids = new Tensor('int64', BigInt64Array.from({ length: S }, (_, i) => BigInt(past + i)), [1, S]);
+    }
+    if (inputs.includes('num_logits_to_keep')) feeds.num_logits_to_keep = new Tensor('int64', BigInt64Array.from([BigInt(keep)]), []);
+    const entries = cache.entries;
+    const kvType = this.floatIsHalf ? 'float16' : 'float32';
+    for (let l = 0; l < layers; l++) {
+      if (entries) {
+        feeds[`past_key_values.${l}.key`] = entries[l]![0];
+        feeds[`past_key_values.${l}.value`] = entries[l]![1];
+      } else {
+        const empty = this.floatIsHalf ? new Uint16Array(0) : new Float32Array(0);
+        feeds[`past_key_values.${l}.key`] = new Tensor(kvType as 'float32', empty as Float32Array, [1, kvHeads, 0, headDim]);
+        feeds[`past_key_values.${l}.value`] = new Tensor(kvType as 'float32', empty as Float32Array, [1, kvHeads, 0, headDim]);
+      }
+    }
+    const out = await this.session.run(feeds);
+    const next: [Tensor, Tensor][] = [];
+    for (let l = 0; l < layers; l++) next.push([out[`present.${l}.key`]!, out[`present.${l}.value`]!]);
+    cache.replace(next, total);
+
+    const logitsT = out.logits!;
+    const raw = await logitsT.getData();
+    let logits = this.floatIsHalf ? f16ToF32Array(raw as Uint16Array) : (raw as Float32Array);
+    const have = logitsT.dims[1]!;
+    if (have > keep) logits = logits.subarray((have - keep) * vocab);
+    logitsT.dispose();
+    const residT = out.resid_post!;
+    const hiddenAll = (await residT.getData()) as Float32Array;
+    residT.dispose();
+    return { logits: Float32Array.from(logits), hidden: hp.length ? hiddenAll : new Float32Array(0), hiddenPositions: hp };
+  }
+
+  /**
+   * Exact log-probabilities of candidate continuations after the cached prompt. `lastLogits`
+   * are the logits the prompt's final forward returned (so single-token candidates cost no
+   * forward); multi-token candidates each run one cached forward on a fork.
+   */
+  async scoreContinuations(cache: KVCache, lastLogits: Float32Array, candidates: number[][], steering?: Steering | null): Promise<number[]> {
+    if (candidates.some((c) => c.length === 0)) throw new SteerlabError('BAD_ARGUMENT', 'a candidate continuation is empty');
+    const first = logSoftmax(lastLogits);
+    const scores: number[] = [];
+    for (const cand of candidates) {
+      let lp = first[cand[0]!]!;
+      if (cand.length > 1) {
+        const fork = cache.fork();
+        try {
+          const r = await this.forward(fork, cand.slice(0, -1), { region: 'generated', steering, logitsFor: cand.length - 1, hiddenPositions: [] });
+          const V = this.info.vocab;
+          for (let i = 1; i < cand.length; i++) lp += logSoftmax(r.logits.subarray((i - 1) * V, i * V))[cand[i]!]!;
+        } finally {
+          fork.dispose();
+        }
+      }
+      scores.push(lp);
+    }
+    return scores;
+  }
+
+  /** Token-by-token sampling after a prompt already in the cache. */
+  async generateFrom(cache: KVCache, lastLogits: Float32Array, opts: GenerateOptions = {}): Promise<GenerateResult> {
+    const max = opts.maxNewTokens ?? 64;
+    const stop = new Set(opts.stopIds ?? this.tokenizer.eosIds);
+    const random = opts.random ?? (() => { throw new SteerlabError('BAD_ARGUMENT', 'sampling at temperature > 0 needs a seeded random source'); });
+    let steering = opts.steering ?? null;
+    let logits = lastLogits;
+    const tokens: GeneratedToken[] = [];
+    let stoppedBy: 'stop' | 'length' = 'length';
+    for (let i = 0; i < max; i++) {
+      const id = sampleToken(logits, { temperature: opts.temperature ?? 0, topP: opts.topP, random });
+      const lp = logSoftmax(logits);
+      const tok = { id, logprob: lp[id]!, entropy: entropyFromLogProbs(lp) };
+      tokens.push(tok);
+      const changed = opts.onToken?.(tok, i);
+      if (changed !== undefined) steering = changed;
+      if (stop.has(id)) {
+        stoppedBy = 'stop';
+        break;
+      }
+      if (i + 1 < max) logits = (await this.forward(cache, [id], { region: 'generated', steering, hiddenPositions: [] })).logits;
+    }
+    const ids = tokens.map((t) => t.id);
+    const textIds = stoppedBy === 'stop' ? ids.slice(0, -1) : ids;
+    return { ids, tokens, text: this.decode(textIds), stoppedBy };
+  }
+
+  /** Prefill a prompt into a fresh cache and generate. The caller gets the cache back. */
+  async generate(promptIds: number[], opts: GenerateOptions = {}): Promise<GenerateResult & { cache: KVCache }> {
+    const cache = this.newCache();
+    try {
+      const { logits } = await this.forward(cache, promptIds, { region: 'prompt', steering: opts.steering, hiddenPositions: [] });
+      return { ...(await this.generateFrom(cache, logits, opts)), cache };
+    } catch (e) {
+      cache.dispose();
+      throw e;
+    }
+  }
+
+  // ---------- value cache ----------
+  private async layerData(cache: KVCache, layer: number, which: 0 | 1): Promise<Float32Array> {
+    const entries = cache.entries;
+    if (!entries) throw new SteerlabError('BAD_ARGUMENT', 'cache is empty');
+    if (layer < 0 || layer >= this.info.layers) throw new SteerlabError('BAD_ARGUMENT', `layer ${layer} is outside 0..${this.info.layers - 1}`);
+    const raw = await entries[layer]![which].getData();
+    return this.floatIsHalf ? f16ToF32Array(raw as Uint16Array) : Float32Array.from(raw as Float32Array);
+  }
+
+  /** Values of one layer over positions [start, end): [kvHeads, end-start, headDim]. */
+  async readValues(cache: KVCache, layer: number, start: number, end: number): Promise<Float32Array> {
+    this.checkSpan(cache, start, end);
+    const all = await this.layerData(cache, layer, 1);
+    const { kvHeads, headDim } = this.info;
+    const T = cache.length, n = end - start;
+    const out = new Float32Array(kvHeads * n * headDim);
+    for (let h = 0; h < kvHeads; h++) out.set(all.subarray((h * T + start) * headDim, (h * T + end) * headDim), h * n * headDim);
+    return out;
+  }
+
+  /** Overwrites values of one layer at [start, start+n) with data [kvHeads, n, headDim] (copy-on-write). */
+  async writeValues(cache: KVCache, layer: number, start: number, data: Float32Array): Promise<void> {
+    const { kvHeads, headDim } = this.info;
+    if (data.length % (kvHeads * headDim) !== 0) throw new SteerlabError('BAD_SHAPE', `value data of ${data.length} is not a multiple of kvHeads*headDim = ${kvHeads * headDim}`);
+    const n = data.length / (kvHeads * headDim);
+    this.checkSpan(cache, start, start + n);
+    const all = await this.layerData(cache, layer, 1);
+    const T = cache.length;
+    for (let h = 0; h < kvHeads; h++) all.set(data.subarray(h * n * headDim, (h + 1) * n * headDim), (h * T + start) * headDim);
+    const { Tensor } = this.runtime.ort;
+    const t = this.floatIsHalf
+      ? new Tensor('float16', f32ToF16Array(all) as unknown as Float32Array, [1, kvHeads, T, headDim])
+      : new Tensor('float32', all, [1, kvHeads, T, headDim]);
+    cache.setLayer(layer, 1, t as Tensor);
+  }
+
+  /** Drops positions >= n from the cache (e.g. to rewind to a shared prompt). */
+  async truncate(cache: KVCache, n: number): Promise<void> {
+    if (n < 0 || n > cache.length) throw new SteerlabError('BAD_ARGUMENT', `cannot truncate a cache of ${cache.length} to ${n}`);
+    if (n === cache.length) return;
+    const { kvHeads, headDim, layers } = this.info;
+    const { Tensor } = this.runtime.ort;
+    const T = cache.length;
+    const next: [Tensor, Tensor][] = [];
+    for (let l = 0; l < layers; l++) {
+      const pair: Tensor[] = [];
+      for (const which of [0, 1] as const) {
+        const raw = (await cache.entries![l]![which].getData()) as Float32Array | Uint16Array;
+        const out = new (raw.constructor as Float32ArrayConstructor)(kvHeads * n * headDim);
+        for (let h = 0; h < kvHeads; h++) out.set(raw.subarray(h * T * headDim, (h * T + n) * headDim), h * n * headDim);
+        pair.push(new Tensor(this.floatIsHalf ? 'float16' : 'float32', out as Float32Array, [1, kvHeads, n, headDim]) as Tensor);
+      }
+      next.push(pair as [Tensor, Tensor]);
+    }
+    cache.replace(next, n);
+  }
+
+  private checkSpan(cache: KVCache, start: number, end: number): void {
+    if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > cache.length || start >= end) {
+      throw new SteerlabError('BAD_ARGUMENT', `span [${start}, ${end}) is outside the cache (length ${cache.length})`);
+    }
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    await this.session.release();
+  }
+
+  private check(): void {
+    if (this.disposed) throw new SteerlabError('DISPOSED', 'this model session was disposed');
+  }
+}

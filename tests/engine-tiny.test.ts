@@ -1,0 +1,194 @@
+import * as ort from 'onnxruntime-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { logSoftmax } from '../src/engine/logits.js';
+import { f16ToF32Array } from '../src/engine/onnx/graph.js';
+import { ReferenceModel } from '../src/engine/reference.js';
+import { SteerlabError } from '../src/engine/errors.js';
+import { openTiny, type TinyModel } from './helpers/tiny.js';
+
+const PROMPT = [5, 17, 42, 8, 91, 33, 2];
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+
+/** Runs the unmodified graph directly (no hooks) over a full prompt, returning last-position logits. */
+async function plainLogits(t: TinyModel, ids: number[]): Promise<Float32Array> {
+  const sess = await ort.InferenceSession.create(t.graph, { logSeverityLevel: 3 });
+  const S = ids.length;
+  const half = t.session.info.dtype === 'fp16';
+  const feeds: Record<string, ort.Tensor> = {
+    input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, S]),
+    attention_mask: new ort.Tensor('int64', new BigInt64Array(S).fill(1n), [1, S]),
+  };
+  if (sess.inputNames.includes('position_ids')) feeds.position_ids = new ort.Tensor('int64', BigInt64Array.from(ids, (_, i) => BigInt(i)), [1, S]);
+  for (let l = 0; l < t.cfg.layers; l++) for (const kv of ['key', 'value']) {
+    feeds[`past_key_values.${l}.${kv}`] = half
+      ? new ort.Tensor('float16', new Uint16Array(0), [1, t.cfg.kvHeads, 0, t.cfg.headDim])
+      : new ort.Tensor('float32', new Float32Array(0), [1, t.cfg.kvHeads, 0, t.cfg.headDim]);
+  }
+  const out = await sess.run(feeds);
+  const data = out.logits!.data as Float32Array | Uint16Array;
+  const all = half ? f16ToF32Array(data as Uint16Array) : (data as Float32Array);
+  await sess.release();
+  return all.slice((S - 1) * t.cfg.vocab);
+}
+
+const CASES = [
+  { style: 'optimum', dtype: 'fp32', arch: 'llama', tol: 1e-4 },
+  { style: 'genai', dtype: 'fp32', arch: 'llama', tol: 1e-4 },
+  { style: 'genai', dtype: 'fp32', arch: 'qwen2', tol: 1e-4 },
+  // fp16 graphs round every activation to 11 bits; compare against the fp32 reference loosely.
+  { style: 'optimum', dtype: 'fp16', arch: 'llama', tol: 5e-2 },
+  { style: 'genai', dtype: 'fp16', arch: 'llama', tol: 5e-2 },
+] as const;
+
+describe.each(CASES)('tiny $arch model, $style export, $dtype', ({ style, dtype, arch, tol }) => {
+  let t: TinyModel;
+  beforeAll(async () => {
+    t = await openTiny(style, dtype, arch);
+  });
+  afterAll(async () => t.session.dispose());
+
+  it('detects the export style and reports shapes', () => {
+    expect(t.session.info.style).toBe(style);
+    expect(t.session.info.dtype).toBe(dtype);
+    expect(t.session.info.layers).toBe(t.cfg.layers);
+    expect(t.session.info.hidden).toBe(t.cfg.hidden);
+  });
+
+  it('zero steering gives logits bit-identical to the unmodified graph', async () => {
+    const cache = t.session.newCache();
+    const zero = { vectors: [{ layer: 1, vector: new Float32Array(t.cfg.hidden), beta: 3 }], positions: 'all' as const };
+    const r = await t.session.forward(cache, PROMPT, { steering: zero });
+    const plain = await plainLogits(t, PROMPT);
+    expect(Array.from(r.logits)).toEqual(Array.from(plain));
+    cache.dispose();
+  });
+
+  it('a steering vector at layer L matches the reference forward with v added, and hidden states match', async () => {
+    const L = 1;
+    const v = Float32Array.from({ length: t.cfg.hidden }, (_, i) => Math.cos(i * 0.7) * 0.4);
+    const beta = 1.5;
+    const cache = t.session.newCache();
+    const r = await t.session.forward(cache, PROMPT, { steering: { vectors: [{ layer: L, vector: v, beta }], positions: 'all' }, hiddenPositions: [2, PROMPT.length - 1] });
+    const ref = new ReferenceModel(t.cfg, t.weights);
+    const full = new Float32Array(t.cfg.layers * t.cfg.hidden);
+    full.set(v.map((x) => x * beta), L * t.cfg.hidden);
+    const steps = PROMPT.map((id) => ref.step(id, { steering: full }));
+    expect(maxAbsDiff(r.logits, steps.at(-1)!.logits)).toBeLessThan(tol);
+    // hidden: [layers, P=2, hidden]
+    const H = t.cfg.hidden;
+    for (let l = 0; l < t.cfg.layers; l++) {
+      expect(maxAbsDiff(r.hidden.subarray((l * 2) * H, (l * 2 + 1) * H), steps[2]!.resid[l]!)).toBeLessThan(tol);
+      expect(maxAbsDiff(r.hidden.subarray((l * 2 + 1) * H, (l * 2 + 2) * H), steps.at(-1)!.resid[l]!)).toBeLessThan(tol);
+    }
+    // and steering really changed something
+    const plain = await plainLogits(t, PROMPT);
+    expect(maxAbsDiff(r.logits, plain)).toBeGreaterThan(1e-2);
+    cache.dispose();
+  });
+
+  it('steering only generated positions leaves the prompt untouched', async () => {
+    const v = Float32Array.from({ length: t.cfg.hidden }, (_, i) => Math.sin(i) * 0.5);
+    const steering = { vectors: [{ layer: 0, vector: v, beta: 2 }], positions: 'generated' as const };
+    const c = t.session.newCache();
+    const r = await t.session.forward(c, PROMPT, { steering, region: 'prompt' });
+    expect(Array.from(r.logits)).toEqual(Array.from(await plainLogits(t, PROMPT)));
+    const next = await t.session.forward(c, [11], { steering, region: 'generated' });
+    const ref = new ReferenceModel(t.cfg, t.weights);
+    const full = new Float32Array(t.cfg.layers * t.cfg.hidden);
+    full.set(v.map((x) => x * 2), 0);
+    for (const id of PROMPT) ref.step(id);
+    expect(maxAbsDiff(next.logits, ref.step(11, { steering: full }).logits)).toBeLessThan(tol);
+    c.dispose();
+  });
+
+  it('cached decode equals full recompute', async () => {
+    const ids = [...PROMPT, 12, 60, 3];
+    const c = t.session.newCache();
+    await t.session.forward(c, PROMPT);
+    let last!: Float32Array;
+    for (const id of [12, 60, 3]) last = (await t.session.forward(c, [id], { region: 'generated' })).logits;
+    expect(c.length).toBe(ids.length);
+    const c2 = t.session.newCache();
+    const full = await t.session.forward(c2, ids);
+    expect(maxAbsDiff(last, full.logits)).toBeLessThan(dtype === 'fp16' ? 2e-2 : 1e-5);
+    c.dispose();
+    c2.dispose();
+  });
+
+  it('candidate scores equal summed token log-probs of a full forward', async () => {
+    const cands = [[7], [19, 4], [19, 23, 50], [88, 1]];
+    const c = t.session.newCache();
+    const { logits } = await t.session.forward(c, PROMPT);
+    const scores = await t.session.scoreContinuations(c, logits, cands);
+    expect(c.length).toBe(PROMPT.length); // the prompt cache is reused, not extended
+    for (let k = 0; k < cands.length; k++) {
+      const cand = cands[k]!;
+      const fc = t.session.newCache();
+      const all = await t.session.forward(fc, [...PROMPT, ...cand.slice(0, -1)], { logitsFor: cand.length });
+      let lp = 0;
+      for (let i = 0; i < cand.length; i++) lp += logSoftmax(all.logits.subarray(i * t.cfg.vocab, (i + 1) * t.cfg.vocab))[cand[i]!]!;
+      expect(Math.abs(scores[k]! - lp)).toBeLessThan(dtype === 'fp16' ? 2e-2 : 1e-4);
+      fc.dispose();
+    }
+    c.dispose();
+  });
+
+  it('a value-cache edit changes the next logits exactly as the reference predicts', async () => {
+    const L = t.cfg.layers - 1;
+    const { kvHeads: nKV, headDim: D } = t.cfg;
+    const c = t.session.newCache();
+    await t.session.forward(c, PROMPT);
+    const before = await t.session.readValues(c, L, 1, 4);
+    expect(before.length).toBe(nKV * 3 * D);
+    const edited = before.map((x, i) => x * 0.5 + Math.sin(i) * 0.3);
+    await t.session.writeValues(c, L, 1, edited);
+    const back = await t.session.readValues(c, L, 1, 4);
+    expect(maxAbsDiff(back, edited)).toBeLessThanOrEqual(dtype === 'fp16' ? 2e-3 : 0);
+    const next = await t.session.forward(c, [21], { region: 'generated' });
+
+    const ref = new ReferenceModel(t.cfg, t.weights);
+    for (const id of PROMPT) ref.step(id);
+    // engine layout [kvHeads, n, D] -> reference rows [n][kvHeads*D]
+    const rows = new Float32Array(3 * nKV * D);
+    for (let h = 0; h < nKV; h++) for (let p = 0; p < 3; p++) for (let d = 0; d < D; d++) rows[p * nKV * D + h * D + d] = back[(h * 3 + p) * D + d]!;
+    ref.writeValues(L, 1, rows);
+    const expected = ref.step(21).logits;
+    expect(maxAbsDiff(next.logits, expected)).toBeLessThan(tol);
+    const unedited = new ReferenceModel(t.cfg, t.weights);
+    for (const id of PROMPT) unedited.step(id);
+    expect(maxAbsDiff(next.logits, unedited.step(21).logits)).toBeGreaterThan(1e-3);
+    c.dispose();
+  });
+
+  it('fork, truncate and dispose keep caches independent and release tensors', async () => {
+    const pool = t.session.pool;
+    const base = pool.size;
+    const c = t.session.newCache();
+    const r0 = await t.session.forward(c, PROMPT);
+    const f = c.fork();
+    await t.session.forward(f, [9, 9]);
+    expect(c.length).toBe(PROMPT.length);
+    expect(f.length).toBe(PROMPT.length + 2);
+    await t.session.truncate(f, PROMPT.length - 1);
+    const again = await t.session.forward(f, [PROMPT.at(-1)!]);
+    expect(maxAbsDiff(again.logits, r0.logits)).toBeLessThan(dtype === 'fp16' ? 2e-2 : 1e-5);
+    c.dispose();
+    f.dispose();
+    expect(pool.size).toBe(base);
+    expect(() => c.fork()).toThrow(SteerlabError);
+  });
+
+  it('rejects a steering vector of the wrong size with a typed error', async () => {
+    const c = t.session.newCache();
+    await expect(t.session.forward(c, PROMPT, { steering: { vectors: [{ layer: 0, vector: new Float32Array(t.cfg.hidden + 1), beta: 1 }], positions: 'all' } })).rejects.toMatchObject({ code: 'BAD_SHAPE' });
+    await expect(t.session.forward(c, PROMPT, { steering: { vectors: [{ layer: 99, vector: new Float32Array(t.cfg.hidden), beta: 1 }], positions: 'all' } })).rejects.toMatchObject({ code: 'BAD_SHAPE' });
+    await expect(t.session.forward(c, [t.cfg.vocab + 5])).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
+    c.dispose();
+  });
+});

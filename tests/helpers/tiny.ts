@@ -1,0 +1,32 @@
+/** Shared fixtures for engine tests: tiny generated models opened as steerable sessions. */
+import { tinyConfig, tinyWeights } from '../../src/engine/model/tiny.js';
+import type { DecoderConfig, DecoderWeights } from '../../src/engine/model/types.js';
+import { buildDecoderGraph, type GraphDtype, type GraphStyle } from '../../src/engine/onnx/decoder.js';
+import { openGraph } from '../../src/engine/open.js';
+import { nodeRuntime } from '../../src/engine/runtime/node.js';
+import type { ModelSession } from '../../src/engine/session.js';
+import type { Tokenizer } from '../../src/engine/tokenizer.js';
+
+/** Ids are written as space-separated numbers: enough for tests that work on ids. */
+export const idTokenizer: Tokenizer = {
+  encode: (t) => t.trim().split(/\s+/).filter(Boolean).map(Number),
+  decode: (ids) => ids.join(' '),
+  applyChatTemplate: (m) => m.map((x) => x.content).join(' '),
+  eosIds: [0],
+  bosId: null,
+};
+
+export interface TinyModel {
+  cfg: DecoderConfig;
+  weights: DecoderWeights;
+  graph: Uint8Array;
+  session: ModelSession;
+}
+
+export async function openTiny(style: GraphStyle, dtype: GraphDtype, arch: 'llama' | 'qwen2' = 'llama'): Promise<TinyModel> {
+  const cfg = tinyConfig({}, arch);
+  const weights = tinyWeights(cfg, 7);
+  const graph = buildDecoderGraph(cfg, weights, { style, dtype });
+  const session = await openGraph(nodeRuntime, graph, { modelId: `tiny-${style}-${dtype}`, hash: 'tiny', architecture: arch, heads: cfg.heads, kvHeads: cfg.kvHeads, headDim: cfg.headDim, vocab: cfg.vocab }, idTokenizer);
+  return { cfg, weights, graph, session };
+}
