@@ -1,0 +1,67 @@
+/**
+ * One interface for every game the agent plays. Games are plain, deterministic state machines:
+ * all randomness comes from the seed given to reset(), and all wording the agent sees beyond the
+ * bare observation lives in scenario JSON (src/scenarios), not here.
+ */
+import type { Seed } from '../util/rng';
+
+export type EnvKind = 'bandit' | 'grid';
+
+export interface ActionSpec {
+  /** 0-based action index, the value passed to step(). */
+  readonly id: number;
+  /** The game's default name for the action ("Button 1", "left"); a scenario may rename it. */
+  readonly label: string;
+}
+
+export interface StepResult {
+  reward: number;
+  /** True once the episode is over (terminal state or horizon reached); step() then throws until reset(). */
+  done: boolean;
+  /** The game's own one-line account of what happened ("You moved left."). */
+  feedback: string;
+  /** The observation text after the step. */
+  observation: string;
+  /**
+   * Expected regret of the action just taken, judged at the state it was taken in: for a bandit
+   * max_a mu_a - mu_action; for a grid game V*(s) - Q*(s, action). 0 means the action was optimal.
+   */
+  regret: number;
+}
+
+export interface Env {
+  readonly id: string;
+  readonly kind: EnvKind;
+  /** Maximum number of steps in an episode (the bandit horizon T, or a grid game's time limit). */
+  readonly horizon: number;
+  /** Starts a new episode; the same seed always gives the same episode for the same actions. */
+  reset(seed: Seed): string;
+  actions(): ActionSpec[];
+  step(action: number): StepResult;
+  /** The current observation text (what reset() or the last step() returned). */
+  observation(): string;
+  /** Steps taken in the current episode. */
+  stepCount(): number;
+  isDone(): boolean;
+  /** An optimal action now (lowest id on ties), or null when the episode is over. */
+  optimalAction(): number | null;
+  /** Expected regret of taking this action now (see StepResult.regret). */
+  actionRegret(action: number): number;
+  /** Bandits only: the arm's mean reward. */
+  expectedReward?(action: number): number;
+  /** The resolved options (defaults filled in, per-seed draws such as shuffled means included). */
+  params(): Record<string, unknown>;
+}
+
+/** A bandit additionally exposes its arm means, for regret and best-arm metrics. */
+export interface BanditEnv extends Env {
+  readonly kind: 'bandit';
+  means(): number[];
+  /** All arms whose mean equals the best mean (several when means tie). */
+  bestArms(): number[];
+  expectedReward(action: number): number;
+}
+
+export function isBandit(env: Env): env is BanditEnv {
+  return env.kind === 'bandit';
+}
