@@ -41,6 +41,7 @@ export interface RefStepOptions {
 export class ReferenceModel {
   private readonly L: FloatLayer[];
   private readonly lmHead: Float32Array;
+  private readonly embed: Float32Array;
   private readonly cos: Float32Array;
   private readonly sin: Float32Array;
   /** keys[l][t] and values[l][t]: [kvHeads * headDim] per position. */
@@ -55,6 +56,7 @@ export class ReferenceModel {
       gate: matrixToFloat(l.gate), up: matrixToFloat(l.up), down: matrixToFloat(l.down),
     }));
     this.lmHead = matrixToFloat(w.lmHead);
+    this.embed = matrixToFloat(w.embed);
     ({ cos: this.cos, sin: this.sin } = ropeCache(cfg));
     this.keys = this.L.map(() => []);
     this.values = this.L.map(() => []);
@@ -81,7 +83,7 @@ export class ReferenceModel {
   step(token: number, opts: RefStepOptions = {}): { logits: Float32Array; resid: Float32Array[] } {
     const { hidden: H, heads: nH, kvHeads: nKV, headDim: D, intermediate: I, vocab: V } = this.cfg;
     const pos = this.length;
-    let x = this.w.embed.slice(token * H, token * H + H);
+    let x = this.embed.slice(token * H, token * H + H);
     const resid: Float32Array[] = [];
     for (let l = 0; l < this.L.length; l++) {
       const lw = this.L[l]!;

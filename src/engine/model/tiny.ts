@@ -49,6 +49,6 @@ export function tinyWeights(cfg: DecoderConfig, seed = 1): DecoderWeights {
     up: mat(I, H),
     down: mat(H, I),
   }));
-  const embed = vec(cfg.vocab * H, 1);
-  return { embed, layers, finalNorm: vec(H, 0.2, 1), lmHead: { kind: 'float', rows: cfg.vocab, cols: H, data: embed } };
+  const embed: Matrix = { kind: 'float', rows: cfg.vocab, cols: H, data: vec(cfg.vocab * H, 1) };
+  return { embed, layers, finalNorm: vec(H, 0.2, 1), lmHead: embed };
 }

@@ -25,12 +25,12 @@ export type Matrix =
       kind: 'nbits';
       rows: number;
       cols: number;
-      bits: 4;
+      bits: 4 | 8;
       blockSize: 32;
-      /** [N, K/32, 16]: two consecutive elements per byte, low nibble first (MatMulNBits layout). */
+      /** [N, K/32, 32*bits/8]: 4-bit packs two consecutive elements per byte, low nibble first (MatMulNBits layout). */
       B: Uint8Array;
       scales: Float32Array;
-      /** float zero points [N*K/32], or null for the MatMulNBits default of 8. */
+      /** float zero points [N*K/32], or null for the MatMulNBits default of 2^(bits-1). */
       zeroPoints: Float32Array | null;
     };
 
@@ -50,8 +50,8 @@ export interface LayerWeights {
 }
 
 export interface DecoderWeights {
-  /** [vocab, hidden] row-major. */
-  embed: Float32Array;
+  /** [vocab, hidden]; an 8-bit matrix is gathered and dequantised in the graph (and may be the lm_head too). */
+  embed: Matrix;
   layers: LayerWeights[];
   finalNorm: Float32Array;
   lmHead: Matrix;
@@ -63,6 +63,14 @@ export function matrixToFloat(m: Matrix): Float32Array {
   const { rows: N, cols: K, B, scales, zeroPoints } = m;
   const nb = K / 32;
   const out = new Float32Array(N * K);
+  if (m.bits === 8) {
+    for (let n = 0; n < N; n++) for (let b = 0; b < nb; b++) {
+      const s = scales[n * nb + b]!;
+      const zp = zeroPoints ? zeroPoints[n * nb + b]! : 128;
+      for (let i = 0; i < 32; i++) out[n * K + b * 32 + i] = s * (B[(n * nb + b) * 32 + i]! - zp);
+    }
+    return out;
+  }
   for (let n = 0; n < N; n++) {
     for (let b = 0; b < nb; b++) {
       const s = scales[n * nb + b]!;

@@ -64,18 +64,25 @@ export function buildDecoderGraph(cfg: DecoderConfig, w: DecoderWeights, opts: D
   }
 
   /** x[.., K] @ W^T for W [N, K], as MatMul (float) or MatMulNBits (4-bit). */
+  // Quantised initializers are shared by matrix identity: a tied lm_head reuses the embedding's blocks.
+  const quantInits = new Map<Matrix, string[]>();
+  const quantized = (m: Extract<Matrix, { kind: 'nbits' }>, name: string): string[] => {
+    let names = quantInits.get(m);
+    if (!names) {
+      const nb = m.cols / 32;
+      names = [g.init(`${name}.weight_Q${m.bits}`, m.B, [m.rows, nb, (32 * m.bits) / 8], DT.UINT8), finit(`${name}.weight_scales`, m.scales, [m.rows * nb])];
+      if (m.zeroPoints) names.push(finit(`${name}.weight_zp`, m.zeroPoints, [m.rows * nb]));
+      quantInits.set(m, names);
+    }
+    return names;
+  };
   const linear = (x: string, m: Matrix, name: string, bias?: Float32Array): string => {
     let y: string;
     if (m.kind === 'float') {
       const wName = finit(`${name}.weight`, transpose(m.data, m.rows, m.cols), [m.cols, m.rows]);
       y = g.op('MatMul', [x, wName], undefined, `${name}/MatMul`);
     } else {
-      const nb = m.cols / 32;
-      const b = g.init(`${name}.weight_Q4`, m.B, [m.rows, nb, 16], DT.UINT8);
-      const s = finit(`${name}.weight_scales`, m.scales, [m.rows * nb]);
-      const ins = [x, b, s];
-      if (m.zeroPoints) ins.push(finit(`${name}.weight_zp`, m.zeroPoints, [m.rows * nb]));
-      y = g.op('MatMulNBits', ins, { K: m.cols, N: m.rows, bits: 4, block_size: 32, accuracy_level: opts.accuracyLevel ?? 0 }, `${name}/MatMulNBits`, 'com.microsoft');
+      y = g.op('MatMulNBits', [x, ...quantized(m, name)], { K: m.cols, N: m.rows, bits: m.bits, block_size: 32, accuracy_level: opts.accuracyLevel ?? 0 }, `${name}/MatMulNBits`, 'com.microsoft');
     }
     if (bias) y = g.op('Add', [y, finit(`${name}.bias`, bias, [bias.length])], undefined, `${name}/Add`);
     return y;
@@ -90,8 +97,7 @@ export function buildDecoderGraph(cfg: DecoderConfig, w: DecoderWeights, opts: D
     return linear(g.op('Mul', [act, up], undefined, `${p}/Mul`), lw.down, `${p}/down_proj`);
   };
 
-  const embW = finit('model.embed_tokens.weight', w.embed, [cfg.vocab, H]);
-  let x = g.op('Gather', [embW, inputIds], undefined, '/model/embed_tokens/Gather');
+  let x = embedding();
   let normed: string;
 
   if (opts.style === 'optimum') {
@@ -104,6 +110,21 @@ export function buildDecoderGraph(cfg: DecoderConfig, w: DecoderWeights, opts: D
   g.node('Identity', [logits], { name: '/lm_head/Identity', outputs: ['logits'] });
   g.output('logits', FT, ['batch_size', 'sequence_length', cfg.vocab]);
   return g.encode({ 'steerlab.style': opts.style, 'steerlab.dtype': opts.dtype });
+
+  /** Token embeddings; 8-bit blocks are dequantised after the gather (w = s * (q - zp)). */
+  function embedding(): string {
+    const e = w.embed;
+    if (e.kind === 'float') return g.op('Gather', [finit('model.embed_tokens.weight', e.data, [cfg.vocab, H]), inputIds], undefined, '/model/embed_tokens/Gather');
+    if (e.bits !== 8) throw new Error('4-bit embeddings are dequantised by the converter');
+    const [b, s, zp] = quantized(e, '/model/embed_tokens');
+    const nb = H / 32;
+    const q = g.op('Cast', [g.op('Gather', [b!, inputIds], undefined, '/model/embed_tokens/Gather')], { to: FT }, '/model/embed_tokens/Cast');
+    const perToken = (t: string) => g.op('Unsqueeze', [g.op('Gather', [g.op('Reshape', [t, g.constI64([cfg.vocab, nb])]), inputIds]), g.constI64([-1])]);
+    const sc = perToken(s!);
+    const z = zp ? perToken(zp) : g.constF([128], [], FT);
+    const deq = g.op('Mul', [g.op('Sub', [q, z]), sc], undefined, '/model/embed_tokens/Dequant');
+    return g.op('Reshape', [deq, g.constI64([0, 0, H])], undefined, '/model/embed_tokens/Reshape');
+  }
 
   // ---------------- optimum style ----------------
   function buildOptimumBody(): string {
