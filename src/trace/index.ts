@@ -1,0 +1,15 @@
+/** Public surface of the trace format: schemas, JSONL reading/writing, CSV export. */
+export {
+  steeringConfigSchema,
+  runConfigSchema,
+  stepRecordSchema,
+  summaryRecordSchema,
+  traceRecordSchema,
+  type SteeringConfig,
+  type RunConfig,
+  type StepRecord,
+  type SummaryRecord,
+  type TraceRecord,
+} from './schema';
+export { parseTrace, formatTraceLine, formatTrace, summaryRecordFor, splitRuns, type RunRecords } from './jsonl';
+export { toCsv, STEP_COLUMNS, SUMMARY_COLUMNS } from './csv';

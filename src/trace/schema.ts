@@ -1,0 +1,103 @@
+/**
+ * The JSONL trace format: one 'step' line per agent decision and one 'summary' line per run.
+ * Objects are strict, so a misspelt field is an error rather than silently dropped; free-form
+ * additions go under `extra`. Every line repeats the run config so a line is readable alone.
+ */
+import { z } from 'zod';
+import { METRIC_KEYS, type MetricKey } from '../metrics/summary';
+
+const finite = z.number(); // zod 4 numbers reject NaN and ±Infinity
+const nonNegative = z.number().min(0);
+const count = z.number().int().min(0);
+
+export const steeringConfigSchema = z.strictObject({
+  /** Decoder layer whose residual stream is steered (0-based). */
+  layer: count,
+  /** Strength: beta * u is added at each generated position. */
+  beta: finite,
+  /** Which vector was used (its id in the vector store or file name). */
+  vectorId: z.string().min(1),
+});
+
+export const runConfigSchema = z.strictObject({
+  /** null for model-free baselines. */
+  modelId: z.string().min(1).nullable(),
+  /** Hash of the model weights, so traces from different files are never mixed up. */
+  modelHash: z.string().min(1).nullable(),
+  env: z.string().min(1),
+  /** The env options used (defaults filled in), when known. */
+  envOptions: z.record(z.string(), z.unknown()).optional(),
+  scenario: z.string().min(1).nullable(),
+  seed: z.union([finite, z.string()]),
+  /** The model's decoding policy ("greedy", "sample") or the baseline's name ("ucb"). */
+  policy: z.string().min(1),
+  /** exact: action distribution from log-probs after the answer prefix; sampled: Monte-Carlo over completions. */
+  mode: z.enum(['exact', 'sampled', 'baseline']),
+  steering: steeringConfigSchema.nullable(),
+});
+
+export const stepRecordSchema = z
+  .strictObject({
+    type: z.literal('step'),
+    runId: z.string().min(1),
+    /** 0-based step index within the run. */
+    step: count,
+    config: runConfigSchema,
+    /** Prompt length in tokens; null when no model was involved. */
+    promptTokens: count.nullable(),
+    /** The completion acted on (sampled mode), null in exact and baseline modes. */
+    completion: z.string().nullable(),
+    /** All sampled completions behind actionProbs (sampled mode). */
+    completions: z.array(z.string()).optional(),
+    /** Action distribution at this step, one entry per action (probabilities, or frequencies of parsed samples). */
+    actionProbs: z.array(nonNegative).min(1),
+    /** Entropy of actionProbs in nats. */
+    entropy: nonNegative,
+    /** Action played; null when the answer did not parse and the episode ended. */
+    action: count.nullable(),
+    actionLabel: z.string().nullable(),
+    /** False when the answer could not be parsed (then action is a random arm or null). */
+    valid: z.boolean(),
+    reward: finite,
+    /** Expected regret of this step's action (0 if optimal or nothing played). */
+    regret: finite,
+    cumRegret: finite,
+    /** True on the episode's last step. */
+    done: z.boolean(),
+    /** Steering actually in force at this step (strength may change mid-episode), or null. */
+    steering: z.strictObject({ layer: count, beta: finite }).nullable(),
+    /** Wall-clock milliseconds by phase, e.g. { prompt: 12.5, decode: 80 }. */
+    timings: z.record(z.string(), nonNegative),
+    extra: z.record(z.string(), z.unknown()).optional(),
+  })
+  .superRefine((r, ctx) => {
+    if (r.action !== null && r.action >= r.actionProbs.length) {
+      ctx.addIssue({ code: 'custom', path: ['action'], message: `action ${r.action} is outside actionProbs (${r.actionProbs.length} actions)` });
+    }
+    if ((r.action === null) !== (r.actionLabel === null)) {
+      ctx.addIssue({ code: 'custom', path: ['actionLabel'], message: 'must be null exactly when action is null' });
+    }
+  });
+
+const summaryValues = z.strictObject(
+  Object.fromEntries(METRIC_KEYS.map((k) => [k, finite])) as Record<MetricKey, typeof finite>,
+);
+
+export const summaryRecordSchema = z.strictObject({
+  type: z.literal('summary'),
+  runId: z.string().min(1),
+  config: runConfigSchema,
+  /** Number of step lines in the run. */
+  steps: z.number().int().min(1),
+  numActions: z.number().int().min(1),
+  summary: summaryValues,
+  extra: z.record(z.string(), z.unknown()).optional(),
+});
+
+export const traceRecordSchema = z.discriminatedUnion('type', [stepRecordSchema, summaryRecordSchema]);
+
+export type SteeringConfig = z.output<typeof steeringConfigSchema>;
+export type RunConfig = z.output<typeof runConfigSchema>;
+export type StepRecord = z.output<typeof stepRecordSchema>;
+export type SummaryRecord = z.output<typeof summaryRecordSchema>;
+export type TraceRecord = z.output<typeof traceRecordSchema>;
