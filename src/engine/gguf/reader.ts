@@ -92,6 +92,31 @@ const minElementSize = (t: number): number => SCALAR_SIZE[t] ?? (t === GgufValue
 
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
+/** Strict UTF-8 decode of b[start, end); null on any invalid or overlong sequence. */
+function decodeShortUtf8(b: Uint8Array, start: number, end: number): string | null {
+  const units: number[] = [];
+  for (let i = start; i < end; ) {
+    const c = b[i]!;
+    if (c < 0x80) { units.push(c); i++; continue; }
+    let cp: number, n: number, min: number;
+    if ((c & 0xe0) === 0xc0) { cp = c & 0x1f; n = 1; min = 0x80; }
+    else if ((c & 0xf0) === 0xe0) { cp = c & 0x0f; n = 2; min = 0x800; }
+    else if ((c & 0xf8) === 0xf0) { cp = c & 0x07; n = 3; min = 0x10000; }
+    else return null;
+    if (i + n >= end) return null; // sequence runs past the string
+    for (let k = 1; k <= n; k++) {
+      const cc = b[i + k]!;
+      if ((cc & 0xc0) !== 0x80) return null;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return null;
+    if (cp >= 0x10000) { cp -= 0x10000; units.push(0xd800 + (cp >> 10), 0xdc00 + (cp & 0x3ff)); }
+    else units.push(cp);
+    i += n + 1;
+  }
+  return String.fromCharCode(...units);
+}
+
 const label = (what: string, index: number): string => (index >= 0 ? `${what}[${index}]` : what);
 
 class Cursor {
@@ -151,15 +176,11 @@ class Cursor {
     if (len > this.remaining) this.need(len, label(what, index));
     const start = this.pos;
     this.pos += len;
-    // ASCII fast path: vocabularies are ~100k short strings, and TextDecoder calls dominate.
-    if (len <= 32) {
-      let s = '';
-      for (let i = start; i < start + len; i++) {
-        const c = this.bytes[i]!;
-        if (c >= 0x80) return this.decoder.decode(this.bytes.subarray(start, start + len));
-        s += String.fromCharCode(c);
-      }
-      return s;
+    // Short strings (vocabulary entries: ~100k of them) decode by hand; TextDecoder's per-call
+    // overhead dominates otherwise. Anything unusual falls back to TextDecoder.
+    if (len <= 64) {
+      const s = decodeShortUtf8(this.bytes, start, start + len);
+      if (s !== null) return s;
     }
     return this.decoder.decode(this.bytes.subarray(start, start + len));
   }
