@@ -32,6 +32,12 @@ export type Matrix =
       scales: Float32Array;
       /** float zero points [N*K/32], or null for the MatMulNBits default of 2^(bits-1). */
       zeroPoints: Float32Array | null;
+      /**
+       * Per-block offsets [N*K/32]: w = scale * q + min with zero point 0. Q4_1/Q4_K are stored
+       * this way because onnxruntime's fast MatMulNBits kernels take only integer zero points;
+       * the graph adds min * (block sum of x) with one small MatMul.
+       */
+      mins?: Float32Array;
     };
 
 export interface LayerWeights {
@@ -74,12 +80,13 @@ export function matrixToFloat(m: Matrix): Float32Array {
   for (let n = 0; n < N; n++) {
     for (let b = 0; b < nb; b++) {
       const s = scales[n * nb + b]!;
-      const zp = zeroPoints ? zeroPoints[n * nb + b]! : 8;
+      const zp = m.mins ? 0 : zeroPoints ? zeroPoints[n * nb + b]! : 8;
+      const min = m.mins ? m.mins[n * nb + b]! : 0;
       const base = (n * nb + b) * 16;
       for (let i = 0; i < 16; i++) {
         const byte = B[base + i]!;
-        out[n * K + b * 32 + 2 * i] = s * ((byte & 15) - zp);
-        out[n * K + b * 32 + 2 * i + 1] = s * ((byte >> 4) - zp);
+        out[n * K + b * 32 + 2 * i] = s * ((byte & 15) - zp) + min;
+        out[n * K + b * 32 + 2 * i + 1] = s * ((byte >> 4) - zp) + min;
       }
     }
   }

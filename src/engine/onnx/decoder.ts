@@ -71,10 +71,25 @@ export function buildDecoderGraph(cfg: DecoderConfig, w: DecoderWeights, opts: D
     if (!names) {
       const nb = m.cols / 32;
       names = [g.init(`${name}.weight_Q${m.bits}`, m.B, [m.rows, nb, (32 * m.bits) / 8], DT.UINT8), finit(`${name}.weight_scales`, m.scales, [m.rows * nb])];
-      if (m.zeroPoints) names.push(finit(`${name}.weight_zp`, m.zeroPoints, [m.rows * nb]));
+      if (m.mins) {
+        const zpBytes = m.rows * Math.ceil((nb * m.bits) / 8);
+        names.push(g.init(`${name}.weight_zp0`, new Uint8Array(zpBytes), [zpBytes], DT.UINT8));
+        names.push(finit(`${name}.weight_mins`, transpose(m.mins, m.rows, nb), [nb, m.rows]));
+      } else if (m.zeroPoints) names.push(finit(`${name}.weight_zp`, m.zeroPoints, [m.rows * nb]));
       quantInits.set(m, names);
     }
     return names;
+  };
+  // Sum of x over each 32-wide input block, shared by all linears that read the same x.
+  const blockSumCache = new Map<string, string>();
+  const blockSums = (x: string, K: number): string => {
+    let r = blockSumCache.get(x);
+    if (!r) {
+      const blocks = g.op('Reshape', [x, g.constI64([0, 0, K / 32, 32])]);
+      r = g.op('ReduceSum', [blocks, g.constI64([-1])], { keepdims: 0 });
+      blockSumCache.set(x, r);
+    }
+    return r;
   };
   const linear = (x: string, m: Matrix, name: string, bias?: Float32Array): string => {
     let y: string;
@@ -82,7 +97,9 @@ export function buildDecoderGraph(cfg: DecoderConfig, w: DecoderWeights, opts: D
       const wName = finit(`${name}.weight`, transpose(m.data, m.rows, m.cols), [m.cols, m.rows]);
       y = g.op('MatMul', [x, wName], undefined, `${name}/MatMul`);
     } else {
-      y = g.op('MatMulNBits', [x, ...quantized(m, name)], { K: m.cols, N: m.rows, bits: m.bits, block_size: 32, accuracy_level: opts.accuracyLevel ?? 0 }, `${name}/MatMulNBits`, 'com.microsoft');
+      const [b, s, zp, mins] = quantized(m, name);
+      y = g.op('MatMulNBits', [x, b!, s!, ...(zp ? [zp] : [])], { K: m.cols, N: m.rows, bits: m.bits, block_size: 32, accuracy_level: opts.accuracyLevel ?? 0 }, `${name}/MatMulNBits`, 'com.microsoft');
+      if (m.mins) y = g.op('Add', [y, g.op('MatMul', [blockSums(x, m.cols), mins!], undefined, `${name}/MinsMatMul`)], undefined, `${name}/AddMins`);
     }
     if (bias) y = g.op('Add', [y, finit(`${name}.bias`, bias, [bias.length])], undefined, `${name}/Add`);
     return y;

@@ -88,7 +88,10 @@ function matrix(f: GgufFile, bytes: Uint8Array, name: string, rows: number, cols
   const data = tensorBytes(bytes, t);
   if (NBITS_TYPES.has(t.type) && cols % 32 === 0) {
     const q = toMatMulNBits(t.type, data, rows, cols);
-    return { kind: 'nbits', rows, cols, bits: 4, blockSize: 32, B: q.B, scales: q.scales, zeroPoints: q.zeroPoints as Float32Array | null };
+    if (!q.zeroPoints) return { kind: 'nbits', rows, cols, bits: 4, blockSize: 32, B: q.B, scales: q.scales, zeroPoints: null };
+    // s * (q - zp) = s * q + min with min = -zp * s: keeps the integer-zero-point fast path.
+    const mins = q.zeroPoints.map((zp, i) => -zp * q.scales[i]!);
+    return { kind: 'nbits', rows, cols, bits: 4, blockSize: 32, B: q.B, scales: q.scales, zeroPoints: null, mins };
   }
   if (t.type === GgmlType.Q8_0) return q8Matrix(data, rows, cols);
   return { kind: 'float', rows, cols, data: dequantize(t.type, data, rows * cols, name) };
@@ -120,7 +123,13 @@ export function unpermuteRows(m: Matrix, nHeads: number): Matrix {
   };
   if (m.kind === 'float') return { ...m, data: moveRows(m.data, m.cols) };
   const nb = m.cols / 32;
-  return { ...m, B: moveRows(m.B, nb * 16), scales: moveRows(m.scales, nb), zeroPoints: m.zeroPoints ? moveRows(m.zeroPoints, nb) : null };
+  return {
+    ...m,
+    B: moveRows(m.B, (nb * 32 * m.bits) / 8),
+    scales: moveRows(m.scales, nb),
+    zeroPoints: m.zeroPoints ? moveRows(m.zeroPoints, nb) : null,
+    ...(m.mins ? { mins: moveRows(m.mins, nb) } : {}),
+  };
 }
 
 export function ggufWeights(f: GgufFile, bytes: Uint8Array, cfg: DecoderConfig): DecoderWeights {

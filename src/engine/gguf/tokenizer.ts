@@ -1,0 +1,292 @@
+/**
+ * Rebuild a Hugging Face tokenizer.json / tokenizer_config.json pair from GGUF metadata, so the
+ * GGUF file alone is enough to tokenize (transformers.js reads these objects directly).
+ *
+ * Supported: tokenizer.ggml.model "gpt2" (byte-level BPE) with tokenizer.ggml.pre "smollm",
+ * "gpt2", "llama-bpe" (also "llama3" / "llama-v3") and "qwen2". SentencePiece ("llama") and the
+ * other llama.cpp vocab types throw UNSUPPORTED_TOKENIZER: they need byte-fallback/Unigram
+ * handling that is not written yet.
+ *
+ * The split regexes are the ones in the models' own tokenizer.json files; llama.cpp's
+ * llama-vocab.cpp lists the same patterns ("original regex from tokenizer.json"), with (?i:...)
+ * spelled out as character classes for its own regex engine.
+ */
+import type { PreTrainedTokenizer } from '@huggingface/transformers';
+import { SteerlabError } from '../errors';
+import type { GgufFile, GgufValue } from './reader';
+
+/** llama.cpp's llama_token_type. */
+export const GgufTokenType = { NORMAL: 1, UNKNOWN: 2, CONTROL: 3, USER_DEFINED: 4, UNUSED: 5, BYTE: 6 } as const;
+
+export type JsonObject = Record<string, unknown>;
+
+export interface HfTokenizerFiles {
+  tokenizerJson: JsonObject;
+  tokenizerConfig: JsonObject;
+}
+
+// Split patterns copied from Llama-3's and Qwen2's tokenizer.json (Oniguruma syntax, as HF stores them).
+const LLAMA3_SPLIT =
+  "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+const QWEN2_SPLIT =
+  "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+
+const byteLevel = (useRegex: boolean, trimOffsets = true): JsonObject => ({
+  type: 'ByteLevel',
+  add_prefix_space: false,
+  trim_offsets: trimOffsets,
+  use_regex: useRegex,
+});
+const split = (regex: string): JsonObject => ({ type: 'Split', pattern: { Regex: regex }, behavior: 'Isolated', invert: false });
+
+interface PreTokenizerSpec {
+  normalizer: JsonObject | null;
+  preTokenizer: JsonObject;
+  /** llama.cpp's ignore_merges: a whole pre-token found in the vocab is emitted as is. */
+  ignoreMerges: boolean;
+  /** llama.cpp's add_bos default for this pre type (tokenizer.ggml.add_bos_token overrides). */
+  addBosDefault: boolean;
+}
+
+function preTokenizerFor(pre: string): PreTokenizerSpec {
+  switch (pre) {
+    case 'smollm':
+      // SmolLM2's tokenizer.json: every digit is its own pre-token, then GPT-2's ByteLevel split.
+      return {
+        normalizer: null,
+        preTokenizer: { type: 'Sequence', pretokenizers: [{ type: 'Digits', individual_digits: true }, byteLevel(true)] },
+        ignoreMerges: false,
+        addBosDefault: false,
+      };
+    case 'gpt2':
+      return { normalizer: null, preTokenizer: byteLevel(true), ignoreMerges: false, addBosDefault: false };
+    case 'llama-bpe':
+    case 'llama3':
+    case 'llama-v3':
+      return {
+        normalizer: null,
+        preTokenizer: { type: 'Sequence', pretokenizers: [split(LLAMA3_SPLIT), byteLevel(false)] },
+        ignoreMerges: true,
+        addBosDefault: true,
+      };
+    case 'qwen2':
+      // Qwen2's tokenizer.json NFC-normalizes first (llama.cpp skips that step).
+      return {
+        normalizer: { type: 'NFC' },
+        preTokenizer: { type: 'Sequence', pretokenizers: [split(QWEN2_SPLIT), byteLevel(false, false)] },
+        ignoreMerges: false,
+        addBosDefault: false,
+      };
+    default:
+      throw new SteerlabError(
+        'UNSUPPORTED_TOKENIZER',
+        `GGUF pre-tokenizer "${pre}" is not supported (supported: smollm, gpt2, llama-bpe, qwen2)`,
+      );
+  }
+}
+
+type Meta = Map<string, GgufValue>;
+
+function corrupt(msg: string): never {
+  throw new SteerlabError('GGUF_CORRUPT', `GGUF tokenizer: ${msg}`);
+}
+
+function getString(meta: Meta, key: string): string | undefined {
+  const v = meta.get(key);
+  if (v === undefined || typeof v === 'string') return v;
+  return corrupt(`${key} should be a string`);
+}
+
+function getBool(meta: Meta, key: string): boolean | undefined {
+  const v = meta.get(key);
+  if (v === undefined || typeof v === 'boolean') return v;
+  return corrupt(`${key} should be a bool`);
+}
+
+function getStrings(meta: Meta, key: string): string[] | undefined {
+  const v = meta.get(key);
+  if (v === undefined) return undefined;
+  if (Array.isArray(v) && v.every((s) => typeof s === 'string')) return v as string[];
+  return corrupt(`${key} should be an array of strings`);
+}
+
+function getTokenId(meta: Meta, key: string, nTokens: number): number | undefined {
+  const v = meta.get(key);
+  if (v === undefined) return undefined;
+  const id = typeof v === 'bigint' ? Number(v) : v;
+  if (typeof id !== 'number' || !Number.isInteger(id)) return corrupt(`${key} should be an integer token id`);
+  // llama.cpp writes -1 (as int32) or leaves the key out for "no such token".
+  if (id < 0) return undefined;
+  if (id >= nTokens) return corrupt(`${key} = ${id} is outside the ${nTokens}-token vocabulary`);
+  return id;
+}
+
+/**
+ * Build tokenizer.json and tokenizer_config.json objects from a parsed GGUF (or its metadata map).
+ * Throws UNSUPPORTED_TOKENIZER for tokenizer models / pre-tokenizers we do not handle and
+ * GGUF_CORRUPT for inconsistent tokenizer metadata.
+ */
+export function ggufToHfTokenizer(source: GgufFile | Meta): HfTokenizerFiles {
+  const meta: Meta = source instanceof Map ? source : source.metadata;
+  const model = getString(meta, 'tokenizer.ggml.model');
+  if (model === undefined) throw new SteerlabError('UNSUPPORTED_TOKENIZER', 'GGUF has no tokenizer (tokenizer.ggml.model is missing)');
+  if (model !== 'gpt2') {
+    const kind = model === 'llama' ? ' (SentencePiece)' : '';
+    throw new SteerlabError(
+      'UNSUPPORTED_TOKENIZER',
+      `GGUF tokenizer model "${model}"${kind} is not supported; only byte-level BPE ("gpt2") is`,
+    );
+  }
+  const pre = getString(meta, 'tokenizer.ggml.pre');
+  if (pre === undefined) {
+    throw new SteerlabError('UNSUPPORTED_TOKENIZER', 'GGUF BPE tokenizer has no tokenizer.ggml.pre, so its split rules are unknown');
+  }
+  const spec = preTokenizerFor(pre);
+
+  const tokens = getStrings(meta, 'tokenizer.ggml.tokens') ?? corrupt('tokenizer.ggml.tokens is missing');
+  const mergeStrings = getStrings(meta, 'tokenizer.ggml.merges') ?? corrupt('tokenizer.ggml.merges is missing');
+  const types = meta.get('tokenizer.ggml.token_type');
+  if (types !== undefined && !(types instanceof Int32Array || types instanceof Uint32Array) ) {
+    corrupt('tokenizer.ggml.token_type should be an int32 array');
+  }
+  if (types !== undefined && types.length !== tokens.length) {
+    corrupt(`tokenizer.ggml.token_type has ${types.length} entries for ${tokens.length} tokens`);
+  }
+
+  // Null-prototype object: a token literally named "__proto__" must stay an ordinary key.
+  // Like llama.cpp's token_to_id, a duplicated token string maps to its last id.
+  const vocab: Record<string, number> = Object.create(null) as Record<string, number>;
+  tokens.forEach((t, id) => {
+    vocab[t] = id;
+  });
+
+  const merges = mergeStrings.map((m, i) => {
+    // llama.cpp splits at the first space after position 0 (a merge may start with a space).
+    const at = m.indexOf(' ', 1);
+    if (at < 0) corrupt(`merge #${i} "${m}" has no separating space`);
+    return [m.slice(0, at), m.slice(at + 1)];
+  });
+
+  // CONTROL tokens are special (matched whole, skipped by skip_special_tokens); USER_DEFINED ones
+  // are matched whole but are ordinary text. llama.cpp stores both un-normalized.
+  const addedTokens: JsonObject[] = [];
+  if (types) {
+    for (let id = 0; id < tokens.length; id++) {
+      const t = types[id];
+      if (t !== GgufTokenType.CONTROL && t !== GgufTokenType.USER_DEFINED) continue;
+      if (tokens[id] === '') continue; // an empty added token would match everywhere
+      addedTokens.push({
+        id,
+        content: tokens[id],
+        single_word: false,
+        lstrip: false,
+        rstrip: false,
+        normalized: false,
+        special: t === GgufTokenType.CONTROL,
+      });
+    }
+  }
+
+  const bos = getTokenId(meta, 'tokenizer.ggml.bos_token_id', tokens.length);
+  const eos = getTokenId(meta, 'tokenizer.ggml.eos_token_id', tokens.length);
+  const unk = getTokenId(meta, 'tokenizer.ggml.unknown_token_id', tokens.length);
+  const pad = getTokenId(meta, 'tokenizer.ggml.padding_token_id', tokens.length);
+  const addBos = getBool(meta, 'tokenizer.ggml.add_bos_token') ?? spec.addBosDefault;
+  const addEos = getBool(meta, 'tokenizer.ggml.add_eos_token') ?? false;
+  if (addBos && bos === undefined) corrupt('add_bos_token is set but there is no bos_token_id');
+  if (addEos && eos === undefined) corrupt('add_eos_token is set but there is no eos_token_id');
+
+  const tokenizerJson: JsonObject = {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: addedTokens,
+    normalizer: spec.normalizer,
+    pre_tokenizer: spec.preTokenizer,
+    post_processor: postProcessor(addBos ? [tokens[bos!]!, bos!] : null, addEos ? [tokens[eos!]!, eos!] : null),
+    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+    model: {
+      type: 'BPE',
+      dropout: null,
+      // Byte-level BPE covers every byte, so there is never an unknown piece.
+      unk_token: null,
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: false,
+      byte_fallback: false,
+      ignore_merges: spec.ignoreMerges,
+      vocab,
+      merges,
+    },
+  };
+
+  const tokenizerConfig: JsonObject = {
+    tokenizer_class: 'GPT2Tokenizer',
+    bos_token: bos === undefined ? null : tokens[bos],
+    eos_token: eos === undefined ? null : tokens[eos],
+    unk_token: unk === undefined ? null : tokens[unk],
+    pad_token: pad === undefined ? null : tokens[pad],
+    add_bos_token: addBos,
+    add_eos_token: addEos,
+    // llama.cpp detokenizes verbatim; HF's clean-up would turn " ." into "." and break round trips.
+    clean_up_tokenization_spaces: false,
+  };
+  const arch = getString(meta, 'general.architecture');
+  const ctx = arch ? meta.get(`${arch}.context_length`) : undefined;
+  if (typeof ctx === 'number' || typeof ctx === 'bigint') tokenizerConfig.model_max_length = Number(ctx);
+  const chatTemplate = chatTemplates(meta);
+  if (chatTemplate !== undefined) tokenizerConfig.chat_template = chatTemplate;
+  return { tokenizerJson, tokenizerConfig };
+}
+
+function postProcessor(bos: [string, number] | null, eos: [string, number] | null): JsonObject {
+  if (bos === null && eos === null) {
+    // What byte-level models without BOS ship (SmolLM2, GPT-2): only adjusts offsets.
+    return { type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true };
+  }
+  // HF's TemplateProcessing: SpecialToken ids are token strings, resolved through special_tokens.
+  const special = (t: [string, number]): JsonObject => ({ SpecialToken: { id: t[0], type_id: 0 } });
+  const seq = (id: 'A' | 'B'): JsonObject => ({ Sequence: { id, type_id: 0 } });
+  const single: JsonObject[] = [], pair: JsonObject[] = [];
+  if (bos) single.push(special(bos));
+  single.push(seq('A'));
+  if (eos) single.push(special(eos));
+  pair.push(...single);
+  if (bos) pair.push(special(bos));
+  pair.push(seq('B'));
+  if (eos) pair.push(special(eos));
+  const specialTokens: JsonObject = Object.create(null) as JsonObject;
+  for (const t of [bos, eos]) if (t) specialTokens[t[0]] = { id: t[0], ids: [t[1]], tokens: [t[0]] };
+  return { type: 'TemplateProcessing', single, pair, special_tokens: specialTokens };
+}
+
+/**
+ * tokenizer.chat_template, plus named variants tokenizer.chat_template.<name> (e.g. tool_use),
+ * which HF represents as a list of {name, template} with the plain one named "default".
+ */
+function chatTemplates(meta: Meta): string | Array<{ name: string; template: string }> | undefined {
+  const main = getString(meta, 'tokenizer.chat_template');
+  const named: Array<{ name: string; template: string }> = [];
+  for (const key of meta.keys()) {
+    if (!key.startsWith('tokenizer.chat_template.')) continue;
+    named.push({ name: key.slice('tokenizer.chat_template.'.length), template: getString(meta, key)! });
+  }
+  if (named.length === 0) return main;
+  return main === undefined ? named : [{ name: 'default', template: main }, ...named];
+}
+
+/**
+ * A transformers.js tokenizer from in-memory tokenizer.json / tokenizer_config.json objects.
+ * Async because @huggingface/transformers is loaded on demand: building the JSON (above) must not
+ * pull the whole inference library into a converter or a worker that only needs the objects.
+ */
+export async function loadTokenizer(tokenizerJson: JsonObject, tokenizerConfig: JsonObject): Promise<PreTrainedTokenizer> {
+  const { PreTrainedTokenizer } = await import('@huggingface/transformers');
+  return new PreTrainedTokenizer(tokenizerJson, tokenizerConfig);
+}
+
+/** Convenience: GGUF metadata straight to a transformers.js tokenizer. */
+export async function tokenizerFromGguf(source: GgufFile | Meta): Promise<PreTrainedTokenizer> {
+  const { tokenizerJson, tokenizerConfig } = ggufToHfTokenizer(source);
+  return loadTokenizer(tokenizerJson, tokenizerConfig);
+}

@@ -1,0 +1,37 @@
+/**
+ * Adapts a transformers.js tokenizer (built from tokenizer.json + tokenizer_config.json, whether
+ * downloaded or generated from a GGUF vocabulary) to the engine's Tokenizer interface.
+ */
+import { PreTrainedTokenizer } from '@huggingface/transformers';
+import { SteerlabError } from './errors.js';
+import type { ChatMessage, Tokenizer } from './tokenizer.js';
+
+export function hfTokenizer(tokenizerJson: object, tokenizerConfig: Record<string, unknown>, extraEos: number[] = []): Tokenizer {
+  let tok: PreTrainedTokenizer;
+  try {
+    tok = new PreTrainedTokenizer(tokenizerJson, tokenizerConfig);
+  } catch (e) {
+    throw new SteerlabError('UNSUPPORTED_TOKENIZER', `tokenizer could not be built: ${(e as Error).message}`);
+  }
+  const t = tok as unknown as {
+    eos_token_id?: number | null;
+    bos_token_id?: number | null;
+    encode(text: string, o: { add_special_tokens: boolean }): number[];
+    decode(ids: number[], o: { skip_special_tokens: boolean }): string;
+    apply_chat_template(m: ChatMessage[], o: { tokenize: false; add_generation_prompt: boolean }): string;
+  };
+  const eos = [t.eos_token_id, ...extraEos].filter((x): x is number => typeof x === 'number' && x >= 0);
+  return {
+    encode: (text, addSpecial = false) => t.encode(text, { add_special_tokens: addSpecial }),
+    decode: (ids) => t.decode(ids, { skip_special_tokens: false }),
+    applyChatTemplate: (messages, addGenerationPrompt = true) => {
+      try {
+        return t.apply_chat_template(messages, { tokenize: false, add_generation_prompt: addGenerationPrompt });
+      } catch (e) {
+        throw new SteerlabError('UNSUPPORTED_TOKENIZER', `chat template failed: ${(e as Error).message}`);
+      }
+    },
+    eosIds: [...new Set(eos)],
+    bosId: typeof t.bos_token_id === 'number' ? t.bos_token_id : null,
+  };
+}

@@ -1,0 +1,48 @@
+/**
+ * Resolves a `<model>` argument in Node: a .gguf path, a local folder in transformers.js layout,
+ * a hub id, or `default` (the cached SmolLM2-135M-Instruct GGUF).
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { SteerlabError } from '../engine/errors.js';
+import { nodeRuntime } from '../engine/runtime/node.js';
+import type { ModelSession } from '../engine/session.js';
+import { urlSource, HUB_BASE, type FileSource } from '../engine/sources/files.js';
+import { openFolder } from '../engine/sources/folder.js';
+import { openGguf } from '../engine/sources/gguf.js';
+import { defaultModelPath } from './cache.js';
+
+export function folderSource(dir: string): FileSource {
+  return {
+    where: dir,
+    async read(name) {
+      const p = join(dir, name);
+      return existsSync(p) ? new Uint8Array(readFileSync(p)) : null;
+    },
+  };
+}
+
+export function modelPath(spec: string): string {
+  return spec === 'default' ? defaultModelPath() : spec;
+}
+
+export interface LoadOptions {
+  dtype?: string;
+  accuracyLevel?: number;
+}
+
+export async function loadModel(spec: string, opts: LoadOptions = {}): Promise<ModelSession> {
+  const p = modelPath(spec);
+  if (p.toLowerCase().endsWith('.gguf')) {
+    if (!existsSync(p)) {
+      throw new SteerlabError('MODEL_NOT_FOUND', spec === 'default' ? `default model not in the cache (${p}); run: steerlab model fetch` : `no such file: ${p}`);
+    }
+    const bytes = new Uint8Array(readFileSync(p));
+    return (await openGguf(nodeRuntime, bytes, spec === 'default' ? 'SmolLM2-135M-Instruct.Q4_1.gguf' : p.split('/').pop()!, { accuracyLevel: opts.accuracyLevel })).session;
+  }
+  if (existsSync(p) && statSync(p).isDirectory()) return openFolder(nodeRuntime, folderSource(resolve(p)), p, opts.dtype ?? 'fp32');
+  if (/^[\w.-]+\/[\w.-]+$/.test(spec)) {
+    return openFolder(nodeRuntime, urlSource(`${HUB_BASE}/${spec}/resolve/main`), spec, opts.dtype ?? 'q4');
+  }
+  throw new SteerlabError('MODEL_NOT_FOUND', `'${spec}' is not a .gguf file, a model folder, or a hub id (owner/name)`);
+}
