@@ -5,9 +5,7 @@
  */
 import { SteerlabError } from '../engine/errors';
 import { Rng, type Seed } from '../util/rng';
-import type { ActionSpec, BanditEnv, StepResult } from './types';
-
-export type RewardLaw = { kind: 'gaussian'; sigma: number } | { kind: 'bernoulli' };
+import type { ActionSpec, BanditEnv, RewardLaw, StepResult } from './types';
 
 export interface BanditSpec {
   id: string;
@@ -26,6 +24,7 @@ export class Bandit implements BanditEnv {
   readonly kind = 'bandit' as const;
   readonly id: string;
   readonly horizon: number;
+  readonly law: RewardLaw;
   private readonly spec: BanditSpec;
   private armMeans: number[] = [];
   private rng: Rng | null = null;
@@ -37,6 +36,7 @@ export class Bandit implements BanditEnv {
     this.spec = spec;
     this.id = spec.id;
     this.horizon = spec.horizon;
+    this.law = spec.law;
   }
 
   reset(seed: Seed): string {

@@ -1,6 +1,6 @@
 /** Public surface of the games: environments, scenarios, parsing and prompt building. */
 export * from './types';
-export { Bandit, type BanditSpec, type RewardLaw } from './bandit';
+export { Bandit, type BanditSpec } from './bandit';
 export { FrozenLake, FROZENLAKE_MAPS, checkFrozenLakeMap, type FrozenLakeOptions } from './frozenlake';
 export { CliffWalking, type CliffWalkingOptions } from './cliffwalking';
 export { createEnv, listEnvs, EAST_PRESETS, VIDEO_NAMES, type EnvInfo } from './registry';

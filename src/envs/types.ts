@@ -53,9 +53,13 @@ export interface Env {
   params(): Record<string, unknown>;
 }
 
-/** A bandit additionally exposes its arm means, for regret and best-arm metrics. */
+/** How a bandit's rewards are drawn around the arm means. */
+export type RewardLaw = { kind: 'gaussian'; sigma: number } | { kind: 'bernoulli' };
+
+/** A bandit additionally exposes its arm means and reward law, for regret metrics and baselines. */
 export interface BanditEnv extends Env {
   readonly kind: 'bandit';
+  readonly law: RewardLaw;
   means(): number[];
   /** All arms whose mean equals the best mean (several when means tie). */
   bestArms(): number[];

@@ -25,7 +25,7 @@ export const runConfigSchema = z.strictObject({
   /** Hash of the model weights, so traces from different files are never mixed up. */
   modelHash: z.string().min(1).nullable(),
   env: z.string().min(1),
-  /** The env options used (defaults filled in), when known. */
+  /** The game's resolved parameters (Env.params(): defaults filled in, per-seed draws such as shuffled means). */
   envOptions: z.record(z.string(), z.unknown()).optional(),
   scenario: z.string().min(1).nullable(),
   seed: z.union([finite, z.string()]),
