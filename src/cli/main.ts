@@ -1,0 +1,43 @@
+/** steerlab's command line: every command runs on the same engine the browser worker uses. */
+import { SteerlabError } from '../engine/errors.js';
+import { generateCommand } from './generate.js';
+import { modelCommand, tokenizeCommand } from './model.js';
+
+const USAGE = `steerlab <command>
+  model fetch                         put the default model into the cache; prints its path
+  model info <model>                  one JSON object: architecture, layers, hidden, heads, ...
+  tokenize <model> --json FILE        JSON array of strings -> JSON array of token-id arrays
+  generate <model> --prompt TEXT [--chat] [--max-new-tokens N] [--temperature T] [--seed S]
+           [--vector FILE --layer L --beta B [--positions all|prompt|generated]] [--json]
+<model> is a .gguf path, a local transformers.js folder, a hub id, or 'default'.`;
+
+type Command = (argv: string[]) => Promise<void>;
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  model: async () => modelCommand,
+  tokenize: async () => tokenizeCommand,
+  generate: async () => generateCommand,
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return name ? 0 : 2;
+  }
+  const load = COMMANDS[name];
+  if (!load) {
+    process.stderr.write(`steerlab: unknown command '${name}'\n${USAGE}\n`);
+    return 2;
+  }
+  try {
+    await (await load())(rest);
+    return 0;
+  } catch (e) {
+    const msg = e instanceof SteerlabError ? `${e.code}: ${e.message}` : (e as Error).stack ?? String(e);
+    process.stderr.write(`steerlab: ${msg.split('\n')[0]}\n`);
+    if (!(e instanceof SteerlabError) && process.env.STEERLAB_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));
