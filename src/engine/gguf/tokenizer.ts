@@ -51,10 +51,14 @@ interface PreTokenizerSpec {
 function preTokenizerFor(pre: string): PreTokenizerSpec {
   switch (pre) {
     case 'smollm':
-      // SmolLM2's tokenizer.json: every digit is its own pre-token, then GPT-2's ByteLevel split.
+      // Every digit is its own pre-token, then GPT-2's ByteLevel split. SmolLM2's tokenizer.json
+      // says Digits{individual_digits: true}, which HF's Rust tokenizers applies to every Unicode
+      // number (char::is_numeric), like llama.cpp's "\p{N}"; transformers.js implements Digits
+      // with an ASCII-only \d, so superscripts or Arabic-Indic digits would tokenize differently
+      // there. The equivalent Split on \p{N} behaves the same in all three.
       return {
         normalizer: null,
-        preTokenizer: { type: 'Sequence', pretokenizers: [{ type: 'Digits', individual_digits: true }, byteLevel(true)] },
+        preTokenizer: { type: 'Sequence', pretokenizers: [split('\\p{N}'), byteLevel(true)] },
         ignoreMerges: false,
         addBosDefault: false,
       };
