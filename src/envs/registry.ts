@@ -179,6 +179,9 @@ export function createEnv(id: string, options: Record<string, unknown> = {}): En
   const entry = Object.hasOwn(ENVS, id) ? ENVS[id] : undefined;
   if (!entry) throw new SteerlabError('BAD_ARGUMENT', `unknown env '${id}'; known: ${Object.keys(ENVS).join(', ')}`);
   const parsed = entry.schema.safeParse(options);
-  if (!parsed.success) throw new SteerlabError('BAD_ARGUMENT', `env ${id}: option ${firstIssue(parsed.error).replace(/^field /, '')}`);
+  if (!parsed.success) {
+    const issue = firstIssue(parsed.error);
+    throw new SteerlabError('BAD_ARGUMENT', `env ${id}: ${issue.startsWith('field ') ? `option ${issue.slice(6)}` : `options: ${issue}`}`);
+  }
   return entry.build(parsed.data);
 }

@@ -2,7 +2,7 @@
  * Seeded pseudo-random numbers: sfc32 (Chris Doty-Humphrey's Small Fast Counting generator,
  * 128-bit state, passes PractRand to 2^60 bytes) seeded by hashing the seed text with cyrb128.
  * Every random draw in steerlab goes through an Rng passed explicitly, so one seed reproduces a
- * whole run; Math.random is never used.
+ * whole run; the global unseeded generator is never used.
  */
 import { SteerlabError } from '../engine/errors';
 
