@@ -142,7 +142,6 @@ class Cursor {
 
   u8(what: string): number { this.need(1, what); return this.bytes[this.pos++]!; }
   u32(what: string): number { this.need(4, what); const v = this.dv.getUint32(this.pos, true); this.pos += 4; return v; }
-  i32(what: string): number { this.need(4, what); const v = this.dv.getInt32(this.pos, true); this.pos += 4; return v; }
 
   u64Big(what: string): bigint { this.need(8, what); const v = this.dv.getBigUint64(this.pos, true); this.pos += 8; return v; }
 
