@@ -33,6 +33,18 @@ function transpose(data: Float32Array, rows: number, cols: number): Float32Array
   return out;
 }
 
+/** Splits 8-bit values (one per byte) into two MatMulNBits 4-bit planes: q = 16 * hi + lo. */
+export function splitNibbles(B: Uint8Array): { hi: Uint8Array; lo: Uint8Array } {
+  const hi = new Uint8Array(B.length / 2);
+  const lo = new Uint8Array(B.length / 2);
+  for (let i = 0; i < hi.length; i++) {
+    const a = B[2 * i]!, b = B[2 * i + 1]!;
+    hi[i] = (a >> 4) | (b & 0xf0);
+    lo[i] = (a & 15) | ((b & 15) << 4);
+  }
+  return { hi, lo };
+}
+
 export function ropeCache(cfg: DecoderConfig): { cos: Float32Array; sin: Float32Array } {
   const half = cfg.headDim / 2;
   const cos = new Float32Array(cfg.maxPositions * half);
@@ -65,20 +77,38 @@ export function buildDecoderGraph(cfg: DecoderConfig, w: DecoderWeights, opts: D
 
   /** x[.., K] @ W^T for W [N, K], as MatMul (float) or MatMulNBits (4-bit). */
   // Quantised initializers are shared by matrix identity: a tied lm_head reuses the embedding's blocks.
-  const quantInits = new Map<Matrix, string[]>();
-  const quantized = (m: Extract<Matrix, { kind: 'nbits' }>, name: string): string[] => {
-    let names = quantInits.get(m);
-    if (!names) {
-      const nb = m.cols / 32;
-      names = [g.init(`${name}.weight_Q${m.bits}`, m.B, [m.rows, nb, (32 * m.bits) / 8], DT.UINT8), finit(`${name}.weight_scales`, m.scales, [m.rows * nb])];
+  // 8-bit matrices are stored as two 4-bit halves (q = 16*hi + lo): onnxruntime's fast MatMulNBits
+  // kernels are 4-bit with integer zero points, and the embedding gather can rebuild q from both.
+  interface QInits { kind: 4 | 8; B: string[]; scales: string[]; zp?: string; mins?: string; }
+  const quantInits = new Map<Matrix, QInits>();
+  const quantized = (m: Extract<Matrix, { kind: 'nbits' }>, name: string): QInits => {
+    let q = quantInits.get(m);
+    if (q) return q;
+    const nb = m.cols / 32;
+    const zp0 = () => {
+      const n = m.rows * Math.ceil(nb / 2);
+      return g.init(`${name}.weight_zp0`, new Uint8Array(n), [n], DT.UINT8);
+    };
+    if (m.bits === 8) {
+      const { hi, lo } = splitNibbles(m.B);
+      const scales = m.scales;
+      const offsets = m.zeroPoints ? m.zeroPoints.map((z, i) => -z * scales[i]!) : scales.map((sc) => -128 * sc);
+      q = {
+        kind: 8,
+        B: [g.init(`${name}.weight_hi`, hi, [m.rows, nb, 16], DT.UINT8), g.init(`${name}.weight_lo`, lo, [m.rows, nb, 16], DT.UINT8)],
+        scales: [finit(`${name}.weight_scales_hi`, scales.map((x) => 16 * x), [m.rows * nb]), finit(`${name}.weight_scales`, scales, [m.rows * nb])],
+        zp: zp0(),
+        mins: finit(`${name}.weight_mins`, transpose(offsets, m.rows, nb), [nb, m.rows]),
+      };
+    } else {
+      q = { kind: 4, B: [g.init(`${name}.weight_Q4`, m.B, [m.rows, nb, 16], DT.UINT8)], scales: [finit(`${name}.weight_scales`, m.scales, [m.rows * nb])] };
       if (m.mins) {
-        const zpBytes = m.rows * Math.ceil((nb * m.bits) / 8);
-        names.push(g.init(`${name}.weight_zp0`, new Uint8Array(zpBytes), [zpBytes], DT.UINT8));
-        names.push(finit(`${name}.weight_mins`, transpose(m.mins, m.rows, nb), [nb, m.rows]));
-      } else if (m.zeroPoints) names.push(finit(`${name}.weight_zp`, m.zeroPoints, [m.rows * nb]));
-      quantInits.set(m, names);
+        q.zp = zp0();
+        q.mins = finit(`${name}.weight_mins`, transpose(m.mins, m.rows, nb), [nb, m.rows]);
+      } else if (m.zeroPoints) q.zp = finit(`${name}.weight_zp`, m.zeroPoints, [m.rows * nb]);
     }
-    return names;
+    quantInits.set(m, q);
+    return q;
   };
   // Sum of x over each 32-wide input block, shared by all linears that read the same x.
   const blockSumCache = new Map<string, string>();
@@ -91,15 +121,18 @@ export function buildDecoderGraph(cfg: DecoderConfig, w: DecoderWeights, opts: D
     }
     return r;
   };
+  /** x[.., K] @ W^T for W [N, K], as MatMul (float) or MatMulNBits (quantised). */
   const linear = (x: string, m: Matrix, name: string, bias?: Float32Array): string => {
     let y: string;
     if (m.kind === 'float') {
       const wName = finit(`${name}.weight`, transpose(m.data, m.rows, m.cols), [m.cols, m.rows]);
       y = g.op('MatMul', [x, wName], undefined, `${name}/MatMul`);
     } else {
-      const [b, s, zp, mins] = quantized(m, name);
-      y = g.op('MatMulNBits', [x, b!, s!, ...(zp ? [zp] : [])], { K: m.cols, N: m.rows, bits: m.bits, block_size: 32, accuracy_level: opts.accuracyLevel ?? 0 }, `${name}/MatMulNBits`, 'com.microsoft');
-      if (m.mins) y = g.op('Add', [y, g.op('MatMul', [blockSums(x, m.cols), mins!], undefined, `${name}/MinsMatMul`)], undefined, `${name}/AddMins`);
+      const q = quantized(m, name);
+      const attrs = { K: m.cols, N: m.rows, bits: 4, block_size: 32, accuracy_level: opts.accuracyLevel ?? 0 };
+      const parts = q.B.map((b, i) => g.op('MatMulNBits', [x, b, q.scales[i]!, ...(q.zp ? [q.zp] : [])], attrs, `${name}/MatMulNBits${i ? `_${i}` : ''}`, 'com.microsoft'));
+      y = parts.length === 2 ? g.op('Add', parts, undefined, `${name}/AddHalves`) : parts[0]!;
+      if (q.mins) y = g.op('Add', [y, g.op('MatMul', [blockSums(x, m.cols), q.mins], undefined, `${name}/MinsMatMul`)], undefined, `${name}/AddMins`);
     }
     if (bias) y = g.op('Add', [y, finit(`${name}.bias`, bias, [bias.length])], undefined, `${name}/Add`);
     return y;
@@ -128,19 +161,36 @@ export function buildDecoderGraph(cfg: DecoderConfig, w: DecoderWeights, opts: D
   g.output('logits', FT, ['batch_size', 'sequence_length', cfg.vocab]);
   return g.encode({ 'steerlab.style': opts.style, 'steerlab.dtype': opts.dtype });
 
-  /** Token embeddings; 8-bit blocks are dequantised after the gather (w = s * (q - zp)). */
+  /** Token embeddings; 8-bit tables are gathered as their two nibble planes and rebuilt in the graph. */
   function embedding(): string {
     const e = w.embed;
     if (e.kind === 'float') return g.op('Gather', [finit('model.embed_tokens.weight', e.data, [cfg.vocab, H]), inputIds], undefined, '/model/embed_tokens/Gather');
     if (e.bits !== 8) throw new Error('4-bit embeddings are dequantised by the converter');
-    const [b, s, zp] = quantized(e, '/model/embed_tokens');
+    const q = quantized(e, '/model/embed_tokens');
     const nb = H / 32;
-    const q = g.op('Cast', [g.op('Gather', [b!, inputIds], undefined, '/model/embed_tokens/Gather')], { to: FT }, '/model/embed_tokens/Cast');
-    const perToken = (t: string) => g.op('Unsqueeze', [g.op('Gather', [g.op('Reshape', [t, g.constI64([cfg.vocab, nb])]), inputIds]), g.constI64([-1])]);
-    const sc = perToken(s!);
-    const z = zp ? perToken(zp) : g.constF([128], [], FT);
-    const deq = g.op('Mul', [g.op('Sub', [q, z]), sc], undefined, '/model/embed_tokens/Dequant');
-    return g.op('Reshape', [deq, g.constI64([0, 0, H])], undefined, '/model/embed_tokens/Reshape');
+    const p = '/model/embed_tokens';
+    const sixteen = g.constF([16], [], FT);
+    // byte -> (low nibble, high nibble) as floats, [B,S,nb,16] each
+    const nibbles = (b: string, tag: string): [string, string] => {
+      const f = g.op('Cast', [g.op('Gather', [b, inputIds], undefined, `${p}/Gather_${tag}`)], { to: FT });
+      const high = g.op('Floor', [g.op('Div', [f, sixteen])]);
+      return [g.op('Sub', [f, g.op('Mul', [high, sixteen])]), high];
+    };
+    const [hiL, hiH] = nibbles(q.B[0]!, 'hi');
+    const [loL, loH] = nibbles(q.B[1]!, 'lo');
+    const even = g.op('Add', [g.op('Mul', [hiL, sixteen]), loL]);
+    const odd = g.op('Add', [g.op('Mul', [hiH, sixteen]), loH]);
+    const qv = g.op('Reshape', [g.op('Concat', [g.op('Unsqueeze', [even, g.constI64([-1])]), g.op('Unsqueeze', [odd, g.constI64([-1])])], { axis: -1 }), g.constI64([0, 0, nb, 32])]);
+    // w = s * q + offset, offsets stored transposed [nb, V] for the lm_head's block-sum MatMul
+    const perToken = (t: string, shape: number[], perm?: number[]) => {
+      let r = g.op('Reshape', [t, g.constI64(shape)]);
+      if (perm) r = g.op('Transpose', [r], { perm });
+      return g.op('Unsqueeze', [g.op('Gather', [r, inputIds]), g.constI64([-1])]);
+    };
+    const sc = perToken(q.scales[1]!, [cfg.vocab, nb]);
+    const off = perToken(q.mins!, [nb, cfg.vocab], [1, 0]);
+    const deq = g.op('Add', [g.op('Mul', [qv, sc]), off], undefined, `${p}/Dequant`);
+    return g.op('Reshape', [deq, g.constI64([0, 0, H])], undefined, `${p}/Reshape`);
   }
 
   // ---------------- optimum style ----------------
