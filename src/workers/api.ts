@@ -1,0 +1,170 @@
+/**
+ * The one API between the page and the model worker, shared by both sides.
+ *
+ * Comlink serialises thrown Errors as bare {name, message}, which would lose SteerlabError's
+ * code. So the worker never throws across the boundary: every method resolves to a Wire<T>,
+ * and the page-side client (client.ts) rethrows failures as SteerlabError with the same code.
+ */
+import { SteerlabError, type ErrorCode } from '../engine/errors.js';
+import type { ModelInfo } from '../engine/session.js';
+
+export type WebDevice = 'webgpu' | 'wasm';
+
+export type LoadPhase = 'download' | 'parse' | 'convert' | 'session';
+
+export interface LoadProgress {
+  phase: LoadPhase;
+  /** Progress within this phase, 0..1 (NaN when the total is unknown, e.g. no Content-Length). */
+  fraction: number;
+  /** Bytes so far and in total, for the download phase. */
+  loaded?: number;
+  total?: number;
+}
+
+export interface LoadRequest {
+  /** Where to fetch a .gguf from (same origin), e.g. DEFAULT_MODEL_URL. */
+  url?: string;
+  /** A local .gguf chosen by the user; wins over url. */
+  file?: File;
+  /** Preferred device; the worker falls back to the other one and says why in fallbackReason. */
+  device?: WebDevice;
+}
+
+export interface LoadTimings {
+  downloadMs: number;
+  parseMs: number;
+  convertMs: number;
+  sessionMs: number;
+}
+
+export interface LoadedModel extends ModelInfo {
+  /** Bytes of the GGUF file. */
+  size: number;
+  timings: LoadTimings;
+}
+
+/** One steering vector at blocks.{layer}.hook_resid_post, applied at every position. */
+export interface SteerSpec {
+  layer: number;
+  beta: number;
+  vector: Float32Array;
+}
+
+export interface GenerateRequest {
+  prompt: string;
+  /** Wrap the prompt in the model's chat template as one user message. */
+  chat: boolean;
+  maxNewTokens: number;
+  /** 0 = greedy. */
+  temperature: number;
+  seed: number;
+  steering?: SteerSpec | null;
+}
+
+export interface TokenOut {
+  id: number;
+  /** The token's own text (decoded alone). */
+  text: string;
+  logprob: number;
+  /** Entropy (nats) of the distribution it was drawn from. */
+  entropy: number;
+}
+
+export interface GenerateResponse {
+  text: string;
+  ids: number[];
+  tokens: TokenOut[];
+  promptTokens: number;
+  stoppedBy: 'stop' | 'length';
+  ms: number;
+}
+
+export interface SelfTestRequest {
+  device: WebDevice;
+  /** Also run fp16 graphs (skipped, with the reason, where the device cannot). */
+  fp16?: boolean;
+}
+
+/** One tiny model checked against the TypeScript reference forward, all numbers as plain arrays. */
+export interface SelfTestCase {
+  style: 'optimum' | 'genai';
+  dtype: 'fp32' | 'fp16';
+  device: string;
+  fallbackReason?: string;
+  layers: number;
+  hidden: number;
+  /** Steered layer, strength and the prompt used. */
+  layer: number;
+  beta: number;
+  prompt: number[];
+  /** Chunk positions whose residuals are in `hidden*`: [layers, positions.length, hidden]. */
+  positions: number[];
+  /** Graph with the steering vector: last-position logits and residuals. */
+  logits: number[];
+  hiddenStates: number[];
+  /** Reference forward (computed in the worker) with the same vector added. */
+  refLogits: number[];
+  refHiddenStates: number[];
+  /** A zero vector at full strength vs no steering at all, and vs the graph without hooks. */
+  zeroLogits: number[];
+  unsteeredLogits: number[];
+  plainLogits: number[];
+  /** Cached decode of one more steered token vs the reference. */
+  decodeLogits: number[];
+  refDecodeLogits: number[];
+  ms: number;
+}
+
+export interface SelfTestResult {
+  devices: string[];
+  webgpuProblem: string | null;
+  cases: SelfTestCase[];
+  /** fp16 cases that were not run, and why. */
+  skipped: string[];
+}
+
+/** What the page calls. Every method may reject with a SteerlabError (code + message). */
+export interface ModelApi {
+  loadModel(req: LoadRequest, onProgress?: (p: LoadProgress) => void): Promise<LoadedModel>;
+  generate(req: GenerateRequest): Promise<GenerateResponse>;
+  tinySelfTest(req: SelfTestRequest): Promise<SelfTestResult>;
+  /** Which devices this browser offers the worker, and why WebGPU is missing if it is. */
+  devices(): Promise<{ devices: string[]; webgpuProblem: string | null }>;
+  dispose(): Promise<void>;
+}
+
+export interface WireError {
+  code: ErrorCode | 'INTERNAL';
+  message: string;
+}
+
+export type Wire<T> = { ok: true; value: T } | { ok: false; error: WireError };
+
+/** What the worker exposes through comlink: ModelApi with every result wrapped in a Wire. */
+export type WorkerEndpointApi = {
+  [K in keyof ModelApi]: (...args: Parameters<ModelApi[K]>) => Promise<Wire<Awaited<ReturnType<ModelApi[K]>>>>;
+};
+
+export function toWireError(e: unknown): WireError {
+  if (e instanceof SteerlabError) return { code: e.code, message: e.message };
+  const err = e instanceof Error ? e : new Error(String(e));
+  return { code: 'INTERNAL', message: `${err.name === 'Error' ? '' : `${err.name}: `}${err.message}` };
+}
+
+/** Errors that did not come from the engine's typed errors: a bug or a browser failure. */
+export class WorkerInternalError extends Error {
+  readonly code = 'INTERNAL' as const;
+  constructor(message: string) {
+    super(message);
+    this.name = 'WorkerInternalError';
+  }
+}
+
+export function fromWire<T>(w: Wire<T>): T {
+  if (w.ok) return w.value;
+  if (w.error.code === 'INTERNAL') throw new WorkerInternalError(w.error.message);
+  throw new SteerlabError(w.error.code, w.error.message);
+}
+
+/** The default model as the dev/preview server serves it (see vite.config.ts). */
+export const DEFAULT_MODEL_URL = '/models/default.gguf';

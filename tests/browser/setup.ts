@@ -1,0 +1,69 @@
+/**
+ * Shared setup for the browser tests: the project's Vite dev server (middleware mode on an
+ * ephemeral 127.0.0.1 port, no HMR socket) and Debian's chromium driven by playwright-core.
+ * Never downloads a browser: CHROMIUM_PATH or /usr/bin/chromium, else the tests skip.
+ */
+import { existsSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { createServer, type ViteDevServer } from 'vite';
+
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+export const HAVE_CHROMIUM = existsSync(CHROMIUM_PATH);
+if (!HAVE_CHROMIUM) console.warn(`browser tests skipped: no chromium at ${CHROMIUM_PATH} (set CHROMIUM_PATH)`);
+
+const QUIET = ['--headless=new', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'];
+/** WebGPU on SwiftShader (a software adapter): slow, but the same code path as a real GPU. */
+const WEBGPU = ['--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader'];
+
+export interface LabServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startServer(): Promise<LabServer> {
+  const vite: ViteDevServer = await createServer({
+    configFile: 'vite.config.ts',
+    logLevel: 'warn',
+    server: { middlewareMode: true, hmr: false, ws: false },
+  });
+  const server = http.createServer(vite.middlewares);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await vite.close();
+    },
+  };
+}
+
+/** `webgpu: false` starts chromium without the WebGPU switches: it then offers no adapter. */
+export function launchChromium(opts: { webgpu: boolean }): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM_PATH, args: [...QUIET, ...(opts.webgpu ? WEBGPU : [])], timeout: 60_000 });
+}
+
+/**
+ * A page that records what leaves 127.0.0.1 (nothing should: no CDN) and the errors it logs.
+ * Dedicated-worker requests show up in the page's request events too.
+ */
+export async function openPage(browser: Browser, url: string): Promise<{ page: Page; external: string[]; errors: string[] }> {
+  const page = await browser.newPage();
+  const external: string[] = [];
+  const errors: string[] = [];
+  const origin = new URL(url).origin;
+  page.on('request', (r) => {
+    const u = r.url();
+    if (!u.startsWith(origin) && !u.startsWith('data:') && !u.startsWith('blob:')) external.push(u);
+  });
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.setDefaultTimeout(60_000);
+  await page.goto(url);
+  return { page, external, errors };
+}

@@ -1,0 +1,48 @@
+/**
+ * A tiny random Llama as a complete GGUF file (weights plus a byte-level BPE tokenizer and a chat
+ * template), so the browser tests can drive the real load path (File or URL -> parse -> convert
+ * -> session -> generate) in a second instead of loading a 100 MB model.
+ */
+import { tinyConfig, tinyWeights } from '../../src/engine/model/tiny.js';
+import { writeTinyGguf } from '../../src/engine/model/tiny-gguf.js';
+import type { DecoderConfig, DecoderWeights } from '../../src/engine/model/types.js';
+import { GgufValueType } from '../../src/engine/gguf/reader.js';
+import { GgufTokenType } from '../../src/engine/gguf/tokenizer.js';
+
+/** GPT-2's bytes_to_unicode: the printable character each byte is written as in the vocabulary. */
+function byteTokens(): string[] {
+  const printable = (b: number) => (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
+  let extra = 0;
+  return Array.from({ length: 256 }, (_, b) => String.fromCodePoint(printable(b) ? b : 256 + extra++));
+}
+
+const SPECIALS = ['<|endoftext|>', '<|im_start|>', '<|im_end|>'];
+export const TINY_EOS = 256 + 2;
+const CHAT_TEMPLATE =
+  "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
+
+export interface TinyGguf {
+  cfg: DecoderConfig;
+  weights: DecoderWeights;
+  bytes: Uint8Array;
+}
+
+export function tinyGguf(seed = 3): TinyGguf {
+  const tokens = [...byteTokens(), ...SPECIALS];
+  const cfg = tinyConfig({ vocab: tokens.length });
+  const weights = tinyWeights(cfg, seed);
+  const types = Int32Array.from(tokens, (_, i) => (i < 256 ? GgufTokenType.NORMAL : GgufTokenType.CONTROL));
+  const bytes = writeTinyGguf(cfg, weights, {
+    metadata: [
+      ['tokenizer.ggml.model', 'gpt2'],
+      ['tokenizer.ggml.pre', 'gpt2'],
+      ['tokenizer.ggml.tokens', tokens, { array: GgufValueType.STRING }],
+      ['tokenizer.ggml.token_type', types],
+      ['tokenizer.ggml.merges', [], { array: GgufValueType.STRING }],
+      ['tokenizer.ggml.bos_token_id', 256, GgufValueType.UINT32],
+      ['tokenizer.ggml.eos_token_id', TINY_EOS, GgufValueType.UINT32],
+      ['tokenizer.chat_template', CHAT_TEMPLATE],
+    ],
+  });
+  return { cfg, weights, bytes };
+}
