@@ -30,3 +30,22 @@ export async function openTiny(style: GraphStyle, dtype: GraphDtype, arch: 'llam
   const session = await openGraph(nodeRuntime, graph, { modelId: `tiny-${style}-${dtype}`, hash: 'tiny', architecture: arch, heads: cfg.heads, kvHeads: cfg.kvHeads, headDim: cfg.headDim, vocab: cfg.vocab }, idTokenizer);
   return { cfg, weights, graph, session };
 }
+
+/** A character-level tokenizer for tiny models (vocab 97): id 0 = end, 1 = newline, 2.. = printable ASCII. */
+export const charTokenizer: Tokenizer = {
+  encode: (t) => Array.from(t, (c) => (c === '\n' ? 1 : Math.min(96, Math.max(2, c.charCodeAt(0) - 30)))),
+  decode: (ids) => ids.map((i) => (i === 1 ? '\n' : i === 0 ? '' : String.fromCharCode(i + 30))).join(''),
+  applyChatTemplate: (m, gen = true) => m.map((x) => `${x.role}: ${x.content}\n`).join('') + (gen ? 'assistant: ' : ''),
+  eosIds: [0],
+  bosId: null,
+};
+
+export async function openTinyChar(style: GraphStyle = 'genai'): Promise<TinyModel> {
+  const cfg = tinyConfig({ maxPositions: 4096 });
+  const weights = tinyWeights(cfg, 5);
+  // Shrink the final norm so logits are O(1): a flatter next-token distribution makes sampling tests informative.
+  weights.finalNorm = weights.finalNorm.map((x) => x * 0.12);
+  const graph = buildDecoderGraph(cfg, weights, { style, dtype: 'fp32' });
+  const session = await openGraph(nodeRuntime, graph, { modelId: 'tiny-char', hash: 'tiny', architecture: 'llama', heads: cfg.heads, kvHeads: cfg.kvHeads, headDim: cfg.headDim, vocab: cfg.vocab }, charTokenizer);
+  return { cfg, weights, graph, session };
+}

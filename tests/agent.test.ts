@@ -1,0 +1,117 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runEpisode, type AgentOptions } from '../src/agent/agent.js';
+import { logSoftmax } from '../src/engine/logits.js';
+import type { ModelSession } from '../src/engine/session.js';
+import { createEnv } from '../src/envs/registry.js';
+import { getScenario } from '../src/envs/scenario.js';
+import { parseTrace, formatTrace } from '../src/trace/jsonl.js';
+import { loadModel } from '../src/node/models.js';
+import { Rng } from '../src/util/rng.js';
+import { HAVE_REAL_MODEL, REAL_MODEL } from './helpers/real.js';
+import { openTinyChar, type TinyModel } from './helpers/tiny.js';
+
+const baseConfig = (s: ModelSession, mode: 'exact' | 'sampled') => ({ modelId: s.info.modelId, modelHash: s.info.hash, env: 'east-gauss2', scenario: 'east-buttons', policy: 'sample', mode, steering: null });
+
+describe('agent on a tiny character-level model', () => {
+  let t: TinyModel;
+  beforeAll(async () => {
+    t = await openTinyChar();
+  });
+  afterAll(async () => t.session.dispose());
+
+  it('exact candidate probabilities match sampled frequencies within sampling error', async () => {
+    const s = t.session;
+    const prompt = s.encode('user: press a button\nassistant: ');
+    const cache = s.newCache();
+    const { logits } = await s.forward(cache, prompt);
+    // Candidates: every two-token continuation starting with the 3 likeliest first tokens.
+    const lp = logSoftmax(logits);
+    const firsts = Array.from(lp.keys()).sort((a, b) => lp[b]! - lp[a]!).slice(0, 3);
+    const cands: number[][] = [];
+    for (const f of firsts) for (let second = 0; second < t.cfg.vocab; second++) cands.push([f, second]);
+    const scores = await s.scoreContinuations(cache, logits, cands);
+    const exact = new Map(cands.map((c, i) => [c.join(','), Math.exp(scores[i]!)]));
+    const N = 3000;
+    const rng = new Rng(3);
+    const counts = new Map<string, number>();
+    for (let n = 0; n < N; n++) {
+      const f = cache.fork();
+      const g = await s.generateFrom(f, logits, { maxNewTokens: 2, temperature: 1, random: () => rng.next(), stopIds: [] });
+      f.dispose();
+      const key = g.ids.join(',');
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+    // Pearson chi-square over bins with >= 5 expected counts (the rest pooled) must pass at p = 0.001.
+    const bins = [...exact.entries()].filter(([, p]) => p * N >= 5);
+    expect(bins.length).toBeGreaterThanOrEqual(3);
+    let chi = 0;
+    let restP = 1;
+    let restC = N;
+    for (const [key, p] of bins) {
+      const c = counts.get(key) ?? 0;
+      chi += (c - N * p) ** 2 / (N * p);
+      restP -= p;
+      restC -= c;
+    }
+    chi += (restC - N * restP) ** 2 / (N * restP);
+    const critical: Record<number, number> = { 3: 16.27, 4: 18.47, 5: 20.52, 6: 22.46, 7: 24.32, 8: 26.12, 9: 27.88, 10: 29.59, 11: 31.26, 12: 32.91 };
+    expect(chi).toBeLessThan(critical[Math.min(12, bins.length)]!);
+    cache.dispose();
+  });
+
+  it('keeping the prompt cache across steps gives the same trace as re-running the full prompt', async () => {
+    const env = createEnv('east-gauss2', { preset: 'equal' } as never);
+    const scenario = getScenario('east-buttons');
+    const opts: AgentOptions = { mode: 'exact', horizon: 6, recordLayers: [1] };
+    const kept = await runEpisode(t.session, env, scenario, 5, { ...opts, reuseCache: true }, baseConfig(t.session, 'exact'));
+    const fresh = await runEpisode(t.session, env, scenario, 5, { ...opts, reuseCache: false }, baseConfig(t.session, 'exact'));
+    expect(kept.steps.map((s) => s.action)).toEqual(fresh.steps.map((s) => s.action));
+    kept.steps.forEach((s, i) => {
+      s.actionProbs.forEach((p, k) => expect(Math.abs(p - fresh.steps[i]!.actionProbs[k]!)).toBeLessThan(1e-4));
+    });
+    // Later steps really reused the cache.
+    expect((kept.steps[3]!.extra as { cachedTokens: number }).cachedTokens).toBeGreaterThan(0);
+    expect((fresh.steps[3]!.extra as { cachedTokens: number }).cachedTokens).toBe(0);
+    expect(kept.hidden).toHaveLength(6);
+    expect(kept.hidden[0]![0]).toHaveLength(t.cfg.hidden);
+  });
+
+  it('steering on generated positions changes the exact distribution, beta 0 does not', async () => {
+    const env = createEnv('east-gauss2', { preset: 'equal' } as never);
+    const scenario = getScenario('east-buttons');
+    const vector = Float32Array.from({ length: t.cfg.hidden }, (_, i) => Math.cos(i));
+    const run = (beta: number) => runEpisode(t.session, env, scenario, 9, { mode: 'exact', horizon: 3, steering: { id: 'v', layer: 1, vector, positions: 'generated', beta: () => beta } }, baseConfig(t.session, 'exact'));
+    const plain = await runEpisode(t.session, env, scenario, 9, { mode: 'exact', horizon: 3 }, baseConfig(t.session, 'exact'));
+    const zero = await run(0);
+    const strong = await run(3);
+    expect(zero.steps.map((s) => s.actionProbs)).toEqual(plain.steps.map((s) => s.actionProbs));
+    expect(Math.abs(strong.steps[0]!.actionProbs[0]! - plain.steps[0]!.actionProbs[0]!)).toBeGreaterThan(1e-3);
+    expect(strong.steps[0]!.steering).toEqual({ layer: 1, beta: 3 });
+  });
+});
+
+describe.skipIf(!HAVE_REAL_MODEL)('agent on SmolLM2-135M-Instruct', () => {
+  let s: ModelSession;
+  beforeAll(async () => {
+    s = await loadModel(REAL_MODEL);
+  });
+  afterAll(async () => s?.dispose());
+
+  it('a 20-step exact-mode run writes a valid trace, and the same seed gives an identical trace', async () => {
+    const env = createEnv('east-gauss2', { preset: 'equal' } as never);
+    const scenario = getScenario('east-buttons');
+    const run = () => runEpisode(s, env, scenario, 42, { mode: 'exact', horizon: 20 }, baseConfig(s, 'exact'));
+    const a = await run();
+    const b = await run();
+    expect(a.steps).toHaveLength(20);
+    const strip = (r: typeof a) => formatTrace([...r.steps, r.summary].map((x) => ('timings' in x ? { ...x, timings: {} } : x)));
+    const text = strip(a);
+    expect(parseTrace(text)).toHaveLength(21);
+    expect(text).toEqual(strip(b));
+    for (const st of a.steps) {
+      expect(st.actionProbs.reduce((x, y) => x + y, 0)).toBeCloseTo(1, 6);
+      expect(st.entropy).toBeGreaterThanOrEqual(0);
+      expect(st.entropy).toBeLessThanOrEqual(Math.log(2) + 1e-9);
+    }
+  });
+});
