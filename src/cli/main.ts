@@ -2,6 +2,7 @@
 import { SteerlabError } from '../engine/errors.js';
 import { generateCommand } from './generate.js';
 import { modelCommand, tokenizeCommand } from './model.js';
+import { envsCommand, metricsCommand, runCommand } from './run.js';
 
 const USAGE = `steerlab <command>
   model fetch                         put the default model into the cache; prints its path
@@ -9,6 +10,11 @@ const USAGE = `steerlab <command>
   tokenize <model> --json FILE        JSON array of strings -> JSON array of token-id arrays
   generate <model> --prompt TEXT [--chat] [--max-new-tokens N] [--temperature T] [--seed S]
            [--vector FILE --layer L --beta B [--positions all|prompt|generated]] [--json]
+  run --env ENV [--env-options JSON] [--scenario FILE|ID] --episodes N --horizon T --seed S
+      --policy llm|random|greedy|egreedy|ucb|ts|optimal [--model M] [--mode exact|sampled --samples M]
+      [--temperature T] [--vector FILE --layer L --beta B] --out trace.jsonl
+  metrics trace.jsonl...              per-run and aggregate metrics (95 % intervals) as JSON
+  envs                                games and built-in scenarios
 <model> is a .gguf path, a local transformers.js folder, a hub id, or 'default'.`;
 
 type Command = (argv: string[]) => Promise<void>;
@@ -16,6 +22,9 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   model: async () => modelCommand,
   tokenize: async () => tokenizeCommand,
   generate: async () => generateCommand,
+  run: async () => runCommand,
+  metrics: async () => metricsCommand,
+  envs: async () => envsCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

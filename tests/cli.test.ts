@@ -1,0 +1,66 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { writeGguf } from '../src/engine/gguf/writer.js';
+import { parseGguf } from '../src/engine/gguf/reader.js';
+import { parseTrace } from '../src/trace/jsonl.js';
+import { HAVE_REAL_MODEL, REAL_MODEL } from './helpers/real.js';
+
+const BIN = join(__dirname, '..', 'bin', 'steerlab.mjs');
+const dir = mkdtempSync(join(tmpdir(), 'steerlab-cli-'));
+function cli(...args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr, last: r.stdout.trim().split('\n').pop() ?? '' };
+}
+
+describe('steerlab CLI', () => {
+  it('errors go to stderr with a non-zero exit code', () => {
+    const r = cli('generate', join(dir, 'missing.gguf'), '--prompt', 'x');
+    expect(r.code).not.toBe(0);
+    expect(r.err).toMatch(/MODEL_NOT_FOUND/);
+    expect(r.out).toBe('');
+    const bad = join(dir, 'bad.gguf');
+    writeFileSync(bad, 'GGUX not a gguf at all');
+    const r2 = cli('model', 'info', bad);
+    expect(r2.code).not.toBe(0);
+    expect(r2.err).toMatch(/GGUF_BAD_MAGIC/);
+    expect(cli('frobnicate').code).not.toBe(0);
+  });
+
+  it('run with a baseline writes a valid trace and a JSON summary; metrics reads it back', () => {
+    const out = join(dir, 'ucb.jsonl');
+    const r = cli('run', '--env', 'bernoulli-easy', '--policy', 'ucb', '--episodes', '3', '--seed', '4', '--out', out);
+    expect(r.code).toBe(0);
+    const summary = JSON.parse(r.last);
+    expect(summary.runs).toBe(3);
+    expect(Object.keys(summary.metrics).sort()).toEqual(['bestArmFrac', 'coverage', 'entropy', 'greedyFrac', 'invalidRate', 'kMinFrac', 'meanReward', 'regret', 'suffFailFreq'].sort());
+    expect(summary.metrics.regret).toHaveProperty('lo');
+    const records = parseTrace(readFileSync(out, 'utf8'));
+    expect(records.filter((x) => x.type === 'step')).toHaveLength(300);
+    const m = JSON.parse(cli('metrics', out).last);
+    expect(m.runs).toHaveLength(3);
+    expect(m.aggregate.regret.mean).toBeCloseTo(summary.metrics.regret.mean, 9);
+  });
+
+  it.skipIf(!HAVE_REAL_MODEL)('model info, tokenize (vocabulary-only GGUF too) and generate --json', () => {
+    const info = JSON.parse(cli('model', 'info', REAL_MODEL).last);
+    expect(info).toMatchObject({ architecture: 'llama', layers: 30, hidden: 576, heads: 9, kvHeads: 3, vocab: 49152, style: 'genai', dtype: 'fp32' });
+    // A vocabulary-only GGUF: the real file's metadata without tensors.
+    const f = parseGguf(new Uint8Array(readFileSync(REAL_MODEL)));
+    const vocabOnly = join(dir, 'vocab.gguf');
+    writeFileSync(vocabOnly, writeGguf({ metadata: [...f.metadata.entries()].map(([k, v]) => [k, v, f.metadataTypes.get(k)] as never), tensors: [] }));
+    const texts = join(dir, 'texts.json');
+    writeFileSync(texts, JSON.stringify(['The capital of France is', '12345']));
+    const full = JSON.parse(cli('tokenize', REAL_MODEL, '--json', texts).last);
+    expect(full[0]).toEqual([504, 3575, 282, 4649, 314]);
+    expect(full[1]).toHaveLength(5);
+    expect(JSON.parse(cli('tokenize', vocabOnly, '--json', texts).last)).toEqual(full);
+    const g = JSON.parse(cli('generate', REAL_MODEL, '--prompt', 'The capital of France is', '--max-new-tokens', '4', '--json').last);
+    expect(g.text).toMatch(/Paris/);
+    expect(g.promptIds).toEqual(full[0]);
+    expect(g.ids).toHaveLength(g.logprobs.length);
+    expect(g.entropies.every((h: number) => h >= 0)).toBe(true);
+  });
+});
