@@ -5,7 +5,7 @@ import { writeGguf } from '../src/engine/gguf/writer.js';
 import { tinyConfig, tinyWeights } from '../src/engine/model/tiny.js';
 import { writeTinyGguf } from '../src/engine/model/tiny-gguf.js';
 import { decodeModel, encodeModel } from '../src/engine/onnx/proto.js';
-import { buildDecoderGraph } from '../src/engine/onnx/decoder.js';
+import { buildDecoderGraph, EXTERNAL_DATA_NAME } from '../src/engine/onnx/decoder.js';
 import { openGraph } from '../src/engine/open.js';
 import { ReferenceModel } from '../src/engine/reference.js';
 import { nodeRuntime } from '../src/engine/runtime/node.js';
@@ -25,10 +25,10 @@ async function convertAndCompare(arch: 'llama' | 'qwen2', weightType: number, em
   const w = tinyWeights(cfg, 11);
   const bytes = writeTinyGguf(cfg, w, { weightType, embedType });
   // accuracy_level 0: MatMulNBits computes in float, so the graph must match the dequantised weights exactly.
-  const { file, cfg: got, graph } = ggufToGraph(bytes, { accuracyLevel: 0 });
+  const { file, cfg: got, graph, data } = ggufToGraph(bytes, { accuracyLevel: 0 });
   expect(got).toMatchObject({ layers: cfg.layers, hidden: cfg.hidden, heads: cfg.heads, kvHeads: cfg.kvHeads, intermediate: cfg.intermediate, vocab: cfg.vocab });
   const deq = ggufWeights(file, bytes, got);
-  const s = await openGraph(nodeRuntime, graph, { modelId: 't', hash: 'h', architecture: arch, heads: cfg.heads, kvHeads: cfg.kvHeads, headDim: cfg.headDim, vocab: cfg.vocab }, idTokenizer);
+  const s = await openGraph(nodeRuntime, graph, { modelId: 't', hash: 'h', architecture: arch, heads: cfg.heads, kvHeads: cfg.kvHeads, headDim: cfg.headDim, vocab: cfg.vocab }, idTokenizer, { externalData: [{ path: EXTERNAL_DATA_NAME, data }] });
   const ids = [1, 5, 9, 33, 60];
   const v = Float32Array.from({ length: cfg.hidden }, (_, i) => Math.sin(i * 1.3) * 0.3);
   const r = await s.forward(s.newCache(), ids, { steering: { vectors: [{ layer: 0, vector: v, beta: 2 }], positions: 'all' } });

@@ -15,6 +15,7 @@ const USAGE = `steerlab <command>
       [--temperature T] [--vector FILE --layer L --beta B] --out trace.jsonl
   metrics trace.jsonl...              per-run and aggregate metrics (95 % intervals) as JSON
   envs                                games and built-in scenarios
+  bench [--only load,decode,scoring,agent,east] [--out FILE]   benchmarks -> JSON
 <model> is a .gguf path, a local transformers.js folder, a hub id, or 'default'.`;
 
 type Command = (argv: string[]) => Promise<void>;
@@ -25,6 +26,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   run: async () => runCommand,
   metrics: async () => metricsCommand,
   envs: async () => envsCommand,
+  bench: async () => (await import('./bench.js')).benchCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

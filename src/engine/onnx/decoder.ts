@@ -60,7 +60,20 @@ export function ropeCache(cfg: DecoderConfig): { cos: Float32Array; sin: Float32
   return { cos, sin };
 }
 
+/** The decoder graph as one self-contained ONNX file (small models, tests). */
 export function buildDecoderGraph(cfg: DecoderConfig, w: DecoderWeights, opts: DecoderGraphOptions): Uint8Array {
+  const g = decoderBuilder(cfg, w, opts);
+  return g.encode({ 'steerlab.style': opts.style, 'steerlab.dtype': opts.dtype });
+}
+
+export const EXTERNAL_DATA_NAME = 'model.onnx_data';
+
+/** The decoder graph with its weights in one external-data buffer (real models). */
+export function buildDecoderGraphExternal(cfg: DecoderConfig, w: DecoderWeights, opts: DecoderGraphOptions): { graph: Uint8Array; data: Uint8Array } {
+  return decoderBuilder(cfg, w, opts).encodeExternal(EXTERNAL_DATA_NAME, { 'steerlab.style': opts.style, 'steerlab.dtype': opts.dtype });
+}
+
+function decoderBuilder(cfg: DecoderConfig, w: DecoderWeights, opts: DecoderGraphOptions): GraphBuilder {
   const g = new GraphBuilder();
   const FT = opts.dtype === 'fp16' ? DT.FLOAT16 : DT.FLOAT;
   const fdata = (a: Float32Array) => (FT === DT.FLOAT16 ? f32ToF16Array(a) : a);
@@ -159,7 +172,7 @@ export function buildDecoderGraph(cfg: DecoderConfig, w: DecoderWeights, opts: D
   const logits = linear(normed, w.lmHead, '/lm_head');
   g.node('Identity', [logits], { name: '/lm_head/Identity', outputs: ['logits'] });
   g.output('logits', FT, ['batch_size', 'sequence_length', cfg.vocab]);
-  return g.encode({ 'steerlab.style': opts.style, 'steerlab.dtype': opts.dtype });
+  return g;
 
   /** Token embeddings; 8-bit tables are gathered as their two nibble planes and rebuilt in the graph. */
   function embedding(): string {

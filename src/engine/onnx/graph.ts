@@ -126,6 +126,33 @@ export class GraphBuilder {
   encode(metadata?: Record<string, string>): Uint8Array {
     return encodeModel(this.toModel(metadata));
   }
+
+  /**
+   * Encodes the graph with large initializers moved to one external-data buffer (ONNX's
+   * data_location = EXTERNAL). The graph proto stays small, so hook rewriting never re-encodes
+   * weights, and the runtime receives the weights once instead of inside a protobuf copy.
+   */
+  encodeExternal(location: string, metadata?: Record<string, string>, minBytes = 1024): { graph: Uint8Array; data: Uint8Array } {
+    const big = this.initializers.filter((t) => (t.rawData?.byteLength ?? 0) >= minBytes);
+    let total = 0;
+    const offsets = big.map((t) => {
+      const off = total;
+      total += Math.ceil(t.rawData!.byteLength / 64) * 64; // 64-byte aligned, as ORT prefers
+      return off;
+    });
+    const data = new Uint8Array(total);
+    big.forEach((t, i) => {
+      data.set(t.rawData!, offsets[i]);
+      t.externalData = [
+        { key: 'location', value: location },
+        { key: 'offset', value: String(offsets[i]) },
+        { key: 'length', value: String(t.rawData!.byteLength) },
+      ];
+      t.dataLocation = 1;
+      delete t.rawData;
+    });
+    return { graph: encodeModel(this.toModel(metadata)), data };
+  }
 }
 
 // ---- half floats (Node 20 has no Float16Array) ----
