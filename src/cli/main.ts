@@ -15,6 +15,12 @@ const USAGE = `steerlab <command>
       [--temperature T] [--vector FILE --layer L --beta B] --out trace.jsonl
   metrics trace.jsonl...              per-run and aggregate metrics (95 % intervals) as JSON
   envs                                games and built-in scenarios
+  east --model M --env ENV [--scenario S] --episodes N --horizon T --layer L[,L2] --seed S
+       [--method east|uncentred|contrastive|shuffled] --out vector.json
+  vector export vector.json --gguf out.gguf | vector import in.gguf --out vector.json [--layer L]
+  vector info vector.json             norm relative to the typical residual norm at its layer
+  sweep --model M --env ENV --vector FILE [--layers ...] --betas ... [--temperatures ...]
+        [--control shuffled] --seeds N --horizon T --out sweep.jsonl
   bench [--only load,decode,scoring,agent,east] [--out FILE]   benchmarks -> JSON
 <model> is a .gguf path, a local transformers.js folder, a hub id, or 'default'.`;
 
@@ -27,6 +33,9 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   metrics: async () => metricsCommand,
   envs: async () => envsCommand,
   bench: async () => (await import('./bench.js')).benchCommand,
+  east: async () => (await import('./east.js')).eastCommand,
+  vector: async () => (await import('./east.js')).vectorCommand,
+  sweep: async () => (await import('./east.js')).sweepCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -1,0 +1,76 @@
+/**
+ * EAST data collection: play logged episodes and keep, per step, the residual at the last prompt
+ * token for the chosen layers and the step's action entropy. The hidden states come from the
+ * same forward that scores the actions (no second pass over the prompts).
+ */
+import type { ModelSession } from '../engine/session.js';
+import { createEnv } from '../envs/registry.js';
+import type { Scenario } from '../envs/scenario.js';
+import type { StepRecord } from '../trace/schema.js';
+import { contrastiveVector, eastVector, shuffledControl, typicalNorm, type EastRun } from '../steering/east.js';
+import { makeVectorFile, type VectorFile } from '../steering/vector.js';
+import { runEpisode, type Mode } from './agent.js';
+
+export interface CollectOptions {
+  envId: string;
+  envOptions?: Record<string, unknown>;
+  scenario: Scenario;
+  episodes: number;
+  horizon?: number;
+  seed: number;
+  layers: number[];
+  mode?: Mode;
+  samples?: number;
+  temperature?: number;
+  onStep?: (r: StepRecord) => void;
+  onEpisode?: (k: number, steps: number) => void;
+}
+
+export interface Collected {
+  /** runs per layer, same order as options.layers */
+  runs: Map<number, EastRun[]>;
+  runIds: string[];
+  steps: number;
+}
+
+export async function collectEastRuns(session: ModelSession, o: CollectOptions): Promise<Collected> {
+  const runs = new Map<number, EastRun[]>(o.layers.map((l) => [l, []]));
+  const runIds: string[] = [];
+  let steps = 0;
+  for (let k = 0; k < o.episodes; k++) {
+    const env = createEnv(o.envId, { ...(o.envOptions ?? {}), ...(o.horizon ? { horizon: o.horizon } : {}) } as never);
+    const r = await runEpisode(
+      session,
+      env,
+      o.scenario,
+      o.seed + k,
+      { mode: o.mode ?? 'exact', samples: o.samples, temperature: o.temperature ?? 1, horizon: o.horizon, recordLayers: o.layers, onStep: o.onStep },
+      { modelId: session.info.modelId, modelHash: session.info.hash, env: o.envId, scenario: o.scenario.id, policy: 'east-collect', mode: o.mode ?? 'exact', steering: null },
+    );
+    // A step with no parse ended the episode without an action: its entropy is not an action entropy.
+    const kept = r.steps.map((s, i) => ({ s, z: r.hidden[i]! })).filter(({ s }) => s.valid);
+    o.layers.forEach((l, li) => runs.get(l)!.push({ z: kept.map(({ z }) => z[li]!), h: kept.map(({ s }) => s.entropy) }));
+    if (r.steps.length) runIds.push(r.summary.runId);
+    steps += kept.length;
+    o.onEpisode?.(k, kept.length);
+  }
+  return { runs, runIds, steps };
+}
+
+export type VectorMethod = 'east' | 'uncentred' | 'contrastive' | 'shuffled';
+
+/** One vector file per layer, with the metadata a reader needs to trust and calibrate it. */
+export function vectorFromRuns(session: ModelSession, layer: number, runs: EastRun[], method: VectorMethod, runIds: string[], extra: Record<string, unknown> = {}): VectorFile {
+  const u =
+    method === 'contrastive' ? contrastiveVector(runs)
+    : method === 'uncentred' ? eastVector(runs, { center: false })
+    : method === 'shuffled' ? shuffledControl(eastVector(runs), `shuffle:${layer}`)
+    : eastVector(runs);
+  return makeVectorFile(layer, u, {
+    model: { id: session.info.modelId, hash: session.info.hash },
+    method,
+    residNorm: typicalNorm(runs),
+    sourceRuns: runIds,
+    options: { steps: runs.reduce((a, r) => a + r.z.length, 0), position: 'last prompt token', ...extra },
+  });
+}
