@@ -21,6 +21,7 @@ const USAGE = `steerlab <command>
   vector info vector.json             norm relative to the typical residual norm at its layer
   sweep --model M --env ENV --vector FILE [--layers ...] --betas ... [--temperatures ...]
         [--control shuffled] --seeds N --horizon T --out sweep.jsonl
+  repro east [--out DIR]              regenerate docs/results/east.{md,json,svg}
   bench [--only load,decode,scoring,agent,east] [--out FILE]   benchmarks -> JSON
 <model> is a .gguf path, a local transformers.js folder, a hub id, or 'default'.`;
 
@@ -36,6 +37,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   east: async () => (await import('./east.js')).eastCommand,
   vector: async () => (await import('./east.js')).vectorCommand,
   sweep: async () => (await import('./east.js')).sweepCommand,
+  repro: async () => (await import('./repro.js')).reproCommand,
 };
 
 async function main(argv: string[]): Promise<number> {
