@@ -3,6 +3,7 @@
  * attributes. Used by the decoder generator (GGUF conversion, tiny test models) and the hook
  * rewrite, so both emit graphs the same way.
  */
+import { f16Lut, f32ToF16Bits } from '../gguf/half.js';
 import { DT, encodeModel, valueInfo, type AttributeProto, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from './proto.js';
 
 export type AttrValue = number | string | number[] | { floats: number[] } | { int: number } | { float: number };
@@ -155,51 +156,16 @@ export class GraphBuilder {
   }
 }
 
-// ---- half floats (Node 20 has no Float16Array) ----
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-
-export function f32ToF16(v: number): number {
-  f32[0] = v;
-  const x = u32[0]!;
-  const sign = (x >>> 16) & 0x8000;
-  let exp = ((x >>> 23) & 0xff) - 127 + 15;
-  let mant = x & 0x7fffff;
-  if (((x >>> 23) & 0xff) === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  if (exp >= 0x1f) return sign | 0x7c00;
-  if (exp <= 0) {
-    if (exp < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - exp;
-    let half = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const mid = 1 << (shift - 1);
-    if (rem > mid || (rem === mid && half & 1)) half++;
-    return sign | half;
-  }
-  let half = sign | (exp << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && half & 1)) half++;
-  return half;
-}
-
-export function f16ToF32(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >>> 10) & 0x1f;
-  const mant = h & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
-  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
-}
-
+// ---- half floats (Node 20 has no Float16Array); scalar conversions live with the GGUF code ----
 export function f32ToF16Array(a: Float32Array): Uint16Array {
   const out = new Uint16Array(a.length);
-  for (let i = 0; i < a.length; i++) out[i] = f32ToF16(a[i]!);
+  for (let i = 0; i < a.length; i++) out[i] = f32ToF16Bits(a[i]!);
   return out;
 }
 
 export function f16ToF32Array(a: Uint16Array): Float32Array {
+  const lut = f16Lut();
   const out = new Float32Array(a.length);
-  for (let i = 0; i < a.length; i++) out[i] = f16ToF32(a[i]!);
+  for (let i = 0; i < a.length; i++) out[i] = lut[a[i]!]!;
   return out;
 }
