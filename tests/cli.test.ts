@@ -39,6 +39,9 @@ describe('steerlab CLI', () => {
     expect(summary.metrics.regret).toHaveProperty('lo');
     const records = parseTrace(readFileSync(out, 'utf8'));
     expect(records.filter((x) => x.type === 'step')).toHaveLength(300);
+    const csv = cli('csv', out).out.trim().split('\n');
+    expect(csv).toHaveLength(301);
+    expect(csv[0]).toMatch(/entropy/);
     const m = JSON.parse(cli('metrics', out).last);
     expect(m.runs).toHaveLength(3);
     expect(m.aggregate.regret.mean).toBeCloseTo(summary.metrics.regret.mean, 9);

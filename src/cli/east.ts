@@ -137,5 +137,11 @@ export async function sweepCommand(argv: string[]): Promise<void> {
   }
   const ci = (x: SweepRow['entropy']) => `${x.mean.toFixed(3)} [${x.lo?.toFixed(3) ?? '-'}, ${x.hi?.toFixed(3) ?? '-'}]`;
   print(['layer\ttemp\tbeta\truns\tentropy (95% CI)\tinvalid rate (95% CI)\tregret (95% CI)', ...rows.map((r) => `${r.layer}\t${r.temperature}\t${r.beta}\t${r.runs}\t${ci(r.entropy)}\t${ci(r.invalidRate)}\t${ci(r.regret)}`)].join('\n'));
-  print(JSON.stringify({ rows }));
+  // Calibration: per layer and temperature, the smallest beta at which half the answers fail to parse.
+  const breaksAt = [...new Set(rows.map((r) => `${r.layer}|${r.temperature}`))].map((k) => {
+    const [layer, temperature] = k.split('|').map(Number);
+    const hit = rows.filter((r) => r.layer === layer && r.temperature === temperature).sort((a, b) => a.beta - b.beta).find((r) => r.invalidRate.mean >= 0.5);
+    return { layer, temperature, beta: hit ? hit.beta : null };
+  });
+  print(JSON.stringify({ rows, breaksAt }));
 }

@@ -2,7 +2,7 @@
 import { SteerlabError } from '../engine/errors.js';
 import { generateCommand } from './generate.js';
 import { modelCommand, tokenizeCommand } from './model.js';
-import { envsCommand, metricsCommand, runCommand } from './run.js';
+import { csvCommand, envsCommand, metricsCommand, runCommand } from './run.js';
 
 const USAGE = `steerlab <command>
   model fetch                         put the default model into the cache; prints its path
@@ -14,6 +14,7 @@ const USAGE = `steerlab <command>
       --policy llm|random|greedy|egreedy|ucb|ts|optimal [--model M] [--mode exact|sampled --samples M]
       [--temperature T] [--vector FILE --layer L --beta B] --out trace.jsonl
   metrics trace.jsonl...              per-run and aggregate metrics (95 % intervals) as JSON
+  csv trace.jsonl [--summaries]       the same records as CSV
   envs                                games and built-in scenarios
   east --model M --env ENV [--scenario S] --episodes N --horizon T --layer L[,L2] --seed S
        [--method east|uncentred|contrastive|shuffled] --out vector.json
@@ -33,6 +34,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   run: async () => runCommand,
   metrics: async () => metricsCommand,
   envs: async () => envsCommand,
+  csv: async () => csvCommand,
   bench: async () => (await import('./bench.js')).benchCommand,
   east: async () => (await import('./east.js')).eastCommand,
   vector: async () => (await import('./east.js')).vectorCommand,

@@ -9,6 +9,7 @@ import { builtinScenarios, getScenario, loadScenario, type Scenario } from '../e
 import { aggregate, type RunSummary } from '../metrics/summary.js';
 import { loadModel } from '../node/models.js';
 import { formatTraceLine, parseTrace, splitRuns, summaryRecordFor } from '../trace/jsonl.js';
+import { toCsv } from '../trace/csv.js';
 import type { SummaryRecord, TraceRecord } from '../trace/schema.js';
 import { parseVectorFile } from '../steering/vector.js';
 import { need, num, parse, print } from './args.js';
@@ -173,6 +174,12 @@ export async function metricsCommand(argv: string[]): Promise<void> {
     }
   }
   print(JSON.stringify(metricsOf(records)));
+}
+
+export async function csvCommand(argv: string[]): Promise<void> {
+  const { values, positionals } = parse(argv, { summaries: { type: 'boolean' } });
+  const file = need(positionals[0], 'a trace.jsonl file');
+  print(toCsv(parseTrace(readFileSync(file, 'utf8')), values.summaries ? 'summaries' : 'steps'));
 }
 
 export async function envsCommand(): Promise<void> {
