@@ -63,7 +63,7 @@ export interface GenerateRequest {
 
 export interface TokenOut {
   id: number;
-  /** The token's own text (decoded alone). */
+  /** What this token adds to the decoded text (empty while it holds part of a character). */
   text: string;
   logprob: number;
   /** Entropy (nats) of the distribution it was drawn from. */

@@ -5,12 +5,14 @@
 import * as Comlink from 'comlink';
 import { createWebRuntime, type WebRuntime } from '../engine/runtime/web.js';
 import { SteerlabError } from '../engine/errors.js';
+import { EXTERNAL_DATA_NAME } from '../engine/onnx/decoder.js';
 import { openGraph } from '../engine/open.js';
 import type { ModelSession } from '../engine/session.js';
 import { sha256Hex } from '../engine/sources/files.js';
 import { ggufToGraph, ggufTokenizer } from '../engine/sources/gguf.js';
 import { Rng } from '../util/rng.js';
 import { tinySelfTest } from './selftest.js';
+import { tokenTexts } from './token-text.js';
 import {
   toWireError,
   type GenerateRequest,
@@ -93,7 +95,7 @@ async function loadModel(req: LoadRequest, onProgress?: (p: LoadProgress) => voi
   const downloadMs = performance.now() - t0;
 
   report({ phase: 'parse', fraction: 0 });
-  const { file, cfg, graph, timings } = ggufToGraph(bytes);
+  const { file, cfg, graph, data, timings } = ggufToGraph(bytes);
   const hash = await sha256Hex(bytes);
   const tokenizer = ggufTokenizer(file);
   report({ phase: 'parse', fraction: 1 });
@@ -101,7 +103,10 @@ async function loadModel(req: LoadRequest, onProgress?: (p: LoadProgress) => voi
 
   report({ phase: 'session', fraction: 0 });
   const t1 = performance.now();
-  const session = await openGraph(rt, graph, { modelId: modelIdOf(req), hash, architecture: cfg.architecture, heads: cfg.heads, kvHeads: cfg.kvHeads, headDim: cfg.headDim, vocab: cfg.vocab }, tokenizer, { device: req.device ?? rt.devices[0] });
+  const session = await openGraph(rt, graph, { modelId: modelIdOf(req), hash, architecture: cfg.architecture, heads: cfg.heads, kvHeads: cfg.kvHeads, headDim: cfg.headDim, vocab: cfg.vocab }, tokenizer, {
+    device: req.device ?? rt.devices[0],
+    externalData: [{ path: EXTERNAL_DATA_NAME, data }],
+  });
   const sessionMs = performance.now() - t1;
   report({ phase: 'session', fraction: 1 });
   model = session;
@@ -130,10 +135,11 @@ async function generate(req: GenerateRequest): Promise<GenerateResponse> {
   const steering = req.steering ? { vectors: [{ layer: req.steering.layer, vector: req.steering.vector, beta: req.steering.beta }], positions: 'all' as const } : null;
   const r = await m.generate(promptIds, { maxNewTokens: req.maxNewTokens, temperature: req.temperature, random: () => rng.next(), steering });
   r.cache.dispose();
+  const texts = tokenTexts((ids) => m.decode(ids), r.ids);
   return {
     text: r.text,
     ids: r.ids,
-    tokens: r.tokens.map((t) => ({ id: t.id, text: m.decode([t.id]), logprob: t.logprob, entropy: t.entropy })),
+    tokens: r.tokens.map((t, i) => ({ id: t.id, text: texts[i]!, logprob: t.logprob, entropy: t.entropy })),
     promptTokens: promptIds.length,
     stoppedBy: r.stoppedBy,
     ms: performance.now() - t0,

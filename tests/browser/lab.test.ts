@@ -4,11 +4,12 @@
  * forward on wasm and on WebGPU (SwiftShader); a tiny GGUF goes through the real load path; the
  * default model (when cached) generates a few tokens from the app page.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultModelPath } from '../../src/node/cache.js';
 import { nodeRuntime } from '../../src/engine/runtime/node.js';
 import { openGguf } from '../../src/engine/sources/gguf.js';
 import { Rng } from '../../src/util/rng.js';
@@ -68,23 +69,30 @@ function checkAgainstReference(r: SelfTestResult, device: string): void {
   }
 }
 
-describe.skipIf(!HAVE_CHROMIUM)('model worker in chromium', () => {
-  let server: LabServer;
-  let browser: Browser;
+describe.skipIf(!HAVE_CHROMIUM)('in chromium', () => {
+let server: LabServer;
+let browser: Browser;
+
+beforeAll(async () => {
+  server = await startServer();
+  browser = await launchChromium({ webgpu: true });
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+}, 30_000);
+
+describe('the model worker', () => {
   let page: Page;
   let external: string[];
 
   beforeAll(async () => {
-    server = await startServer();
-    browser = await launchChromium({ webgpu: true });
     ({ page, external } = await openPage(browser, `${server.url}/tests/browser/harness.html`));
     await page.waitForFunction(() => window.steerlab !== undefined, null, { timeout: 60_000 });
   }, 120_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  }, 30_000);
+  afterAll(async () => page?.close(), 30_000);
 
   it('offers webgpu (SwiftShader) and wasm', async () => {
     const d = await page.evaluate(() => window.steerlab.client.devices());
@@ -208,22 +216,17 @@ describe.skipIf(!HAVE_CHROMIUM)('model worker in chromium', () => {
   });
 });
 
-describe.skipIf(!HAVE_CHROMIUM)('chromium without WebGPU', () => {
-  let server: LabServer;
-  let browser: Browser;
+describe('a chromium without WebGPU', () => {
+  let plainBrowser: Browser;
   let page: Page;
 
   beforeAll(async () => {
-    server = await startServer();
-    browser = await launchChromium({ webgpu: false });
-    ({ page } = await openPage(browser, `${server.url}/tests/browser/harness.html`));
+    plainBrowser = await launchChromium({ webgpu: false });
+    ({ page } = await openPage(plainBrowser, `${server.url}/tests/browser/harness.html`));
     await page.waitForFunction(() => window.steerlab !== undefined, null, { timeout: 60_000 });
   }, 120_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  }, 30_000);
+  afterAll(async () => plainBrowser?.close(), 30_000);
 
   it('asking for webgpu falls back to wasm and says why', async () => {
     const d = await page.evaluate(() => window.steerlab.client.devices());
@@ -233,4 +236,110 @@ describe.skipIf(!HAVE_CHROMIUM)('chromium without WebGPU', () => {
     expect(info.device).toBe('wasm');
     expect(info.fallbackReason).toMatch(/^webgpu: .*adapter/);
   }, 60_000);
+});
+
+describe('the lab page', () => {
+  let dir: string;
+  let modelBefore: string | undefined;
+  let page: Page;
+  let errors: string[];
+  let external: string[];
+
+  beforeAll(async () => {
+    // The page loads /models/default.gguf; point it at a tiny GGUF for the UI checks.
+    dir = mkdtempSync(join(tmpdir(), 'steerlab-browser-'));
+    writeFileSync(join(dir, 'tiny.gguf'), tinyGguf().bytes);
+    modelBefore = process.env.STEERLAB_MODEL_GGUF;
+    process.env.STEERLAB_MODEL_GGUF = join(dir, 'tiny.gguf');
+    ({ page, errors, external } = await openPage(browser, `${server.url}/?device=wasm`));
+    await page.locator('.model[data-status="ready"], .model[data-status="failed"]').waitFor({ timeout: 60_000 });
+  }, 120_000);
+
+  afterAll(async () => {
+    await page?.close();
+    if (modelBefore === undefined) delete process.env.STEERLAB_MODEL_GGUF;
+    else process.env.STEERLAB_MODEL_GGUF = modelBefore;
+    rmSync(dir, { recursive: true, force: true });
+  }, 30_000);
+
+  it('loads the served model and shows its device', async () => {
+    await expect.poll(() => page.locator('.model').getAttribute('data-status')).toBe('ready');
+    const info = await page.locator('.model .info').innerText();
+    expect(info).toMatch(/on wasm/);
+    expect(info).toMatch(/3 layers, hidden 64, vocab 259/);
+    expect(await page.locator('.fallback').count()).toBe(0);
+    expect(await page.locator('input[name=layer]').getAttribute('max')).toBe('2');
+    await page.screenshot({ path: 'test-results/browser/lab-loaded.png', fullPage: true });
+  }, 30_000);
+
+  it('generates with and without steering side by side, shaded by entropy', async () => {
+    await page.locator('input[name=max-tokens]').fill('6');
+    await page.locator('input[name=temperature]').fill('0');
+    await page.locator('input[name=beta]').fill('20');
+    await page.getByRole('button', { name: 'Generate with and without steering' }).click();
+    await page.locator('.comparison').waitFor({ timeout: 60_000 });
+    for (const side of ['plain', 'steered']) {
+      const toks = page.locator(`.comparison .${side} .tok`);
+      const n = await toks.count();
+      expect(n).toBeGreaterThan(0);
+      expect(n).toBeLessThanOrEqual(6);
+      expect(await toks.first().getAttribute('title')).toMatch(/entropy \d+\.\d\d nats/);
+      expect(await toks.first().getAttribute('style')).toMatch(/background-color: rgba\(230, 120, 20, [\d.]+\)/);
+    }
+    expect(await page.locator('.comparison .steered h3').innerText()).toMatch(/layer 1, β 20, random unit direction, seed 7/);
+    await page.screenshot({ path: 'test-results/browser/lab-generated.png', fullPage: true });
+  }, 60_000);
+
+  it('reads a vector file, and reports a bad one', async () => {
+    const input = page.locator('input[name=vector-file]');
+    await input.setInputFiles({ name: 'broken.json', mimeType: 'application/json', buffer: Buffer.from('{"layer": 1,') });
+    await expect.poll(() => page.locator('.steering .error').first().innerText()).toMatch(/^BAD_VECTOR: vector file is not JSON/);
+    const vector = Array.from({ length: 64 }, (_, i) => Math.cos(i));
+    await input.setInputFiles({ name: 'v.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify({ layer: 2, hidden: 64, vector, method: 'test' })) });
+    await expect.poll(() => page.locator('input[name=layer]').inputValue()).toBe('2');
+    expect(await page.locator('input[name=vector-source][value=file]').isChecked()).toBe(true);
+    await page.getByRole('button', { name: 'Generate with and without steering' }).click();
+    await expect.poll(() => page.locator('.comparison .steered h3').innerText(), { timeout: 60_000 }).toMatch(/layer 2, .*file v\.json/);
+    await input.setInputFiles({ name: 'wide.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify({ layer: 0, hidden: 3, vector: [1, 0, 0] })) });
+    await expect.poll(() => page.locator('.steering .error').first().innerText()).toMatch(/3 dimensions; this model's hidden size is 64/);
+    expect(await page.getByRole('button', { name: 'Generate with and without steering' }).isEnabled()).toBe(true);
+  }, 90_000);
+
+  it('logged no page errors and fetched nothing from outside', () => {
+    expect(errors).toEqual([]);
+    expect(external).toEqual([]);
+  });
+});
+
+const REAL_MODEL = [process.env.STEERLAB_MODEL_GGUF, '.cache/models/SmolLM2-135M-Instruct.Q4_1.gguf', defaultModelPath()].find((p) => p && existsSync(p));
+
+describe.skipIf(!REAL_MODEL)('the default model on wasm (skipped when not cached)', () => {
+  let modelBefore: string | undefined;
+  let page: Page;
+
+  beforeAll(() => {
+    modelBefore = process.env.STEERLAB_MODEL_GGUF;
+    process.env.STEERLAB_MODEL_GGUF = REAL_MODEL;
+  });
+
+  afterAll(async () => {
+    await page?.close();
+    if (modelBefore === undefined) delete process.env.STEERLAB_MODEL_GGUF;
+    else process.env.STEERLAB_MODEL_GGUF = modelBefore;
+  }, 30_000);
+
+  it('loads SmolLM2 in the page and generates a few tokens with and without steering', async () => {
+    ({ page } = await openPage(browser, `${server.url}/?device=wasm`));
+    await page.locator('.model[data-status="ready"], .model[data-status="failed"]').waitFor({ timeout: 90_000 });
+    expect(await page.locator('.model').getAttribute('data-status'), await page.locator('.model').innerText()).toBe('ready');
+    expect(await page.locator('.model .info').innerText()).toMatch(/on wasm · llama, 30 layers, hidden 576, vocab 49152/);
+    await page.locator('input[name=max-tokens]').fill('4');
+    await page.getByRole('button', { name: 'Generate with and without steering' }).click();
+    await page.locator('.comparison').waitFor({ timeout: 120_000 });
+    const plain = await page.locator('.comparison .plain .tokens').innerText();
+    expect(plain.trim().length).toBeGreaterThan(0);
+    expect(await page.locator('.comparison .plain .tok').count()).toBe(4);
+    await page.screenshot({ path: 'test-results/browser/lab-smollm2.png', fullPage: true });
+  }, 240_000);
+});
 });

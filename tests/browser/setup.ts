@@ -23,23 +23,26 @@ export interface LabServer {
 }
 
 export async function startServer(): Promise<LabServer> {
-  const vite: ViteDevServer = await createServer({
-    configFile: 'vite.config.ts',
-    logLevel: 'warn',
-    server: { middlewareMode: true, hmr: false, ws: false },
-  });
-  const server = http.createServer(vite.middlewares);
+  const server = http.createServer();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', resolve);
   });
+  // The HMR socket rides on the same server, so the page's Vite client connects without errors;
+  // no file watcher, so edits made while the tests run never reload a page mid-test.
+  const vite: ViteDevServer = await createServer({
+    configFile: 'vite.config.ts',
+    logLevel: 'warn',
+    server: { middlewareMode: true, hmr: { server }, watch: null },
+  });
+  server.on('request', vite.middlewares);
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
     async close() {
+      await vite.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await vite.close();
     },
   };
 }

@@ -1,0 +1,73 @@
+/** Node-side tests of the pure helpers the page and the worker use (no browser needed). */
+import { describe, expect, it } from 'vitest';
+import { SteerlabError } from '../../src/engine/errors.js';
+import { parseGguf } from '../../src/engine/gguf/reader.js';
+import { ggufTokenizer } from '../../src/engine/sources/gguf.js';
+import { parseVectorJson, randomUnitVector, vectorProblem } from '../../src/ui/vectors.js';
+import { tokenTexts } from '../../src/workers/token-text.js';
+import { tinyGguf } from './tiny-gguf.js';
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(SteerlabError);
+    return (e as SteerlabError).code;
+  }
+  return undefined;
+}
+
+describe('vector files', () => {
+  it('reads layer, hidden, vector and keeps the rest as metadata', () => {
+    const v = parseVectorJson(JSON.stringify({ layer: 3, hidden: 2, vector: [0.5, -1], method: 'east', model: 'smol' }));
+    expect(v.layer).toBe(3);
+    expect(v.hidden).toBe(2);
+    expect(Array.from(v.vector)).toEqual([0.5, -1]);
+    expect(v.vector).toBeInstanceOf(Float32Array);
+    expect(v.metadata).toEqual({ method: 'east', model: 'smol' });
+  });
+
+  it('rejects broken files with BAD_VECTOR and a message naming the field', () => {
+    expect(codeOf(() => parseVectorJson('{"layer":'))).toBe('BAD_VECTOR');
+    expect(() => parseVectorJson(JSON.stringify({ layer: -1, hidden: 1, vector: [1] }))).toThrow(/layer/);
+    expect(() => parseVectorJson(JSON.stringify({ layer: 0, hidden: 2, vector: [1, 'x'] }))).toThrow(/vector\.1/);
+    expect(() => parseVectorJson(JSON.stringify({ layer: 0, hidden: 3, vector: [1, 2] }))).toThrow(/has 2 numbers but "hidden" says 3/);
+    expect(() => parseVectorJson(JSON.stringify([1, 2]))).toThrow(SteerlabError);
+  });
+
+  it('checks a vector against the model shape', () => {
+    expect(vectorProblem({ layer: 2, hidden: 64 }, { layers: 3, hidden: 64 })).toBeNull();
+    expect(vectorProblem({ layer: 3, hidden: 64 }, { layers: 3, hidden: 64 })).toMatch(/layers 0\.\.2/);
+    expect(vectorProblem({ layer: 0, hidden: 32 }, { layers: 3, hidden: 64 })).toMatch(/32 dimensions; this model's hidden size is 64/);
+  });
+});
+
+describe('random unit directions', () => {
+  it('have norm 1, depend only on the seed, and differ between seeds', () => {
+    const a = randomUnitVector(576, 7);
+    const norm = Math.sqrt(a.reduce((s, x) => s + x * x, 0));
+    expect(norm).toBeCloseTo(1, 6);
+    expect(Array.from(randomUnitVector(576, 7))).toEqual(Array.from(a));
+    const b = randomUnitVector(576, 8);
+    const cos = a.reduce((s, x, i) => s + x * b[i]!, 0);
+    expect(Math.abs(cos)).toBeLessThan(0.2); // random directions in 576-d are nearly orthogonal
+    expect(codeOf(() => randomUnitVector(0, 1))).toBe('BAD_ARGUMENT');
+  });
+});
+
+describe('per-token text', () => {
+  const tok = ggufTokenizer(parseGguf(tinyGguf().bytes));
+
+  it('holds back half a character until the token that completes it', () => {
+    const ids = tok.encode('aé€b');
+    expect(ids.length).toBe(7); // a, 2 bytes of é, 3 bytes of €, b: one token per byte here
+    const texts = tokenTexts((x) => tok.decode(x), ids);
+    expect(texts).toEqual(['a', '', 'é', '', '', '€', 'b']);
+    expect(texts.join('')).toBe(tok.decode(ids));
+  });
+
+  it('keeps a trailing incomplete character visible at the end', () => {
+    const ids = tok.encode('é').slice(0, 1);
+    expect(tokenTexts((x) => tok.decode(x), ids)).toEqual(['\uFFFD']);
+  });
+});
