@@ -4,10 +4,12 @@
  * forward on wasm and on WebGPU (SwiftShader); a tiny GGUF goes through the real load path; the
  * default model (when cached) generates a few tokens from the app page.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
+import { build, preview as startPreview, type PreviewServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultModelPath } from '../../src/node/cache.js';
 import { nodeRuntime } from '../../src/engine/runtime/node.js';
@@ -309,6 +311,46 @@ describe('the lab page', () => {
     expect(errors).toEqual([]);
     expect(external).toEqual([]);
   });
+});
+
+describe('the production build (vite build + preview)', () => {
+  let dir: string;
+  let modelBefore: string | undefined;
+  let preview: PreviewServer;
+  let page: Page;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'steerlab-build-'));
+    writeFileSync(join(dir, 'tiny.gguf'), tinyGguf().bytes);
+    modelBefore = process.env.STEERLAB_MODEL_GGUF;
+    process.env.STEERLAB_MODEL_GGUF = join(dir, 'tiny.gguf');
+    await build({ configFile: 'vite.config.ts', logLevel: 'warn', build: { outDir: join(dir, 'dist'), emptyOutDir: true } });
+    preview = await startPreview({ configFile: 'vite.config.ts', logLevel: 'warn', build: { outDir: join(dir, 'dist') }, preview: { host: '127.0.0.1', strictPort: false } });
+  }, 120_000);
+
+  afterAll(async () => {
+    await page?.close();
+    await preview?.close();
+    if (modelBefore === undefined) delete process.env.STEERLAB_MODEL_GGUF;
+    else process.env.STEERLAB_MODEL_GGUF = modelBefore;
+    rmSync(dir, { recursive: true, force: true });
+  }, 30_000);
+
+  it('emits the ort wasm binary as an app asset and runs the worker from the bundle', async () => {
+    const assets = readdirSync(join(dir, 'dist', 'assets'));
+    expect(assets.some((f) => /^ort-wasm-simd-threaded\.asyncify-.*\.wasm$/.test(f))).toBe(true);
+    expect(assets.some((f) => /^model\.worker-.*\.js$/.test(f))).toBe(true);
+    const { port } = preview.httpServer.address() as AddressInfo;
+    let external: string[], errors: string[];
+    ({ page, external, errors } = await openPage(browser, `http://127.0.0.1:${port}/?device=wasm`));
+    await page.locator('.model[data-status="ready"], .model[data-status="failed"]').waitFor({ timeout: 60_000 });
+    expect(await page.locator('.model').getAttribute('data-status'), await page.locator('.model').innerText()).toBe('ready');
+    await page.getByRole('button', { name: 'Generate with and without steering' }).click();
+    await page.locator('.comparison').waitFor({ timeout: 60_000 });
+    expect(await page.locator('.comparison .steered .tok').count()).toBeGreaterThan(0);
+    expect(errors).toEqual([]);
+    expect(external).toEqual([]);
+  }, 90_000);
 });
 
 const REAL_MODEL = [process.env.STEERLAB_MODEL_GGUF, '.cache/models/SmolLM2-135M-Instruct.Q4_1.gguf', defaultModelPath()].find((p) => p && existsSync(p));
