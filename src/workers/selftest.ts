@@ -47,7 +47,8 @@ async function plainLogits(runtime: Runtime, graph: Uint8Array, device: SelfTest
     }
     const out = await sess.run(feeds);
     const raw = await out.logits!.getData();
-    const all = half ? f16ToF32Array(raw as Uint16Array) : (raw as Float32Array);
+    // Browsers with Float16Array get float16 data as Float16Array, older ones as raw Uint16Array bits.
+    const all = !half ? (raw as Float32Array) : raw instanceof Uint16Array ? f16ToF32Array(raw) : Float32Array.from(raw as ArrayLike<number>);
     for (const t of Object.values(out)) t.dispose();
     return all.slice((S - 1) * dims.vocab);
   } finally {

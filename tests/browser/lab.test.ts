@@ -372,6 +372,8 @@ describe.skipIf(!REAL_MODEL)('the default model on wasm (skipped when not cached
 
   it('loads SmolLM2 in the page and generates a few tokens with and without steering', async () => {
     ({ page } = await openPage(browser, `${server.url}/?device=wasm`));
+    // converting and creating the session take seconds, so the progress line is there to see
+    await expect.poll(() => page.locator('.model .progress span').first().innerText().catch(() => ''), { timeout: 30_000, interval: 50 }).toMatch(/^(downloading: [\d.]+ \/ 98\.4 MB|parsing GGUF|converting weights|creating session)$/);
     await page.locator('.model[data-status="ready"], .model[data-status="failed"]').waitFor({ timeout: 90_000 });
     expect(await page.locator('.model').getAttribute('data-status'), await page.locator('.model').innerText()).toBe('ready');
     expect(await page.locator('.model .info').innerText()).toMatch(/on wasm · llama, 30 layers, hidden 576, vocab 49152/);
