@@ -13,6 +13,14 @@ import type { Device, Runtime } from './runtime/types.js';
 import type { Tokenizer, ChatMessage } from './tokenizer.js';
 
 export type Region = 'prompt' | 'generated';
+
+/**
+ * float16 tensor data as float32. onnxruntime-node hands back raw bits (Uint16Array); onnxruntime-web
+ * returns a Float16Array where the platform has one (Chromium does), whose elements are numbers.
+ */
+function halfToF32(raw: ArrayLike<number>): Float32Array {
+  return raw instanceof Uint16Array ? f16ToF32Array(raw) : Float32Array.from(raw);
+}
 export type SteerPositions = 'all' | 'prompt' | 'generated';
 
 export interface ModelInfo {
@@ -192,7 +200,7 @@ export class ModelSession {
 
     const logitsT = out.logits!;
     const raw = await logitsT.getData();
-    let logits = this.floatIsHalf ? f16ToF32Array(raw as Uint16Array) : (raw as Float32Array);
+    let logits = this.floatIsHalf ? halfToF32(raw as ArrayLike<number>) : (raw as Float32Array);
     const have = logitsT.dims[1]!;
     if (have > keep) logits = logits.subarray((have - keep) * vocab);
     logitsT.dispose();
@@ -273,7 +281,7 @@ export class ModelSession {
     if (!entries) throw new SteerlabError('BAD_ARGUMENT', 'cache is empty');
     if (layer < 0 || layer >= this.info.layers) throw new SteerlabError('BAD_ARGUMENT', `layer ${layer} is outside 0..${this.info.layers - 1}`);
     const raw = await entries[layer]![which].getData();
-    return this.floatIsHalf ? f16ToF32Array(raw as Uint16Array) : Float32Array.from(raw as Float32Array);
+    return this.floatIsHalf ? halfToF32(raw as ArrayLike<number>) : Float32Array.from(raw as Float32Array);
   }
 
   /** Values of one layer over positions [start, end): [kvHeads, end-start, headDim]. */

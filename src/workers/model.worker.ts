@@ -5,11 +5,8 @@
 import * as Comlink from 'comlink';
 import { createWebRuntime, type WebRuntime } from '../engine/runtime/web.js';
 import { SteerlabError } from '../engine/errors.js';
-import { EXTERNAL_DATA_NAME } from '../engine/onnx/decoder.js';
-import { openGraph } from '../engine/open.js';
 import type { ModelSession } from '../engine/session.js';
-import { sha256Hex } from '../engine/sources/files.js';
-import { ggufToGraph, ggufTokenizer } from '../engine/sources/gguf.js';
+import { openGguf } from '../engine/sources/gguf.js';
 import { Rng } from '../util/rng.js';
 import { tinySelfTest } from './selftest.js';
 import { tokenTexts } from './token-text.js';
@@ -94,23 +91,12 @@ async function loadModel(req: LoadRequest, onProgress?: (p: LoadProgress) => voi
   report({ phase: 'download', fraction: 1, loaded: bytes.length, total: bytes.length });
   const downloadMs = performance.now() - t0;
 
-  report({ phase: 'parse', fraction: 0 });
-  const { file, cfg, graph, data, timings } = ggufToGraph(bytes);
-  const hash = await sha256Hex(bytes);
-  const tokenizer = ggufTokenizer(file);
-  report({ phase: 'parse', fraction: 1 });
-  report({ phase: 'convert', fraction: 1 });
-
-  report({ phase: 'session', fraction: 0 });
-  const t1 = performance.now();
-  const session = await openGraph(rt, graph, { modelId: modelIdOf(req), hash, architecture: cfg.architecture, heads: cfg.heads, kvHeads: cfg.kvHeads, headDim: cfg.headDim, vocab: cfg.vocab }, tokenizer, {
+  const { session, timings } = await openGguf(rt, bytes, modelIdOf(req), {
     device: req.device ?? rt.devices[0],
-    externalData: [{ path: EXTERNAL_DATA_NAME, data }],
+    onPhase: (phase, done) => report({ phase, fraction: done ? 1 : 0 }),
   });
-  const sessionMs = performance.now() - t1;
-  report({ phase: 'session', fraction: 1 });
   model = session;
-  return { ...session.info, size: bytes.length, timings: { downloadMs, parseMs: timings.parseMs, convertMs: timings.convertMs + timings.graphMs, sessionMs } };
+  return { ...session.info, size: bytes.length, timings: { downloadMs, parseMs: timings.parseMs, convertMs: timings.convertMs + timings.graphMs, sessionMs: timings.sessionMs } };
 }
 
 function checkGenerate(req: GenerateRequest): void {

@@ -113,6 +113,18 @@ describe('the model worker', () => {
     results.webgpu = r;
   }, 90_000);
 
+  it('fp16 tiny models on wasm (Casts at the seams; Float16Array outputs) match the reference loosely', async () => {
+    const r = await page.evaluate(() => window.steerlab.client.tinySelfTest({ device: 'wasm', fp16: true }));
+    const half = r.cases.filter((c) => c.dtype === 'fp16');
+    expect(half.map((c) => c.style), JSON.stringify(r.skipped)).toEqual(['optimum', 'genai']);
+    for (const c of half) {
+      expect(c.logits.every(Number.isFinite)).toBe(true);
+      // fp16 activations: compare to the fp32 reference at fp16 precision
+      expect(maxAbsDiff(c.logits, c.refLogits)).toBeLessThan(5e-2);
+      expect(c.zeroLogits).toEqual(c.plainLogits);
+    }
+  }, 90_000);
+
   it('wasm and webgpu agree within 1e-3', () => {
     expect(results.wasm && results.webgpu, 'needs both device runs').toBeTruthy();
     results.wasm!.cases.forEach((w: SelfTestCase, i) => {

@@ -47,12 +47,36 @@ export function ggufToGraph(bytes: Uint8Array, opts: Partial<DecoderGraphOptions
   return { file, cfg, graph, data, timings: { parseMs: t1 - t0, convertMs: t2 - t1, graphMs: t3 - t2 } };
 }
 
-export async function openGguf(runtime: Runtime, bytes: Uint8Array, modelId: string, opts: OpenOptions & { accuracyLevel?: number } = {}): Promise<{ session: ModelSession; timings: GgufLoadTimings }> {
-  const hash = await sha256Hex(bytes);
-  const { file, cfg, graph, data, timings } = ggufToGraph(bytes, { accuracyLevel: opts.accuracyLevel });
-  const tokenizer = ggufTokenizer(file);
+export type LoadPhase = 'parse' | 'convert' | 'session';
+
+export interface OpenGgufOptions extends OpenOptions {
+  /** MatMulNBits accuracy_level (see ggufToGraph); default 0 in Node, 4 in the browser. */
+  accuracyLevel?: number;
+  /** Called when each phase starts and ends, for progress bars. */
+  onPhase?: (phase: LoadPhase, done: boolean) => void;
+}
+
+export async function openGguf(runtime: Runtime, bytes: Uint8Array, modelId: string, opts: OpenGgufOptions = {}): Promise<{ session: ModelSession; timings: GgufLoadTimings }> {
+  const phase = opts.onPhase ?? (() => {});
+  phase('parse', false);
   const t0 = performance.now();
+  const file = parseGguf(bytes);
+  const cfg = ggufConfig(file);
+  const tokenizer = ggufTokenizer(file);
+  const hash = await sha256Hex(bytes);
+  const t1 = performance.now();
+  phase('parse', true);
+  phase('convert', false);
+  // The browser's wasm build lacks onnxruntime's fast float 4-bit kernels, so it computes in int8 there.
+  const accuracyLevel = opts.accuracyLevel ?? (runtime.name === 'web' ? 4 : 0);
+  const weights = ggufWeights(file, bytes, cfg);
+  const t2 = performance.now();
+  const { graph, data } = buildDecoderGraphExternal(cfg, weights, { style: 'genai', dtype: 'fp32', accuracyLevel });
+  const t3 = performance.now();
+  phase('convert', true);
+  phase('session', false);
   const meta = { modelId, hash, architecture: cfg.architecture, heads: cfg.heads, kvHeads: cfg.kvHeads, headDim: cfg.headDim, vocab: cfg.vocab };
-  const session = await openGraph(runtime, graph, meta, tokenizer, { ...opts, externalData: [{ path: EXTERNAL_DATA_NAME, data }] });
-  return { session, timings: { ...timings, sessionMs: performance.now() - t0 } };
+  const session = await openGraph(runtime, graph, meta, tokenizer, { device: opts.device, externalData: [{ path: EXTERNAL_DATA_NAME, data }] });
+  phase('session', true);
+  return { session, timings: { parseMs: t1 - t0, convertMs: t2 - t1, graphMs: t3 - t2, sessionMs: performance.now() - t3 } };
 }
