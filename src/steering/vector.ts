@@ -7,8 +7,9 @@ import { SteerlabError } from '../engine/errors.js';
 
 export const VECTOR_FORMAT = 'steerlab.vector/1';
 
-export const vectorFileSchema = z.object({
-  format: z.literal(VECTOR_FORMAT),
+export const vectorFileSchema = z.looseObject({
+  /** Optional on input so hand-written {layer, hidden, vector} files load too; always written. */
+  format: z.literal(VECTOR_FORMAT).optional(),
   /** Block whose output (blocks.{layer}.hook_resid_post) the vector is added to, 0-based. */
   layer: z.number().int().min(0),
   hidden: z.number().int().positive(),

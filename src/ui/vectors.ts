@@ -1,11 +1,9 @@
 /**
  * Steering vectors for the page: read a vector JSON file, or draw a random unit direction from
- * a seed. Pure functions; the file format is validated with zod.
- *
- * File format: { "layer": L, "hidden": H, "vector": number[H], ...any metadata }.
+ * a seed. Pure functions; the file format is steerlab's vector JSON (src/steering/vector.ts).
  */
-import { z } from 'zod';
 import { SteerlabError } from '../engine/errors.js';
+import { parseVectorFile } from '../steering/vector.js';
 import { Rng } from '../util/rng.js';
 
 export interface VectorFile {
@@ -16,26 +14,8 @@ export interface VectorFile {
   metadata: Record<string, unknown>;
 }
 
-const schema = z.looseObject({
-  layer: z.number().int().min(0),
-  hidden: z.number().int().min(1),
-  vector: z.array(z.number()),
-});
-
 export function parseVectorJson(text: string): VectorFile {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    throw new SteerlabError('BAD_VECTOR', `vector file is not JSON: ${(e as Error).message}`);
-  }
-  const r = schema.safeParse(raw);
-  if (!r.success) {
-    const issue = r.error.issues[0]!;
-    throw new SteerlabError('BAD_VECTOR', `vector file: ${issue.path.join('.') || '(top level)'}: ${issue.message}`);
-  }
-  const { layer, hidden, vector, ...metadata } = r.data;
-  if (vector.length !== hidden) throw new SteerlabError('BAD_VECTOR', `vector file: "vector" has ${vector.length} numbers but "hidden" says ${hidden}`);
+  const { layer, hidden, vector, ...metadata } = parseVectorFile(text);
   return { layer, hidden, vector: Float32Array.from(vector), metadata };
 }
 

@@ -19,19 +19,19 @@ function codeOf(fn: () => unknown): string | undefined {
 
 describe('vector files', () => {
   it('reads layer, hidden, vector and keeps the rest as metadata', () => {
-    const v = parseVectorJson(JSON.stringify({ layer: 3, hidden: 2, vector: [0.5, -1], method: 'east', model: 'smol' }));
+    const v = parseVectorJson(JSON.stringify({ layer: 3, hidden: 2, vector: [0.5, -1], method: 'east', model: { id: 'smol' } }));
     expect(v.layer).toBe(3);
     expect(v.hidden).toBe(2);
     expect(Array.from(v.vector)).toEqual([0.5, -1]);
     expect(v.vector).toBeInstanceOf(Float32Array);
-    expect(v.metadata).toEqual({ method: 'east', model: 'smol' });
+    expect(v.metadata).toEqual({ method: 'east', model: { id: 'smol' } });
   });
 
   it('rejects broken files with BAD_VECTOR and a message naming the field', () => {
     expect(codeOf(() => parseVectorJson('{"layer":'))).toBe('BAD_VECTOR');
     expect(() => parseVectorJson(JSON.stringify({ layer: -1, hidden: 1, vector: [1] }))).toThrow(/layer/);
     expect(() => parseVectorJson(JSON.stringify({ layer: 0, hidden: 2, vector: [1, 'x'] }))).toThrow(/vector\.1/);
-    expect(() => parseVectorJson(JSON.stringify({ layer: 0, hidden: 3, vector: [1, 2] }))).toThrow(/has 2 numbers but "hidden" says 3/);
+    expect(() => parseVectorJson(JSON.stringify({ layer: 0, hidden: 3, vector: [1, 2] }))).toThrow(/vector has 2 entries but hidden is 3/);
     expect(() => parseVectorJson(JSON.stringify([1, 2]))).toThrow(SteerlabError);
   });
 
