@@ -76,6 +76,27 @@ describe('agent on a tiny character-level model', () => {
     expect(kept.hidden[0]![0]).toHaveLength(t.cfg.hidden);
   });
 
+  it('z is read at the last prompt token by default, or at the last answer-prefix token on request', async () => {
+    const env = createEnv('east-gauss2', { preset: 'equal' } as never);
+    const scenario = getScenario('east-buttons');
+    const s = t.session;
+    const atPrompt = await runEpisode(s, env, scenario, 2, { mode: 'exact', horizon: 1, recordLayers: [0, 2] }, baseConfig(s, 'exact'));
+    const atPrefix = await runEpisode(s, env, scenario, 2, { mode: 'exact', horizon: 1, recordLayers: [0, 2], zPosition: 'last-prefix' }, baseConfig(s, 'exact'));
+    // Recompute both positions with one plain forward over prompt + prefix.
+    const env2 = createEnv('east-gauss2', { preset: 'equal' } as never);
+    const { buildMessages } = await import('../src/envs/prompt.js');
+    const prompt = s.chat(buildMessages(scenario, env2, { initial: env2.reset(2), turns: [] }) as never);
+    const promptIds = s.encode(prompt);
+    const withPrefix = s.encode(prompt + scenario.answer.prefix);
+    const r = await s.forward(s.newCache(), withPrefix, { hiddenPositions: [promptIds.length - 1, withPrefix.length - 1] });
+    const H = t.cfg.hidden;
+    const row = (layer: number, p: number) => r.hidden.subarray((layer * 2 + p) * H, (layer * 2 + p + 1) * H);
+    [0, 2].forEach((layer, i) => {
+      row(layer, 0).forEach((v, k) => expect(Math.abs(v - atPrompt.hidden[0]![i]![k]!)).toBeLessThan(1e-4));
+      row(layer, 1).forEach((v, k) => expect(Math.abs(v - atPrefix.hidden[0]![i]![k]!)).toBeLessThan(1e-4));
+    });
+  });
+
   it('steering on generated positions changes the exact distribution, beta 0 does not', async () => {
     const env = createEnv('east-gauss2', { preset: 'equal' } as never);
     const scenario = getScenario('east-buttons');

@@ -47,8 +47,13 @@ export interface AgentOptions {
   actionPolicy?: ActionPolicy;
   maxThoughtTokens?: number;
   steering?: SteeringControl | null;
-  /** Layers whose residual at the last prompt token is kept per step (for EAST). */
+  /** Layers whose residual is kept per step (for EAST). */
   recordLayers?: number[];
+  /**
+   * Where that residual is read: the last prompt token (default, the paper's choice) or, in exact
+   * mode, the last token of the fixed answer prefix (just before the action tokens).
+   */
+  zPosition?: 'last-prompt' | 'last-prefix';
   /** Keep the prompt's KV cache across steps (default true; false re-runs the full prompt). */
   reuseCache?: boolean;
   horizon?: number;
@@ -134,13 +139,17 @@ export async function runEpisode(session: ModelSession, env: Env, scenario: Scen
         const pr = await cache.extend(promptIds, promptSteer);
         tPrompt = performance.now() - t0;
         Object.assign(extra, { cachedTokens: pr.reused, newTokens: pr.computed });
-        if (recordLayers.length) hidden.push(recordLayers.map((l) => pr.hidden.slice(l * H, (l + 1) * H)));
+        const prefix = shared.slice(promptIds.length);
+        const zAtPrefix = opts.zPosition === 'last-prefix' && prefix.length > 0;
+        if (recordLayers.length && !zAtPrefix) hidden.push(recordLayers.map((l) => pr.hidden.slice(l * H, (l + 1) * H)));
         const fork = cache.kv.fork();
         try {
-          const prefix = shared.slice(promptIds.length);
-          const logits = prefix.length
-            ? (await session.forward(fork, prefix, { region: 'generated', steering: steer, hiddenPositions: [] })).logits
-            : pr.logits;
+          let logits = pr.logits;
+          if (prefix.length) {
+            const fr = await session.forward(fork, prefix, { region: 'generated', steering: steer, hiddenPositions: zAtPrefix ? [prefix.length - 1] : [] });
+            logits = fr.logits;
+            if (recordLayers.length && zAtPrefix) hidden.push(recordLayers.map((l) => fr.hidden.slice(l * H, (l + 1) * H)));
+          }
           const scores = await session.scoreContinuations(fork, logits, rest, steer);
           probs = normalizeLogProbs(scores.map((s) => s / (T > 0 ? T : 1)));
           extra.logprobs = scores;

@@ -22,6 +22,7 @@ export interface CollectOptions {
   mode?: Mode;
   samples?: number;
   temperature?: number;
+  zPosition?: 'last-prompt' | 'last-prefix';
   onStep?: (r: StepRecord) => void;
   onEpisode?: (k: number, steps: number) => void;
 }
@@ -44,7 +45,7 @@ export async function collectEastRuns(session: ModelSession, o: CollectOptions):
       env,
       o.scenario,
       o.seed + k,
-      { mode: o.mode ?? 'exact', samples: o.samples, temperature: o.temperature ?? 1, horizon: o.horizon, recordLayers: o.layers, onStep: o.onStep },
+      { mode: o.mode ?? 'exact', samples: o.samples, temperature: o.temperature ?? 1, horizon: o.horizon, recordLayers: o.layers, zPosition: o.zPosition, onStep: o.onStep },
       { modelId: session.info.modelId, modelHash: session.info.hash, env: o.envId, scenario: o.scenario.id, policy: 'east-collect', mode: o.mode ?? 'exact', steering: null },
     );
     // A step with no parse ended the episode without an action: its entropy is not an action entropy.
@@ -71,6 +72,6 @@ export function vectorFromRuns(session: ModelSession, layer: number, runs: EastR
     method,
     residNorm: typicalNorm(runs),
     sourceRuns: runIds,
-    options: { steps: runs.reduce((a, r) => a + r.z.length, 0), position: 'last prompt token', ...extra },
+    options: { steps: runs.reduce((a, r) => a + r.z.length, 0), position: 'last-prompt', ...extra },
   });
 }

@@ -25,7 +25,9 @@ const common = {
 } as const;
 
 export async function eastCommand(argv: string[]): Promise<void> {
-  const { values } = parse(argv, { ...common, episodes: { type: 'string' }, layer: { type: 'string' }, out: { type: 'string' }, method: { type: 'string' }, trace: { type: 'string' } });
+  const { values } = parse(argv, { ...common, episodes: { type: 'string' }, layer: { type: 'string' }, out: { type: 'string' }, method: { type: 'string' }, trace: { type: 'string' }, position: { type: 'string' } });
+  const zPosition = ((values.position as string | undefined) ?? 'last-prompt') as 'last-prompt' | 'last-prefix';
+  if (!['last-prompt', 'last-prefix'].includes(zPosition)) throw new SteerlabError('BAD_ARGUMENT', '--position must be last-prompt or last-prefix');
   const envId = need(values.env as string | undefined, '--env ENV');
   const layers = list(need(values.layer as string | undefined, '--layer L'), 'layer');
   const method = ((values.method as string | undefined) ?? 'east') as VectorMethod;
@@ -44,13 +46,14 @@ export async function eastCommand(argv: string[]): Promise<void> {
       horizon: values.horizon === undefined ? undefined : num(values.horizon, 'horizon'),
       seed: num(values.seed, 'seed', 0),
       layers,
+      zPosition,
       mode: ((values.mode as string | undefined) ?? 'exact') as Mode,
       samples: num(values.samples, 'samples', 25),
       temperature: num(values.temperature, 'temperature', 1),
       onStep: trace ? (r) => appendFileSync(trace, formatTraceLine(r)) : undefined,
       onEpisode: (k, n) => process.stderr.write(`episode ${k + 1}: ${n} steps\n`),
     });
-    const files = layers.map((l) => vectorFromRuns(session, l, c.runs.get(l)!, method, c.runIds, { env: envId, scenario: values.scenario ?? null }));
+    const files = layers.map((l) => vectorFromRuns(session, l, c.runs.get(l)!, method, c.runIds, { env: envId, scenario: values.scenario ?? null, position: zPosition }));
     // One layer: the file is the vector; several: out gets a .L suffix per layer.
     files.forEach((f, i) => writeFileSync(layers.length === 1 ? out : out.replace(/(\.json)?$/, `.${layers[i]}.json`), `${JSON.stringify(f)}\n`));
     print(JSON.stringify(files.map((f) => ({ layer: f.layer, norm: f.norm, residNorm: f.residNorm, relative: f.norm! / f.residNorm!, steps: c.steps, method }))));

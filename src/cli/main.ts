@@ -17,7 +17,7 @@ const USAGE = `steerlab <command>
   csv trace.jsonl [--summaries]       the same records as CSV
   envs                                games and built-in scenarios
   east --model M --env ENV [--scenario S] --episodes N --horizon T --layer L[,L2] --seed S
-       [--method east|uncentred|contrastive|shuffled] --out vector.json
+       [--method east|uncentred|contrastive|shuffled] [--position last-prompt|last-prefix] --out vector.json
   vector export vector.json --gguf out.gguf | vector import in.gguf --out vector.json [--layer L]
   vector info vector.json             norm relative to the typical residual norm at its layer
   sweep --model M --env ENV --vector FILE [--layers ...] --betas ... [--temperatures ...]
