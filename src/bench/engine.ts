@@ -4,7 +4,8 @@
  * steered), exact action distributions vs one decode step, GGUF load time and memory.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { normalizeLogProbs, sampleToken } from '../engine/logits.js';
 import type { ModelSession, Steering } from '../engine/session.js';
@@ -98,24 +99,38 @@ export async function benchScoring(session: ModelSession, reps = 30): Promise<Sc
   return { decodeStepMs: base, exact: Ks.map((K) => ({ K, ms: median(times.get(K)!), ratioToDecodeStep: median(times.get(K)!) / base })) };
 }
 
-export interface LoadBench {
-  fileBytes: number;
-  parseMs: number;
-  convertMs: number;
-  graphMs: number;
-  sessionMs: number;
+export interface LoadRun {
+  mode: string;
   totalMs: number;
   rssBeforeBytes: number;
   rssAfterBytes: number;
   residentOverFile: number;
+  [k: string]: unknown;
 }
 
-/** Load in a fresh child process so resident memory is the model's, measured after GC. */
+export interface LoadBench {
+  fileBytes: number;
+  /** Conversion in memory, as the browser does. */
+  inMemory: LoadRun;
+  /** Node's converted-model cache: the first load converts and writes it, the second reuses it. */
+  cacheFirst: LoadRun;
+  cacheReused: LoadRun;
+}
+
+/** Each load in a fresh child process so resident memory is the model's, measured after GC. */
 export function benchLoad(modelPath: string): LoadBench {
   const script = join(import.meta.dirname, 'load-child.ts');
-  const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', script, modelPath], { encoding: 'utf8', timeout: 300_000 });
-  if (r.status !== 0) throw new Error(`load benchmark child failed: ${r.stderr}`);
-  const m = JSON.parse(r.stdout.trim().split('\n').pop()!) as Omit<LoadBench, 'fileBytes' | 'residentOverFile'>;
   const fileBytes = statSync(modelPath).size;
-  return { fileBytes, ...m, residentOverFile: (m.rssAfterBytes - m.rssBeforeBytes) / fileBytes };
+  const scratch = mkdtempSync(join(tmpdir(), 'steerlab-loadbench-'));
+  const child = (mode: string): LoadRun => {
+    const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', script, modelPath, mode], { encoding: 'utf8', timeout: 300_000, env: { ...process.env, STEERLAB_CACHE: scratch } });
+    if (r.status !== 0) throw new Error(`load benchmark child failed: ${r.stderr}`);
+    const m = JSON.parse(r.stdout.trim().split('\n').pop()!) as { mode: string; totalMs: number; rssBeforeBytes: number; rssAfterBytes: number };
+    return { ...m, residentOverFile: (m.rssAfterBytes - m.rssBeforeBytes) / fileBytes };
+  };
+  try {
+    return { fileBytes, inMemory: child('memory'), cacheFirst: child('cached'), cacheReused: child('cached') };
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
 }

@@ -3,7 +3,7 @@
  * runtime session on the best device, fall back (and say so) when that device fails.
  */
 import { SteerlabError } from './errors.js';
-import { addHooks } from './onnx/hooks.js';
+import { addHooks, type Anchors } from './onnx/hooks.js';
 import { decodeModel, encodeModel, DT } from './onnx/proto.js';
 import type { Device, Runtime } from './runtime/types.js';
 import { ModelSession, type ModelInfo } from './session.js';
@@ -24,7 +24,14 @@ export interface OpenOptions {
   externalData?: { path: string; data: Uint8Array }[];
 }
 
+/** Adds the hook points to an unmodified graph (bytes) and opens it. */
 export async function openGraph(runtime: Runtime, graph: Uint8Array, meta: GraphMeta, tokenizer: Tokenizer, opts: OpenOptions = {}): Promise<ModelSession> {
+  const { bytes, anchors } = hookGraph(graph);
+  return openHooked(runtime, bytes, anchors, meta, tokenizer, opts);
+}
+
+/** The graph with steerlab's hooks, re-encoded, and what the rewrite found. */
+export function hookGraph(graph: Uint8Array): { bytes: Uint8Array; anchors: Anchors } {
   let model;
   try {
     model = decodeModel(graph);
@@ -32,14 +39,21 @@ export async function openGraph(runtime: Runtime, graph: Uint8Array, meta: Graph
     throw new SteerlabError('BAD_GRAPH', `not a readable ONNX model: ${(e as Error).message}`);
   }
   const anchors = addHooks(model);
-  const bytes = encodeModel(model);
+  return { bytes: encodeModel(model), anchors };
+}
+
+/**
+ * Opens a graph that already carries the hooks (bytes, or a file path where the runtime reads
+ * files itself), on the wanted device, falling back to the others and recording why.
+ */
+export async function openHooked(runtime: Runtime, model: Uint8Array | string, anchors: Anchors, meta: GraphMeta, tokenizer: Tokenizer, opts: OpenOptions = {}): Promise<ModelSession> {
   const wanted = opts.device ?? runtime.devices[0]!;
   const order = [wanted, ...runtime.devices.filter((d) => d !== wanted)];
   const errors: string[] = [];
   for (const device of order) {
     try {
       const keepOnDevice = device === 'webgpu' ? Array.from({ length: anchors.layers }, (_, l) => [`present.${l}.key`, `present.${l}.value`]).flat() : undefined;
-      const session = await runtime.createSession(bytes, { device, externalData: opts.externalData, keepOnDevice });
+      const session = await runtime.createSession(model, { device, externalData: opts.externalData, keepOnDevice });
       const info: ModelInfo = {
         ...meta,
         layers: anchors.layers,

@@ -11,6 +11,7 @@ import { urlSource, HUB_BASE, type FileSource } from '../engine/sources/files.js
 import { openFolder } from '../engine/sources/folder.js';
 import { openGguf } from '../engine/sources/gguf.js';
 import { defaultModelPath } from './cache.js';
+import { openGgufCached } from './converted.js';
 
 export function folderSource(dir: string): FileSource {
   return {
@@ -29,6 +30,8 @@ export function modelPath(spec: string): string {
 export interface LoadOptions {
   dtype?: string;
   accuracyLevel?: number;
+  /** Reuse/keep the converted GGUF on disk (default true; STEERLAB_NO_CONVERT_CACHE=1 turns it off). */
+  convertCache?: boolean;
 }
 
 export async function loadModel(spec: string, opts: LoadOptions = {}): Promise<ModelSession> {
@@ -37,8 +40,11 @@ export async function loadModel(spec: string, opts: LoadOptions = {}): Promise<M
     if (!existsSync(p)) {
       throw new SteerlabError('MODEL_NOT_FOUND', spec === 'default' ? `default model not in the cache (${p}); run: steerlab model fetch` : `no such file: ${p}`);
     }
-    const bytes = new Uint8Array(readFileSync(p));
-    return (await openGguf(nodeRuntime, bytes, spec === 'default' ? 'SmolLM2-135M-Instruct.Q4_1.gguf' : p.split('/').pop()!, { accuracyLevel: opts.accuracyLevel })).session;
+    const modelId = spec === 'default' ? 'SmolLM2-135M-Instruct.Q4_1.gguf' : p.split('/').pop()!;
+    if (opts.convertCache === false || process.env.STEERLAB_NO_CONVERT_CACHE) {
+      return (await openGguf(nodeRuntime, new Uint8Array(readFileSync(p)), modelId, { accuracyLevel: opts.accuracyLevel })).session;
+    }
+    return (await openGgufCached(p, modelId, { accuracyLevel: opts.accuracyLevel, log: (l) => process.stderr.write(`${l}\n`) })).session;
   }
   if (existsSync(p) && statSync(p).isDirectory()) return openFolder(nodeRuntime, folderSource(resolve(p)), p, opts.dtype ?? 'fp32');
   if (/^[\w.-]+\/[\w.-]+$/.test(spec)) {

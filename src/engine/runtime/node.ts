@@ -7,8 +7,8 @@ export const nodeRuntime: Runtime = {
   name: 'node',
   ort: ort as unknown as OrtLike,
   devices: ['cpu'],
-  async createSession(model: Uint8Array, opts: CreateSessionOptions): Promise<InferenceSession> {
-    return (await ort.InferenceSession.create(model, {
+  async createSession(model: Uint8Array | string, opts: CreateSessionOptions): Promise<InferenceSession> {
+    return (await ort.InferenceSession.create(model as Uint8Array, {
       executionProviders: ['cpu'],
       logSeverityLevel: 3,
       graphOptimizationLevel: 'all',

@@ -23,5 +23,6 @@ export interface Runtime {
   readonly ort: OrtLike;
   /** Devices this runtime can try, best first. */
   readonly devices: Device[];
-  createSession(model: Uint8Array, opts: CreateSessionOptions): Promise<InferenceSession>;
+  /** A path string is accepted where the runtime reads files itself (Node); external data then sits beside it. */
+  createSession(model: Uint8Array | string, opts: CreateSessionOptions): Promise<InferenceSession>;
 }

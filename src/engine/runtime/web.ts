@@ -63,7 +63,8 @@ export async function createWebRuntime(): Promise<WebRuntime> {
     ort: ort as unknown as OrtLike,
     devices,
     webgpuProblem: problem,
-    async createSession(model: Uint8Array, opts: CreateSessionOptions): Promise<InferenceSession> {
+    async createSession(model: Uint8Array | string, opts: CreateSessionOptions): Promise<InferenceSession> {
+      if (typeof model === 'string') throw new SteerlabError('BAD_ARGUMENT', 'the browser runtime takes model bytes, not a file path');
       if (opts.device === 'cpu') throw new SteerlabError('BAD_ARGUMENT', "device 'cpu' is the Node runtime's; in the browser use 'wasm'");
       if (opts.device === 'webgpu' && !adapter) throw new SteerlabError('NO_WEBGPU', problem ?? 'WebGPU is unavailable');
       configure();
