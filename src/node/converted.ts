@@ -61,7 +61,11 @@ export async function openGgufCached(path: string, modelId: string, opts: { accu
       rmSync(dir, { recursive: true, force: true });
       renameSync(tmp, dir); // a half-written conversion never sits at the final path
     } catch (e) {
-      rmSync(tmp, { recursive: true, force: true });
+      try {
+        rmSync(tmp, { recursive: true, force: true });
+      } catch {
+        // nothing was created there (e.g. the cache path runs through a file)
+      }
       // Not silent: say why, then run from memory (nothing is lost but the cache).
       opts.log?.(`steerlab: could not cache the converted model in ${dir} (${(e as Error).message}); loading from memory`);
       const tokenizer = hfTokenizer(tokenizerJson, tokenizerConfig as Record<string, unknown>);
