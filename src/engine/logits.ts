@@ -22,6 +22,26 @@ export function entropyFromLogProbs(lp: ArrayLike<number>): number {
   return h;
 }
 
+/**
+ * log p(id) and the entropy (nats) of softmax(logits) in one pass and no allocation: the decode
+ * loop calls this for every generated token over the whole vocabulary.
+ *   H = log Z - (1/Z) sum e^(x-m) (x-m),  log p(id) = x_id - m - log Z
+ */
+export function tokenStats(logits: ArrayLike<number>, id: number): { logprob: number; entropy: number } {
+  let m = -Infinity;
+  for (let i = 0; i < logits.length; i++) if (logits[i]! > m) m = logits[i]!;
+  let z = 0;
+  let s = 0;
+  for (let i = 0; i < logits.length; i++) {
+    const d = logits[i]! - m;
+    const e = Math.exp(d);
+    z += e;
+    s += e * d;
+  }
+  const logZ = Math.log(z);
+  return { logprob: logits[id]! - m - logZ, entropy: logZ - s / z };
+}
+
 /** Normalises candidate scores (summed log-probs) into a distribution over the candidates. */
 export function normalizeLogProbs(scores: number[]): number[] {
   const mx = Math.max(...scores);

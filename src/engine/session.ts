@@ -7,7 +7,7 @@
 import type { InferenceSession, Tensor } from 'onnxruntime-common';
 import { SteerlabError } from './errors.js';
 import { KVCache, TensorPool } from './kvcache.js';
-import { entropyFromLogProbs, logSoftmax, sampleToken } from './logits.js';
+import { logSoftmax, sampleToken, tokenStats } from './logits.js';
 import { f16ToF32Array, f32ToF16Array } from './onnx/graph.js';
 import type { Device, Runtime } from './runtime/types.js';
 import type { Tokenizer, ChatMessage } from './tokenizer.js';
@@ -207,7 +207,8 @@ export class ModelSession {
     const residT = out.resid_post!;
     const hiddenAll = (await residT.getData()) as Float32Array;
     residT.dispose();
-    return { logits: Float32Array.from(logits), hidden: hp.length ? hiddenAll : new Float32Array(0), hiddenPositions: hp };
+    // Output buffers are fresh per run, so the (possibly sliced) view can be handed out as is.
+    return { logits, hidden: hp.length ? hiddenAll : new Float32Array(0), hiddenPositions: hp };
   }
 
   /**
@@ -247,8 +248,7 @@ export class ModelSession {
     let stoppedBy: 'stop' | 'length' = 'length';
     for (let i = 0; i < max; i++) {
       const id = sampleToken(logits, { temperature: opts.temperature ?? 0, topP: opts.topP, random });
-      const lp = logSoftmax(logits);
-      const tok = { id, logprob: lp[id]!, entropy: entropyFromLogProbs(lp) };
+      const tok = { id, ...tokenStats(logits, id) };
       tokens.push(tok);
       const changed = opts.onToken?.(tok, i);
       if (changed !== undefined) steering = changed;
