@@ -27,7 +27,7 @@ export async function benchCommand(argv: string[]): Promise<void> {
   }
   if (only.has('decode')) {
     log('decode: transformers.js generate() vs our loop');
-    result.decode = await benchDecode(path, join(tmpdir(), 'steerlab-bench'), log, num(values.reps, 'reps', 5));
+    result.decode = await benchDecode(path, join(tmpdir(), 'steerlab-bench'), log, num(values.reps, 'reps', 9));
   }
   const session = await loadModel(spec);
   try {

@@ -5,7 +5,7 @@
  * weights (about 1.4x the GGUF size) instead of the converter's transient buffers.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SteerlabError } from '../engine/errors.js';
 import { ggufToHfTokenizer } from '../engine/gguf/tokenizer.js';
@@ -34,15 +34,27 @@ export interface CachedLoadInfo {
   dir: string;
 }
 
+/** sha256 of a file read in chunks, so hashing never holds the whole file in memory. */
+export function sha256File(path: string): string {
+  const h = createHash('sha256');
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(8 << 20);
+    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) h.update(buf.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
+  return h.digest('hex');
+}
+
 export async function openGgufCached(path: string, modelId: string, opts: { accuracyLevel?: number; log?: (s: string) => void } = {}): Promise<{ session: ModelSession; info: CachedLoadInfo }> {
-  const bytes = new Uint8Array(readFileSync(path));
-  const hash = createHash('sha256').update(bytes).digest('hex');
+  const hash = sha256File(path);
   const acc = opts.accuracyLevel ?? 0;
   const dir = join(cacheDir(), 'converted', `${hash.slice(0, 32)}-v${CONVERTER_VERSION}-acc${acc}`);
   const manifestPath = join(dir, 'manifest.json');
   const cached = existsSync(manifestPath);
   if (!cached) {
-    const { file, cfg, graph, data } = ggufToGraph(bytes, { accuracyLevel: acc });
+    const { file, cfg, graph, data } = ggufToGraph(new Uint8Array(readFileSync(path)), { accuracyLevel: acc });
     const { bytes: hooked, anchors } = hookGraph(graph);
     const { tokenizerJson, tokenizerConfig } = ggufToHfTokenizer(file);
     const manifest: Manifest = {
