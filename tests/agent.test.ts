@@ -138,3 +138,38 @@ describe.skipIf(!HAVE_REAL_MODEL)('agent on SmolLM2-135M-Instruct', () => {
     }
   });
 });
+
+describe('exact scoring when one answer is a prefix of another', () => {
+  let t: TinyModel;
+  beforeAll(async () => {
+    t = await openTinyChar();
+  });
+  afterAll(async () => t.session.dispose());
+
+  it('scores whole answers through the suffix: p("Button 1.") and p("Button 10.") are not double-counted', async () => {
+    // A 12-armed Gaussian bandit with "Button N" labels: "1" is a token prefix of "10", "11", "12".
+    const { loadScenario, getScenario } = await import('../src/envs/scenario.js');
+    const base = getScenario('east-buttons');
+    const scenario = loadScenario({ ...base, id: 'buttons-12', games: ['gaussian-named'], actions: { template: 'Button {n}' } });
+    const env = createEnv('gaussian-named', { names: Array.from({ length: 12 }, (_, i) => `n${i}`), horizon: 1 } as never);
+    const r = await runEpisode(t.session, env, scenario, 1, { mode: 'exact', horizon: 1 }, { ...baseConfig(t.session, 'exact'), env: 'gaussian-named', scenario: 'buttons-12' });
+    const s = t.session;
+    const { buildMessages } = await import('../src/envs/prompt.js');
+    const env2 = createEnv('gaussian-named', { names: Array.from({ length: 12 }, (_, i) => `n${i}`), horizon: 1 } as never);
+    const prompt = s.chat(buildMessages(scenario, env2, { initial: env2.reset(1), turns: [] }) as never);
+    // Reference: full forward of each complete answer, summed token log-probs, normalised.
+    const scores: number[] = [];
+    const head = s.encode(prompt + scenario.answer.prefix);
+    for (let n = 1; n <= 12; n++) {
+      const ids = s.encode(`${prompt}${scenario.answer.prefix}${n}${scenario.answer.suffix}`);
+      const tail = ids.slice(head.length);
+      const out = await s.forward(s.newCache(), ids.slice(0, -1), { logitsFor: tail.length });
+      let lp = 0;
+      tail.forEach((tok, i) => (lp += logSoftmax(out.logits.subarray(i * t.cfg.vocab, (i + 1) * t.cfg.vocab))[tok]!));
+      scores.push(lp);
+    }
+    const mx = Math.max(...scores);
+    const z = scores.reduce((a, b) => a + Math.exp(b - mx), 0);
+    scores.forEach((sc, k) => expect(Math.abs(r.steps[0]!.actionProbs[k]! - Math.exp(sc - mx) / z)).toBeLessThan(1e-5));
+  });
+});

@@ -93,6 +93,10 @@ function splitShared(all: number[][]): { shared: number[]; rest: number[][] } {
   return { shared: all[0]!.slice(0, n), rest: all.map((a) => a.slice(n)) };
 }
 
+function hasPrefixClash(rest: number[][]): boolean {
+  return rest.some((a, i) => rest.some((b, j) => i !== j && a.length < b.length && a.every((x, k) => x === b[k])));
+}
+
 export async function runEpisode(session: ModelSession, env: Env, scenario: Scenario, seed: Seed, opts: AgentOptions, runConfig: Omit<RunConfig, 'seed' | 'envOptions'>): Promise<EpisodeResult> {
   checkFits(scenario, env);
   const initial = env.reset(seed);
@@ -130,7 +134,12 @@ export async function runEpisode(session: ModelSession, env: Env, scenario: Scen
       if (opts.mode === 'exact') {
         // Tokenise prompt + full answer per action; the shared head goes through the cache.
         const promptIds = session.encode(prompt);
-        const full = actions.map((a) => session.encode(prompt + scenario.answer.prefix + a.answer));
+        let full = actions.map((a) => session.encode(prompt + scenario.answer.prefix + a.answer));
+        // When one answer's tokens start another's ("1" vs "10"), score through the suffix ("1." vs
+        // "10.") so each probability is of the whole answer, not of a prefix shared with others.
+        if (scenario.answer.suffix && hasPrefixClash(splitShared(full).rest)) {
+          full = actions.map((a) => session.encode(prompt + answerCompletion(scenario, a)));
+        }
         const { shared, rest } = splitShared(full);
         if (shared.length < promptIds.length || shared.slice(0, promptIds.length).some((x, i) => x !== promptIds[i])) {
           throw new SteerlabError('BAD_SCENARIO', `scenario '${scenario.id}': the answer prefix merges with the prompt's last token; exact scoring needs a clean boundary`);
