@@ -14,9 +14,10 @@ import {
   toMatMulNBits,
   type MatMulNBitsWeights,
 } from '../src/engine/gguf/quant';
+import { HAVE_REAL_MODEL, REAL_MODEL } from './helpers/real.js';
 
-const MODEL = process.env.STEERLAB_MODEL_GGUF ?? '.cache/models/SmolLM2-135M-Instruct.Q4_1.gguf';
-const haveModel = existsSync(MODEL);
+const MODEL = REAL_MODEL;
+const haveModel = HAVE_REAL_MODEL;
 
 interface RefTensor {
   name: string; type: number; dims: number[]; offset: number; nbytes: number;

@@ -4,9 +4,10 @@ import { SteerlabError } from '../src/engine/errors';
 import { GgmlType, quantize } from '../src/engine/gguf/quant';
 import { GgufValueType, parseGguf, tensorBytes, type GgufFile, type GgufLimits } from '../src/engine/gguf/reader';
 import { writeGguf } from '../src/engine/gguf/writer';
+import { HAVE_REAL_MODEL, REAL_MODEL } from './helpers/real.js';
 
-const MODEL = process.env.STEERLAB_MODEL_GGUF ?? '.cache/models/SmolLM2-135M-Instruct.Q4_1.gguf';
-const haveModel = existsSync(MODEL);
+const MODEL = REAL_MODEL;
+const haveModel = HAVE_REAL_MODEL;
 
 // --- a raw GGUF byte builder, so malformed files can be written field by field ---------------
 const cat = (...parts: Uint8Array[]): Uint8Array => {

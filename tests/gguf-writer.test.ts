@@ -4,9 +4,10 @@ import { SteerlabError } from '../src/engine/errors';
 import { GgmlType, dequantize, quantize } from '../src/engine/gguf/quant';
 import { GgufValueType, parseGguf, tensorBytes, type GgufTypeSpec } from '../src/engine/gguf/reader';
 import { inferGgufType, writeControlVector, writeGguf, type GgufMetadataEntry } from '../src/engine/gguf/writer';
+import { HAVE_REAL_MODEL, REAL_MODEL } from './helpers/real.js';
 
-const MODEL = process.env.STEERLAB_MODEL_GGUF ?? '.cache/models/SmolLM2-135M-Instruct.Q4_1.gguf';
-const haveModel = existsSync(MODEL);
+const MODEL = REAL_MODEL;
+const haveModel = HAVE_REAL_MODEL;
 
 function badArgument(f: () => unknown, part?: string): void {
   let err: unknown;
