@@ -5,6 +5,7 @@
  */
 import { SteerlabError } from '../engine/errors';
 import { Rng, type Seed } from '../util/rng';
+import { Episode } from './episode';
 import type { ActionSpec, BanditEnv, RewardLaw, StepResult } from './types';
 
 export interface BanditSpec {
@@ -20,7 +21,7 @@ export interface BanditSpec {
   extraParams?: Record<string, unknown>;
 }
 
-export class Bandit implements BanditEnv {
+export class Bandit extends Episode implements BanditEnv {
   readonly kind = 'bandit' as const;
   readonly id: string;
   readonly horizon: number;
@@ -28,10 +29,9 @@ export class Bandit implements BanditEnv {
   private readonly spec: BanditSpec;
   private armMeans: number[] = [];
   private rng: Rng | null = null;
-  private t = 0;
-  private obs = '';
 
   constructor(spec: BanditSpec) {
+    super();
     if (spec.labels.length < 2) throw new SteerlabError('BAD_ARGUMENT', `env ${spec.id}: a bandit needs at least 2 arms`);
     this.spec = spec;
     this.id = spec.id;
@@ -40,6 +40,7 @@ export class Bandit implements BanditEnv {
   }
 
   reset(seed: Seed): string {
+    this.started = true;
     this.rng = new Rng(seed).fork(this.id);
     const means = this.spec.meansFor(this.rng.fork('means'));
     if (means.length !== this.spec.labels.length) {
@@ -100,15 +101,6 @@ export class Bandit implements BanditEnv {
     };
   }
 
-  observation(): string {
-    this.requireStarted();
-    return this.obs;
-  }
-
-  stepCount(): number {
-    return this.t;
-  }
-
   isDone(): boolean {
     this.requireStarted();
     return this.t >= this.horizon;
@@ -130,14 +122,7 @@ export class Bandit implements BanditEnv {
     return `Round ${this.t + 1} of ${this.horizon}.`;
   }
 
-  private requireStarted(): void {
-    if (!this.rng) throw new SteerlabError('BAD_ARGUMENT', `env ${this.id}: call reset(seed) first`);
-  }
-
-  private checkAction(action: number): void {
-    this.requireStarted();
-    if (!Number.isInteger(action) || action < 0 || action >= this.spec.labels.length) {
-      throw new SteerlabError('BAD_ARGUMENT', `env ${this.id}: action ${action} is not in 0..${this.spec.labels.length - 1}`);
-    }
+  protected actionCount(): number {
+    return this.spec.labels.length;
   }
 }

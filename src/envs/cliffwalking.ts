@@ -8,10 +8,10 @@
  * Dynamics are deterministic and undiscounted, so V*(s) = -(steps to goal) and the regret of an
  * action is exact, in reward units.
  */
-import { SteerlabError } from '../engine/errors';
 import type { Seed } from '../util/rng';
 import { bfsDistances, cellIndex, indexCell, moveClamped, renderGrid, type Cell, type Delta } from './grid';
-import type { ActionSpec, Env, StepResult } from './types';
+import { GridEpisode } from './episode';
+import type { Env, StepResult } from './types';
 
 const ROWS = 4;
 const COLS = 12;
@@ -36,18 +36,15 @@ export interface CliffWalkingOptions {
   horizon: number;
 }
 
-export class CliffWalking implements Env {
+export class CliffWalking extends GridEpisode implements Env {
+  protected readonly labels = LABELS;
   readonly id = 'cliffwalking';
   readonly kind = 'grid' as const;
   readonly horizon: number;
   private readonly dist = bfsDistances(ROWS, COLS, [cellIndex(GOAL, COLS)], (i) => !isCliff(i), DELTAS);
-  private started = false;
-  private pos: Cell = { ...START };
-  private t = 0;
-  private over = false;
-  private obs = '';
 
   constructor(opts: CliffWalkingOptions) {
+    super();
     this.horizon = opts.horizon;
   }
 
@@ -59,10 +56,6 @@ export class CliffWalking implements Env {
     this.over = false;
     this.obs = this.render();
     return this.obs;
-  }
-
-  actions(): ActionSpec[] {
-    return LABELS.map((label, id) => ({ id, label }));
   }
 
   /** Reward and landing cell of an action from a cell, without moving. */
@@ -79,8 +72,7 @@ export class CliffWalking implements Env {
   }
 
   step(action: number): StepResult {
-    this.checkAction(action);
-    if (this.over) throw new SteerlabError('BAD_ARGUMENT', `env ${this.id}: the episode is over; call reset(seed)`);
+    this.beginStep(action);
     const regret = this.actionRegret(action);
     const { reward, to, fell } = this.outcome(this.pos, action);
     const stayed = !fell && to.row === this.pos.row && to.col === this.pos.col;
@@ -97,20 +89,6 @@ export class CliffWalking implements Env {
     return { reward, regret, done: this.over, feedback, observation: this.obs };
   }
 
-  observation(): string {
-    this.requireStarted();
-    return this.obs;
-  }
-
-  stepCount(): number {
-    return this.t;
-  }
-
-  isDone(): boolean {
-    this.requireStarted();
-    return this.over;
-  }
-
   optimalAction(): number | null {
     if (this.isDone()) return null;
     let best = 0;
@@ -124,10 +102,6 @@ export class CliffWalking implements Env {
     return best - this.q(this.pos, action);
   }
 
-  position(): Cell {
-    this.requireStarted();
-    return { ...this.pos };
-  }
 
   /** Steps of a shortest cliff-free path from the current cell to the goal. */
   distanceToGoal(): number {
@@ -142,16 +116,5 @@ export class CliffWalking implements Env {
   private render(): string {
     const grid = renderGrid(MAP, this.pos, 'x');
     return `${grid}\nYou (x) are at row ${this.pos.row + 1}, column ${this.pos.col + 1}.`;
-  }
-
-  private requireStarted(): void {
-    if (!this.started) throw new SteerlabError('BAD_ARGUMENT', `env ${this.id}: call reset(seed) first`);
-  }
-
-  private checkAction(action: number): void {
-    this.requireStarted();
-    if (!Number.isInteger(action) || action < 0 || action > 3) {
-      throw new SteerlabError('BAD_ARGUMENT', `env ${this.id}: action ${action} is not in 0..3`);
-    }
   }
 }

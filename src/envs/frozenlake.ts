@@ -10,7 +10,8 @@
 import { SteerlabError } from '../engine/errors';
 import { Rng, type Seed } from '../util/rng';
 import { bfsDistances, cellIndex, indexCell, moveClamped, renderGrid, type Cell, type Delta } from './grid';
-import type { ActionSpec, Env, StepResult } from './types';
+import { GridEpisode } from './episode';
+import type { Env, StepResult } from './types';
 
 export const FROZENLAKE_MAPS: Record<'4x4' | '8x8', readonly string[]> = {
   '4x4': ['SFFF', 'FHFH', 'FFFH', 'HFFG'],
@@ -45,7 +46,8 @@ export function checkFrozenLakeMap(map: readonly string[]): void {
   if (!map.join('').includes('G')) bad('needs at least one G');
 }
 
-export class FrozenLake implements Env {
+export class FrozenLake extends GridEpisode implements Env {
+  protected readonly labels = LABELS;
   readonly id = 'frozenlake';
   readonly kind = 'grid' as const;
   readonly horizon: number;
@@ -58,12 +60,9 @@ export class FrozenLake implements Env {
   /** BFS steps to the goal, used for the non-slippery optimal action. */
   private readonly dist: number[];
   private rng: Rng | null = null;
-  private pos: Cell = { row: 0, col: 0 };
-  private t = 0;
-  private over = false;
-  private obs = '';
 
   constructor(opts: FrozenLakeOptions) {
+    super();
     checkFrozenLakeMap(opts.map);
     this.opts = opts;
     this.horizon = opts.horizon;
@@ -116,6 +115,7 @@ export class FrozenLake implements Env {
   }
 
   reset(seed: Seed): string {
+    this.started = true;
     this.rng = new Rng(seed).fork(this.id);
     this.pos = indexCell(this.cells.indexOf('S'), this.cols);
     this.t = 0;
@@ -124,13 +124,8 @@ export class FrozenLake implements Env {
     return this.obs;
   }
 
-  actions(): ActionSpec[] {
-    return LABELS.map((label, id) => ({ id, label }));
-  }
-
   step(action: number): StepResult {
-    this.checkAction(action);
-    if (this.over) throw new SteerlabError('BAD_ARGUMENT', `env ${this.id}: the episode is over; call reset(seed)`);
+    this.beginStep(action);
     const regret = this.actionRegret(action);
     const outcomes = this.transitions(this.state(), action);
     const pick = outcomes.length === 1 ? 0 : this.rng!.categorical(outcomes.map(([p]) => p));
@@ -149,20 +144,6 @@ export class FrozenLake implements Env {
     this.over = here === 'H' || here === 'G' || this.t >= this.horizon;
     this.obs = this.render();
     return { reward, regret, done: this.over, feedback, observation: this.obs };
-  }
-
-  observation(): string {
-    this.requireStarted();
-    return this.obs;
-  }
-
-  stepCount(): number {
-    return this.t;
-  }
-
-  isDone(): boolean {
-    this.requireStarted();
-    return this.over;
   }
 
   optimalAction(): number | null {
@@ -187,11 +168,6 @@ export class FrozenLake implements Env {
     return Math.max(...q) - q[action]!;
   }
 
-  /** Current cell, 0-based. */
-  position(): Cell {
-    this.requireStarted();
-    return { ...this.pos };
-  }
 
   /** Steps of a shortest safe path to the goal from the current cell (Infinity if none). */
   distanceToGoal(): number {
@@ -210,17 +186,6 @@ export class FrozenLake implements Env {
   private render(): string {
     const grid = renderGrid(this.opts.map, this.pos, '@');
     return `${grid}\nYou (@) are at row ${this.pos.row + 1}, column ${this.pos.col + 1}.`;
-  }
-
-  private requireStarted(): void {
-    if (!this.rng) throw new SteerlabError('BAD_ARGUMENT', `env ${this.id}: call reset(seed) first`);
-  }
-
-  private checkAction(action: number): void {
-    this.requireStarted();
-    if (!Number.isInteger(action) || action < 0 || action > 3) {
-      throw new SteerlabError('BAD_ARGUMENT', `env ${this.id}: action ${action} is not in 0..3`);
-    }
   }
 }
 
