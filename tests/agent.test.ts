@@ -139,6 +139,27 @@ describe.skipIf(!HAVE_REAL_MODEL)('agent on SmolLM2-135M-Instruct', () => {
   });
 });
 
+describe('live steering strength', () => {
+  let t: TinyModel;
+  beforeAll(async () => {
+    t = await openTinyChar();
+  });
+  afterAll(async () => t.session.dispose());
+
+  it('beta can change between steps and between tokens of a thought; every change is recorded', async () => {
+    const env = createEnv('east-gauss2', { preset: 'equal' } as never);
+    const scenario = { ...getScenario('east-buttons'), onInvalid: 'random-arm' as const };
+    const vector = Float32Array.from({ length: t.cfg.hidden }, (_, i) => Math.sin(i));
+    // step 0: beta 1 until token 3, then 2; step 1: beta 0 (off); step 2: beta 3 throughout
+    const beta = (step: number, token?: number) => (step === 0 ? ((token ?? 0) < 3 ? 1 : 2) : step === 1 ? 0 : 3);
+    const r = await runEpisode(t.session, env, scenario, 4, { mode: 'sampled', samples: 2, maxThoughtTokens: 6, temperature: 1, horizon: 3, steering: { id: 'v', layer: 1, vector, positions: 'generated', beta } }, baseConfig(t.session, 'sampled'));
+    expect(r.steps.map((s) => s.steering)).toEqual([{ layer: 1, beta: 1 }, null, { layer: 1, beta: 3 }]);
+    const changes = r.steps[0]!.extra!.betaChanges as { sample: number; token: number; beta: number }[];
+    expect(changes.filter((c) => c.sample === 0)).toEqual([{ sample: 0, token: 3, beta: 2 }]);
+    expect(r.steps[2]!.extra!.betaChanges).toBeUndefined();
+  });
+});
+
 describe('exact scoring when one answer is a prefix of another', () => {
   let t: TinyModel;
   beforeAll(async () => {

