@@ -194,3 +194,24 @@ describe('exact scoring when one answer is a prefix of another', () => {
     scores.forEach((sc, k) => expect(Math.abs(r.steps[0]!.actionProbs[k]! - Math.exp(sc - mx) / z)).toBeLessThan(1e-5));
   });
 });
+
+describe('prompt cache and steering on all positions', () => {
+  let t: TinyModel;
+  beforeAll(async () => {
+    t = await openTinyChar();
+  });
+  afterAll(async () => t.session.dispose());
+
+  it('a beta change with positions = all recomputes the prompt, so kept-cache traces equal full re-runs', async () => {
+    const env = createEnv('east-gauss2', { preset: 'equal' } as never);
+    const scenario = getScenario('east-buttons');
+    const vector = Float32Array.from({ length: t.cfg.hidden }, (_, i) => Math.cos(i * 0.3));
+    const opts = (reuse: boolean): AgentOptions => ({ mode: 'exact', horizon: 4, reuseCache: reuse, steering: { id: 'v', layer: 1, vector, positions: 'all', beta: (step) => [0, 1, 1, 2][step]! } });
+    const kept = await runEpisode(t.session, env, scenario, 3, opts(true), baseConfig(t.session, 'exact'));
+    const fresh = await runEpisode(t.session, env, scenario, 3, opts(false), baseConfig(t.session, 'exact'));
+    kept.steps.forEach((s, i) => s.actionProbs.forEach((p, k) => expect(Math.abs(p - fresh.steps[i]!.actionProbs[k]!)).toBeLessThan(1e-4)));
+    // step 2 keeps beta 1 and reuses the cache; steps 1 and 3 change beta and recompute
+    expect((kept.steps[2]!.extra as { cachedTokens: number }).cachedTokens).toBeGreaterThan(0);
+    expect((kept.steps[3]!.extra as { cachedTokens: number }).cachedTokens).toBe(0);
+  });
+});

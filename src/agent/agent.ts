@@ -145,26 +145,40 @@ export async function runEpisode(session: ModelSession, env: Env, scenario: Scen
           throw new SteerlabError('BAD_SCENARIO', `scenario '${scenario.id}': the answer prefix merges with the prompt's last token; exact scoring needs a clean boundary`);
         }
         promptTokens = promptIds.length;
-        const pr = await cache.extend(promptIds, promptSteer);
-        tPrompt = performance.now() - t0;
-        Object.assign(extra, { cachedTokens: pr.reused, newTokens: pr.computed });
         const prefix = shared.slice(promptIds.length);
-        const zAtPrefix = opts.zPosition === 'last-prefix' && prefix.length > 0;
-        if (recordLayers.length && !zAtPrefix) hidden.push(recordLayers.map((l) => pr.hidden.slice(l * H, (l + 1) * H)));
-        const fork = cache.kv.fork();
-        try {
-          let logits = pr.logits;
-          if (prefix.length) {
-            const fr = await session.forward(fork, prefix, { region: 'generated', steering: steer, hiddenPositions: zAtPrefix ? [prefix.length - 1] : [] });
-            logits = fr.logits;
-            if (recordLayers.length && zAtPrefix) hidden.push(recordLayers.map((l) => fr.hidden.slice(l * H, (l + 1) * H)));
+        const zAt = opts.zPosition === 'last-prefix' && prefix.length > 0 ? shared.length - 1 : promptIds.length - 1;
+        let scores: number[];
+        if (!steer) {
+          // Unsteered: prompt and answer prefix go through the kept cache in one forward; the next
+          // prompt repeats this prefix, so it is reused too.
+          const pr = await cache.extend(shared, null, zAt);
+          tPrompt = performance.now() - t0;
+          Object.assign(extra, { cachedTokens: pr.reused, newTokens: pr.computed });
+          if (recordLayers.length) hidden.push(recordLayers.map((l) => pr.hidden.slice(l * H, (l + 1) * H)));
+          scores = await session.scoreContinuations(cache.kv, pr.logits, rest, null);
+        } else {
+          // Steered: the prefix and actions are the steered positions; they run on a fork so the
+          // kept cache holds the history exactly as an unsteered prefill would.
+          const zAtPrefix = zAt >= promptIds.length;
+          const pr = await cache.extend(promptIds, promptSteer);
+          tPrompt = performance.now() - t0;
+          Object.assign(extra, { cachedTokens: pr.reused, newTokens: pr.computed });
+          if (recordLayers.length && !zAtPrefix) hidden.push(recordLayers.map((l) => pr.hidden.slice(l * H, (l + 1) * H)));
+          const fork = cache.kv.fork();
+          try {
+            let logits = pr.logits;
+            if (prefix.length) {
+              const fr = await session.forward(fork, prefix, { region: 'generated', steering: steer, hiddenPositions: zAtPrefix ? [prefix.length - 1] : [] });
+              logits = fr.logits;
+              if (recordLayers.length && zAtPrefix) hidden.push(recordLayers.map((l) => fr.hidden.slice(l * H, (l + 1) * H)));
+            }
+            scores = await session.scoreContinuations(fork, logits, rest, steer);
+          } finally {
+            fork.dispose();
           }
-          const scores = await session.scoreContinuations(fork, logits, rest, steer);
-          probs = normalizeLogProbs(scores.map((s) => s / (T > 0 ? T : 1)));
-          extra.logprobs = scores;
-        } finally {
-          fork.dispose();
         }
+        probs = normalizeLogProbs(scores.map((sc) => sc / (T > 0 ? T : 1)));
+        extra.logprobs = scores;
         action = T <= 0 || opts.actionPolicy === 'greedy' ? argmax(probs) : rng.categorical(probs);
         completion = answerCompletion(scenario, actions[action]!);
       } else {
