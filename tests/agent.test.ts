@@ -60,7 +60,7 @@ describe('agent on a tiny character-level model', () => {
   });
 
   it('keeping the prompt cache across steps gives the same trace as re-running the full prompt', async () => {
-    const env = createEnv('east-gauss2', { preset: 'equal' } as never);
+    const env = createEnv('east-gauss2', { preset: 'equal' });
     const scenario = getScenario('east-buttons');
     const opts: AgentOptions = { mode: 'exact', horizon: 6, recordLayers: [1] };
     const kept = await runEpisode(t.session, env, scenario, 5, { ...opts, reuseCache: true }, baseConfig(t.session, 'exact'));
@@ -77,13 +77,13 @@ describe('agent on a tiny character-level model', () => {
   });
 
   it('z is read at the last prompt token by default, or at the last answer-prefix token on request', async () => {
-    const env = createEnv('east-gauss2', { preset: 'equal' } as never);
+    const env = createEnv('east-gauss2', { preset: 'equal' });
     const scenario = getScenario('east-buttons');
     const s = t.session;
     const atPrompt = await runEpisode(s, env, scenario, 2, { mode: 'exact', horizon: 1, recordLayers: [0, 2] }, baseConfig(s, 'exact'));
     const atPrefix = await runEpisode(s, env, scenario, 2, { mode: 'exact', horizon: 1, recordLayers: [0, 2], zPosition: 'last-prefix' }, baseConfig(s, 'exact'));
     // Recompute both positions with one plain forward over prompt + prefix.
-    const env2 = createEnv('east-gauss2', { preset: 'equal' } as never);
+    const env2 = createEnv('east-gauss2', { preset: 'equal' });
     const { buildMessages } = await import('../src/envs/prompt.js');
     const prompt = s.chat(buildMessages(scenario, env2, { initial: env2.reset(2), turns: [] }) as never);
     const promptIds = s.encode(prompt);
@@ -98,7 +98,7 @@ describe('agent on a tiny character-level model', () => {
   });
 
   it('steering on generated positions changes the exact distribution, beta 0 does not', async () => {
-    const env = createEnv('east-gauss2', { preset: 'equal' } as never);
+    const env = createEnv('east-gauss2', { preset: 'equal' });
     const scenario = getScenario('east-buttons');
     const vector = Float32Array.from({ length: t.cfg.hidden }, (_, i) => Math.cos(i));
     const run = (beta: number) => runEpisode(t.session, env, scenario, 9, { mode: 'exact', horizon: 3, steering: { id: 'v', layer: 1, vector, positions: 'generated', beta: () => beta } }, baseConfig(t.session, 'exact'));
@@ -121,7 +121,7 @@ describe.skipIf(!HAVE_REAL_MODEL)('agent on SmolLM2-135M-Instruct', () => {
   afterAll(async () => s?.dispose());
 
   it('a 20-step exact-mode run writes a valid trace, and the same seed gives an identical trace', async () => {
-    const env = createEnv('east-gauss2', { preset: 'equal' } as never);
+    const env = createEnv('east-gauss2', { preset: 'equal' });
     const scenario = getScenario('east-buttons');
     const run = () => runEpisode(s, env, scenario, 42, { mode: 'exact', horizon: 20 }, baseConfig(s, 'exact'));
     const a = await run();
@@ -147,7 +147,7 @@ describe('live steering strength', () => {
   afterAll(async () => t.session.dispose());
 
   it('beta can change between steps and between tokens of a thought; every change is recorded', async () => {
-    const env = createEnv('east-gauss2', { preset: 'equal' } as never);
+    const env = createEnv('east-gauss2', { preset: 'equal' });
     const scenario = { ...getScenario('east-buttons'), onInvalid: 'random-arm' as const };
     const vector = Float32Array.from({ length: t.cfg.hidden }, (_, i) => Math.sin(i));
     // step 0: beta 1 until token 3, then 2; step 1: beta 0 (off); step 2: beta 3 throughout
@@ -172,11 +172,11 @@ describe('exact scoring when one answer is a prefix of another', () => {
     const { loadScenario, getScenario } = await import('../src/envs/scenario.js');
     const base = getScenario('east-buttons');
     const scenario = loadScenario({ ...base, id: 'buttons-12', games: ['gaussian-named'], actions: { template: 'Button {n}' } });
-    const env = createEnv('gaussian-named', { names: Array.from({ length: 12 }, (_, i) => `n${i}`), horizon: 1 } as never);
+    const env = createEnv('gaussian-named', { names: Array.from({ length: 12 }, (_, i) => `n${i}`), horizon: 1 });
     const r = await runEpisode(t.session, env, scenario, 1, { mode: 'exact', horizon: 1 }, { ...baseConfig(t.session, 'exact'), env: 'gaussian-named', scenario: 'buttons-12' });
     const s = t.session;
     const { buildMessages } = await import('../src/envs/prompt.js');
-    const env2 = createEnv('gaussian-named', { names: Array.from({ length: 12 }, (_, i) => `n${i}`), horizon: 1 } as never);
+    const env2 = createEnv('gaussian-named', { names: Array.from({ length: 12 }, (_, i) => `n${i}`), horizon: 1 });
     const prompt = s.chat(buildMessages(scenario, env2, { initial: env2.reset(1), turns: [] }) as never);
     // Reference: full forward of each complete answer, summed token log-probs, normalised.
     const scores: number[] = [];
@@ -203,7 +203,7 @@ describe('prompt cache and steering on all positions', () => {
   afterAll(async () => t.session.dispose());
 
   it('a beta change with positions = all recomputes the prompt, so kept-cache traces equal full re-runs', async () => {
-    const env = createEnv('east-gauss2', { preset: 'equal' } as never);
+    const env = createEnv('east-gauss2', { preset: 'equal' });
     const scenario = getScenario('east-buttons');
     const vector = Float32Array.from({ length: t.cfg.hidden }, (_, i) => Math.cos(i * 0.3));
     const opts = (reuse: boolean): AgentOptions => ({ mode: 'exact', horizon: 4, reuseCache: reuse, steering: { id: 'v', layer: 1, vector, positions: 'all', beta: (step) => [0, 1, 1, 2][step]! } });

@@ -122,7 +122,7 @@ export async function runEpisode(session: ModelSession, env: Env, scenario: Scen
       const t0 = performance.now();
       const steer = steeringAt(opts.steering, t);
       const promptSteer = steer && steer.positions === 'all' ? steer : null;
-      const prompt = session.chat(buildMessages(scenario, env, history, opts.historyStyle ?? scenario.history.style) as never, true);
+      const prompt = session.chat(buildMessages(scenario, env, history, opts.historyStyle ?? scenario.history.style), true);
       let probs: number[];
       let action: number | null;
       let valid = true;

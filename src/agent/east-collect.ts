@@ -39,7 +39,7 @@ export async function collectEastRuns(session: ModelSession, o: CollectOptions):
   const runIds: string[] = [];
   let steps = 0;
   for (let k = 0; k < o.episodes; k++) {
-    const env = createEnv(o.envId, { ...(o.envOptions ?? {}), ...(o.horizon ? { horizon: o.horizon } : {}) } as never);
+    const env = createEnv(o.envId, { ...(o.envOptions ?? {}), ...(o.horizon ? { horizon: o.horizon } : {}) });
     const r = await runEpisode(
       session,
       env,

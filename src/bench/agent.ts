@@ -25,7 +25,7 @@ export async function benchAgent(session: ModelSession, log: (s: string) => void
   const scenario = getScenario('east-buttons');
   const cfg = (mode: 'exact' | 'sampled') => ({ modelId: session.info.modelId, modelHash: session.info.hash, env: 'east-gauss2', scenario: scenario.id, policy: 'bench', mode, steering: null });
   const run = async (reuse: boolean) => {
-    const env = createEnv('east-gauss2', { preset: 'equal' } as never);
+    const env = createEnv('east-gauss2', { preset: 'equal' });
     const r = await runEpisode(session, env, scenario, 7, { mode: 'exact', horizon: 50, reuseCache: reuse }, cfg('exact'));
     return r.steps;
   };
@@ -37,7 +37,7 @@ export async function benchAgent(session: ModelSession, log: (s: string) => void
   const full = await run(false);
   const k5 = around(kept, 5), k50 = around(kept, 48), f5 = around(full, 5), f50 = around(full, 48);
   log(`  agent: one sampled step, M = ${samples}`);
-  const env = createEnv('east-gauss2', { preset: 'equal' } as never);
+  const env = createEnv('east-gauss2', { preset: 'equal' });
   const sampled = await runEpisode(session, env, scenario, 7, { mode: 'sampled', samples, maxThoughtTokens, temperature: 1, horizon: 1 }, cfg('sampled'));
   const exactStepMs = kept[0]!.timings.total!;
   const sampledStepMs = sampled.steps[0]!.timings.total!;

@@ -69,7 +69,7 @@ export interface LlmRunArgs {
 export async function runLlmEpisodes(a: LlmRunArgs): Promise<SummaryRecord[]> {
   const summaries: SummaryRecord[] = [];
   for (let e = 0; e < a.episodes; e++) {
-    const env = createEnv(a.envId, { ...a.envOptions, ...(a.horizon ? { horizon: a.horizon } : {}) } as never);
+    const env = createEnv(a.envId, { ...a.envOptions, ...(a.horizon ? { horizon: a.horizon } : {}) });
     const r = await runEpisode(
       a.session,
       env,

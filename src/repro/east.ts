@@ -70,7 +70,8 @@ export async function reproduceEast(session: ModelSession, outDir: string, log: 
   const c = await collectEastRuns(session, { envId: cfg.env, envOptions: cfg.envOptions, scenario: buttons, episodes: cfg.collect.episodes, horizon: cfg.collect.horizon, seed: cfg.collect.seed, layers: cfg.collect.layers, temperature: cfg.collect.temperature, onEpisode: (k, n) => log(`  episode ${k + 1}: ${n} steps`) });
   const vectors = cfg.collect.layers.map((l) => vectorFromRuns(session, l, c.runs.get(l)!, 'east', c.runIds, { env: cfg.env, scenario: buttons.id }));
   const vecAt = (l: number) => vectors.find((v) => v.layer === l)!;
-  const collectEntropy = aggregate(c.runs.get(cfg.mainLayer)!.map((r) => ({ entropy: r.h.reduce((a, b) => a + b, 0) / r.h.length }) as never)).entropy;
+  const runEntropies = c.runs.get(cfg.mainLayer)!.map((r) => r.h.reduce((a, b) => a + b, 0) / r.h.length);
+  const collectEntropy = { mean: runEntropies.reduce((a, b) => a + b, 0) / runEntropies.length, runs: runEntropies };
 
   const points: Point[] = [];
   const evaluate = async (label: string, scenarioId: string, layer: number | null, r: number, temperature: number, kind: Point['vector']) => {
@@ -84,13 +85,13 @@ export async function reproduceEast(session: ModelSession, outDir: string, log: 
     let parsed = 0;
     for (let k = 0; k < cfg.evaluate.seeds; k++) {
       const seed = cfg.evaluate.seed + k;
-      const env = createEnv(cfg.env, cfg.envOptions as never);
+      const env = createEnv(cfg.env, cfg.envOptions);
       const run = await runEpisode(session, env, scenario, seed, { mode: 'exact', temperature, horizon: cfg.evaluate.horizon, steering }, { modelId: session.info.modelId, modelHash: session.info.hash, env: cfg.env, scenario: scenario.id, policy: `repro-T${temperature}`, mode: 'exact', steering: steering ? { layer: steering.layer, beta, vectorId: steering.id } : null });
       summaries.push(run.summary.summary);
       // Does the steered model still answer in the format when writing freely (greedy)?
-      const env2 = createEnv(cfg.env, cfg.envOptions as never);
+      const env2 = createEnv(cfg.env, cfg.envOptions);
       const first = env2.reset(seed);
-      const ids = session.encode(session.chat(buildMessages(scenario, env2, { initial: first, turns: [] }) as never));
+      const ids = session.encode(session.chat(buildMessages(scenario, env2, { initial: first, turns: [] })));
       const g = await session.generate(ids, { maxNewTokens: 40, steering: steering ? { vectors: [{ layer: steering.layer, vector: steering.vector, beta }], positions: 'generated' } : null });
       g.cache.dispose();
       if (parseAction(scenario, g.text, env2.actions()) !== null) parsed++;
