@@ -263,7 +263,11 @@ export class ModelSession {
     return { ids, tokens, text: this.decode(textIds), stoppedBy };
   }
 
-  /** Prefill a prompt into a fresh cache and generate. The caller gets the cache back. */
+  /**
+   * Prefill a prompt into a fresh cache and generate. The caller gets the cache back (and must
+   * dispose it); it holds the prompt and every generated token but the last, which was sampled
+   * and never fed back.
+   */
   async generate(promptIds: number[], opts: GenerateOptions = {}): Promise<GenerateResult & { cache: KVCache }> {
     const cache = this.newCache();
     try {
