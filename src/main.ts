@@ -14,3 +14,4 @@ if (device === 'webgpu' || device === 'wasm') lab.device = device;
 
 mount(App, { target: document.getElementById('app')!, props: { lab } });
 if (params.get('autoload') !== '0') void lab.loadDefault();
+else void lab.refreshCache();

@@ -2,7 +2,7 @@
  * The page's state and actions, shared by the components. Components render this and call its
  * methods; all model work happens in the worker behind ModelClient.
  */
-import { DEFAULT_MODEL_URL, type GenerateResponse, type LoadedModel, type LoadProgress, type WebDevice } from '../workers/api.js';
+import { DEFAULT_MODEL_URL, type CachedModelInfo, type GenerateResponse, type LoadedModel, type LoadProgress, type WebDevice } from '../workers/api.js';
 import type { ModelClient } from '../workers/client.js';
 import { parseVectorJson, randomUnitVector, vectorProblem, type VectorFile } from './vectors.js';
 
@@ -30,6 +30,12 @@ export class Lab {
   loadError = $state<string | null>(null);
   device = $state<DeviceChoice>('auto');
   source = $state<string>(DEFAULT_MODEL_URL);
+  /** The loaded model came from a local File (never cached). */
+  fromFile = $state(false);
+
+  // the browser's model cache
+  cached = $state.raw<CachedModelInfo[] | null>(null);
+  cacheMessage = $state<string | null>(null);
 
   // generation
   prompt = $state('Tell me about the ocean in two sentences.');
@@ -72,6 +78,7 @@ export class Lab {
     this.model = null;
     this.pair = null;
     this.source = 'url' in what ? what.url : what.file.name;
+    this.fromFile = 'file' in what;
     try {
       const device = this.device === 'auto' ? undefined : this.device;
       const model = await this.client.loadModel({ ...what, device }, (p) => {
@@ -84,6 +91,26 @@ export class Lab {
       this.loadError = describe(e);
       this.status = 'failed';
     }
+    await this.refreshCache();
+  }
+
+  async refreshCache(): Promise<void> {
+    try {
+      this.cached = await this.client.cachedModels();
+    } catch (e) {
+      this.cached = null;
+      this.cacheMessage = describe(e);
+    }
+  }
+
+  async clearCache(): Promise<void> {
+    try {
+      const { removed } = await this.client.clearModelCache();
+      this.cacheMessage = `removed ${removed} cached model${removed === 1 ? '' : 's'}`;
+    } catch (e) {
+      this.cacheMessage = describe(e);
+    }
+    await this.refreshCache();
   }
 
   loadDefault(): Promise<void> {

@@ -10,7 +10,8 @@ import type { ModelInfo } from '../engine/session.js';
 
 export type WebDevice = 'webgpu' | 'wasm';
 
-export type LoadPhase = 'download' | 'parse' | 'convert' | 'session';
+/** 'cache': reading the model from the worker's IndexedDB cache instead of downloading it. */
+export type LoadPhase = 'cache' | 'download' | 'parse' | 'convert' | 'session';
 
 export interface LoadProgress {
   phase: LoadPhase;
@@ -28,6 +29,11 @@ export interface LoadRequest {
   file?: File;
   /** Preferred device; the worker falls back to the other one and says why in fallbackReason. */
   device?: WebDevice;
+  /**
+   * Caps what the model cache will store (bytes). A model larger than this is refused the way a
+   * full disk refuses it (a QuotaExceededError from the put), so tests can exercise that path.
+   */
+  maxCacheBytes?: number;
 }
 
 export interface LoadTimings {
@@ -37,10 +43,33 @@ export interface LoadTimings {
   sessionMs: number;
 }
 
+/**
+ * What happened in the model cache (IndexedDB, keyed by the absolute URL) on a load:
+ * 'reused': read from the cache, no request made; 'stored': downloaded and now cached;
+ * 'not-stored': downloaded and not cached (storageProblem says why), or a local File (never cached).
+ */
+export type ModelStorage = 'reused' | 'stored' | 'not-stored';
+
 export interface LoadedModel extends ModelInfo {
   /** Bytes of the GGUF file. */
   size: number;
+  /** downloadMs is the time to get the bytes: the download, or the cache read when reused. */
   timings: LoadTimings;
+  storage: ModelStorage;
+  /** One line: why a downloaded model was not cached (e.g. browser storage is full). */
+  storageProblem?: string;
+  /** One line: a cached copy was unusable (wrong size, unreadable, not a GGUF), deleted and downloaded again. */
+  cacheNote?: string;
+}
+
+/** One model in the cache, without its bytes. */
+export interface CachedModelInfo {
+  url: string;
+  size: number;
+  etag: string | null;
+  lastModified: string | null;
+  /** When it was stored, ms since the epoch. */
+  storedAt: number;
 }
 
 /** One steering vector at blocks.{layer}.hook_resid_post, applied at every position. */
@@ -130,6 +159,10 @@ export interface ModelApi {
   tinySelfTest(req: SelfTestRequest): Promise<SelfTestResult>;
   /** Which devices this browser offers the worker, and why WebGPU is missing if it is. */
   devices(): Promise<{ devices: string[]; webgpuProblem: string | null }>;
+  /** Models in the IndexedDB cache. Not queued. */
+  cachedModels(): Promise<CachedModelInfo[]>;
+  /** Empties the model cache; resolves to how many models were removed. Not queued. */
+  clearModelCache(): Promise<{ removed: number }>;
   dispose(): Promise<void>;
 }
 

@@ -26,6 +26,12 @@ export function createModelClient(): ModelClient {
     async devices() {
       return fromWire(await remote.devices());
     },
+    async cachedModels() {
+      return fromWire(await remote.cachedModels());
+    },
+    async clearModelCache() {
+      return fromWire(await remote.clearModelCache());
+    },
     async dispose() {
       return fromWire(await remote.dispose());
     },

@@ -8,6 +8,7 @@ import { SteerlabError } from '../engine/errors.js';
 import type { ModelSession } from '../engine/session.js';
 import { openGguf } from '../engine/sources/gguf.js';
 import { Rng } from '../util/rng.js';
+import { ModelCache, storeFailureMessage } from './model-cache.js';
 import { tinySelfTest } from './selftest.js';
 import { tokenTexts } from './token-text.js';
 import {
@@ -53,7 +54,13 @@ async function readWithProgress(res: Response, report: (p: LoadProgress) => void
   return out;
 }
 
-async function fetchModel(url: string, report: (p: LoadProgress) => void): Promise<Uint8Array> {
+interface Downloaded {
+  bytes: Uint8Array;
+  etag: string | null;
+  lastModified: string | null;
+}
+
+async function fetchModel(url: string, report: (p: LoadProgress) => void): Promise<Downloaded> {
   let res: Response;
   try {
     res = await fetch(url);
@@ -65,12 +72,96 @@ async function fetchModel(url: string, report: (p: LoadProgress) => void): Promi
     throw new SteerlabError('MODEL_NOT_FOUND', `${url} was not found${why ? `: ${why}` : ''}`);
   }
   if (!res.ok) throw new SteerlabError('FETCH_FAILED', `${url} answered HTTP ${res.status}`);
-  return readWithProgress(res, report);
+  const bytes = await readWithProgress(res, report);
+  return { bytes, etag: res.headers.get('etag'), lastModified: res.headers.get('last-modified') };
 }
 
 function modelIdOf(req: LoadRequest): string {
   const name = req.file?.name ?? req.url?.split('/').pop() ?? 'model.gguf';
   return name.replace(/\.gguf$/i, '');
+}
+
+/** Errors that mean "these bytes are not a usable GGUF" (as opposed to a runtime or device failure). */
+const isGgufDamage = (e: unknown) => e instanceof SteerlabError && e.code.startsWith('GGUF_');
+
+type Opened = Awaited<ReturnType<typeof openGguf>>;
+
+/** An opened model with how its bytes were obtained. */
+interface Obtained extends Opened {
+  size: number;
+  /** Time to get the bytes (download, file read or cache read). */
+  gotMs: number;
+  storage: LoadedModel['storage'];
+  storageProblem?: string;
+  cacheNote?: string;
+}
+
+async function openFile(file: File, open: (b: Uint8Array) => Promise<Opened>, report: (p: LoadProgress) => void): Promise<Obtained> {
+  const t0 = performance.now();
+  report({ phase: 'download', fraction: 0, loaded: 0, total: file.size });
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  report({ phase: 'download', fraction: 1, loaded: bytes.length, total: bytes.length });
+  const gotMs = performance.now() - t0;
+  return { ...(await open(bytes)), size: bytes.length, gotMs, storage: 'not-stored' };
+}
+
+/**
+ * A model by URL: from the cache when it holds a usable copy (no request at all), else downloaded
+ * and cached. The cache write runs while the model opens; a failed write (storage full or any
+ * other refusal) leaves the load working and says why. A cached copy that is damaged (wrong size,
+ * unreadable, or not a GGUF that opens) is deleted and the model downloaded again.
+ */
+async function openUrl(url: string, maxCacheBytes: number | undefined, open: (b: Uint8Array) => Promise<Opened>, report: (p: LoadProgress) => void): Promise<Obtained> {
+  const cache = await ModelCache.tryOpen();
+  try {
+    let cacheNote: string | undefined;
+    if (cache instanceof ModelCache) {
+      const t0 = performance.now();
+      const hit = await cache.read(url).catch(() => null);
+      if (hit && 'bytes' in hit) {
+        report({ phase: 'cache', fraction: 1, loaded: hit.bytes.length, total: hit.bytes.length });
+        const gotMs = performance.now() - t0;
+        try {
+          return { ...(await open(hit.bytes)), size: hit.bytes.length, gotMs, storage: 'reused' };
+        } catch (e) {
+          if (!isGgufDamage(e)) throw e;
+          await cache.delete(url).catch(() => {});
+          cacheNote = `the cached copy of ${url} did not open (${(e as SteerlabError).code}: ${(e as Error).message}); it was deleted and the model downloaded again`;
+        }
+      } else if (hit) {
+        cacheNote = `${hit.problem}; it was deleted and the model downloaded again`;
+      }
+    }
+    const t1 = performance.now();
+    report({ phase: 'download', fraction: 0, loaded: 0 });
+    const got = await fetchModel(url, report);
+    report({ phase: 'download', fraction: 1, loaded: got.bytes.length, total: got.bytes.length });
+    const gotMs = performance.now() - t1;
+    let storageProblem = cache instanceof ModelCache ? undefined : cache.problem;
+    const stored =
+      cache instanceof ModelCache
+        ? cache.put(url, got.bytes, got, maxCacheBytes).then(
+            () => true,
+            (e: unknown) => {
+              storageProblem = storeFailureMessage(e);
+              return false;
+            },
+          )
+        : Promise.resolve(false);
+    let opened: Opened;
+    try {
+      opened = await open(got.bytes);
+    } catch (e) {
+      // Bytes that are not a GGUF we can open are not worth keeping (a device failure says nothing about them).
+      const kept = await stored;
+      if (kept && isGgufDamage(e) && cache instanceof ModelCache) await cache.delete(url).catch(() => {});
+      throw e;
+    }
+    const storage = (await stored) ? 'stored' : 'not-stored';
+    return { ...opened, size: got.bytes.length, gotMs, storage, ...(storageProblem ? { storageProblem } : {}), ...(cacheNote ? { cacheNote } : {}) };
+  } finally {
+    if (cache instanceof ModelCache) cache.close();
+  }
 }
 
 async function loadModel(req: LoadRequest, onProgress?: (p: LoadProgress) => void): Promise<LoadedModel> {
@@ -80,23 +171,28 @@ async function loadModel(req: LoadRequest, onProgress?: (p: LoadProgress) => voi
   };
   if (!req.file && !req.url) throw new SteerlabError('BAD_ARGUMENT', 'loadModel needs a url or a file');
   if (req.device !== undefined && req.device !== 'webgpu' && req.device !== 'wasm') throw new SteerlabError('BAD_ARGUMENT', `unknown device '${String(req.device)}' (webgpu or wasm)`);
+  if (req.maxCacheBytes !== undefined && !(req.maxCacheBytes >= 0)) throw new SteerlabError('BAD_ARGUMENT', `maxCacheBytes must be a number >= 0, got ${req.maxCacheBytes}`);
   const rt = await runtime();
   if (model) {
     await model.dispose();
     model = null;
   }
-  const t0 = performance.now();
-  report({ phase: 'download', fraction: 0, loaded: 0, total: req.file?.size });
-  const bytes = req.file ? new Uint8Array(await req.file.arrayBuffer()) : await fetchModel(req.url!, report);
-  report({ phase: 'download', fraction: 1, loaded: bytes.length, total: bytes.length });
-  const downloadMs = performance.now() - t0;
-
-  const { session, timings } = await openGguf(rt, bytes, modelIdOf(req), {
-    device: req.device ?? rt.devices[0],
-    onPhase: (phase, done) => report({ phase, fraction: done ? 1 : 0 }),
-  });
-  model = session;
-  return { ...session.info, size: bytes.length, timings: { downloadMs, parseMs: timings.parseMs, convertMs: timings.convertMs + timings.graphMs, sessionMs: timings.sessionMs } };
+  const modelId = modelIdOf(req);
+  const open = (bytes: Uint8Array) =>
+    openGguf(rt, bytes, modelId, {
+      device: req.device ?? rt.devices[0],
+      onPhase: (phase, done) => report({ phase, fraction: done ? 1 : 0 }),
+    });
+  const o = req.file ? await openFile(req.file, open, report) : await openUrl(new URL(req.url!, self.location.href).href, req.maxCacheBytes, open, report);
+  model = o.session;
+  return {
+    ...o.session.info,
+    size: o.size,
+    timings: { downloadMs: o.gotMs, parseMs: o.timings.parseMs, convertMs: o.timings.convertMs + o.timings.graphMs, sessionMs: o.timings.sessionMs },
+    storage: o.storage,
+    ...(o.storageProblem ? { storageProblem: o.storageProblem } : {}),
+    ...(o.cacheNote ? { cacheNote: o.cacheNote } : {}),
+  };
 }
 
 function checkGenerate(req: GenerateRequest): void {
@@ -135,6 +231,22 @@ async function generate(req: GenerateRequest): Promise<GenerateResponse> {
 const api: ModelApi = {
   loadModel,
   generate,
+  cachedModels: async () => {
+    const cache = await ModelCache.open();
+    try {
+      return await cache.list();
+    } finally {
+      cache.close();
+    }
+  },
+  clearModelCache: async () => {
+    const cache = await ModelCache.open();
+    try {
+      return { removed: await cache.clear() };
+    } finally {
+      cache.close();
+    }
+  },
   tinySelfTest: async (req) => tinySelfTest(await runtime(), req),
   devices: async () => {
     const rt = await runtime();
@@ -147,7 +259,19 @@ const api: ModelApi = {
 };
 
 // One call at a time: a load must not swap the model out under a running generate.
+// The cache calls are answered at once (`now`), not queued behind a running call.
 let queue: Promise<unknown> = Promise.resolve();
+
+function now<K extends keyof ModelApi>(name: K): WorkerEndpointApi[K] {
+  const fn = api[name] as (...a: unknown[]) => Promise<unknown>;
+  return ((...args: unknown[]) =>
+    Promise.resolve()
+      .then(() => fn(...args))
+      .then(
+        (value) => ({ ok: true as const, value }),
+        (e: unknown) => ({ ok: false as const, error: toWireError(e) }),
+      )) as WorkerEndpointApi[K];
+}
 
 function serial<K extends keyof ModelApi>(name: K): WorkerEndpointApi[K] {
   const fn = api[name] as (...a: unknown[]) => Promise<unknown>;
@@ -166,6 +290,8 @@ const endpoint: WorkerEndpointApi = {
   generate: serial('generate'),
   tinySelfTest: serial('tinySelfTest'),
   devices: serial('devices'),
+  cachedModels: now('cachedModels'),
+  clearModelCache: now('clearModelCache'),
   dispose: serial('dispose'),
 };
 

@@ -140,8 +140,9 @@ describe('the model worker', () => {
 
     it('loads from a File with download/parse/convert/session progress', async () => {
       const { info, progress } = await loadTiny(page, tiny.bytes, 'wasm');
-      expect(info).toMatchObject({ device: 'wasm', layers: 3, hidden: 64, vocab: 259, size: tiny.bytes.length, modelId: 'tiny' });
+      expect(info).toMatchObject({ device: 'wasm', layers: 3, hidden: 64, vocab: 259, size: tiny.bytes.length, modelId: 'tiny', storage: 'not-stored' });
       expect(info.fallbackReason).toBeUndefined();
+      expect(info.storageProblem).toBeUndefined(); // a File is never cached, and that is no problem
       const finished = progress.filter((p) => p.fraction === 1).map((p) => p.phase);
       expect(finished).toEqual(['download', 'parse', 'convert', 'session']);
       expect(progress.find((p) => p.phase === 'download' && p.fraction === 1)?.loaded).toBe(tiny.bytes.length);
@@ -323,6 +324,103 @@ describe('the lab page', () => {
     expect(errors).toEqual([]);
     expect(external).toEqual([]);
   });
+});
+
+describe('the model cache (IndexedDB in the worker)', () => {
+  const tiny = tinyGguf();
+  let dir: string;
+  let modelBefore: string | undefined;
+  let page: Page;
+  /** Requests the page and its worker made for the model file. */
+  let modelRequests = 0;
+  let url: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'steerlab-cache-'));
+    writeFileSync(join(dir, 'tiny.gguf'), tiny.bytes);
+    modelBefore = process.env.STEERLAB_MODEL_GGUF;
+    process.env.STEERLAB_MODEL_GGUF = join(dir, 'tiny.gguf');
+    ({ page } = await openPage(browser, `${server.url}/tests/browser/harness.html`));
+    page.on('request', (r) => {
+      if (new URL(r.url()).pathname === '/models/default.gguf') modelRequests++;
+    });
+    await page.waitForFunction(() => window.steerlab !== undefined, null, { timeout: 60_000 });
+    url = `${server.url}/models/default.gguf`;
+  }, 120_000);
+
+  afterAll(async () => {
+    await page?.close();
+    if (modelBefore === undefined) delete process.env.STEERLAB_MODEL_GGUF;
+    else process.env.STEERLAB_MODEL_GGUF = modelBefore;
+    rmSync(dir, { recursive: true, force: true });
+  }, 30_000);
+
+  const load = (maxCacheBytes?: number): Promise<LoadedModel> =>
+    page.evaluate((maxCacheBytes) => window.steerlab.client.loadModel({ url: window.steerlab.defaultModelUrl, device: 'wasm', maxCacheBytes }), maxCacheBytes);
+  const cached = () => page.evaluate(() => window.steerlab.client.cachedModels());
+  const clear = () => page.evaluate(() => window.steerlab.client.clearModelCache());
+  const oneToken = () => generate(page, { prompt: 'Hi', chat: false, maxNewTokens: 2, temperature: 0, seed: 1 });
+  /** Writes an entry straight into the cache, as a damaged disk or an old version might leave it. */
+  const plant = (entry: { size: number; stored: number; fill: number }) =>
+    page.evaluate(async ({ url, size, stored, fill }) => {
+      const cache = await window.steerlab.openModelCache();
+      await cache.putRaw({ url, size, etag: null, lastModified: null, storedAt: 0, bytes: new Blob([new Uint8Array(stored).fill(fill)]) });
+      cache.close();
+    }, { url, ...entry });
+
+  it('stores a downloaded model and reads it back on the next load without a request', async () => {
+    await clear();
+    const before = modelRequests;
+    const first = await load();
+    expect(first).toMatchObject({ storage: 'stored', size: tiny.bytes.length, layers: 3 });
+    expect(first.storageProblem).toBeUndefined();
+    expect(modelRequests).toBe(before + 1);
+    expect(await cached()).toEqual([expect.objectContaining({ url, size: tiny.bytes.length, etag: null })]);
+    const second = await load();
+    expect(second).toMatchObject({ storage: 'reused', size: tiny.bytes.length, hash: first.hash });
+    expect(second.cacheNote).toBeUndefined();
+    expect(modelRequests).toBe(before + 1);
+    expect((await oneToken()).ids.length).toBeGreaterThan(0);
+    expect(await clear()).toEqual({ removed: 1 });
+    expect(await cached()).toEqual([]);
+    expect(await load()).toMatchObject({ storage: 'stored' });
+    expect(modelRequests).toBe(before + 2);
+  }, 60_000);
+
+  it('full storage (a quota refusal) leaves the model loaded, uncached, and says so', async () => {
+    await clear();
+    const before = modelRequests;
+    const m = await load(1000);
+    expect(m).toMatchObject({ storage: 'not-stored', layers: 3, size: tiny.bytes.length });
+    expect(m.storageProblem).toBe('browser storage is full (QuotaExceededError): the model was not cached and will be downloaded again next time');
+    expect((await oneToken()).ids.length).toBeGreaterThan(0);
+    expect(await cached()).toEqual([]);
+    expect(await load()).toMatchObject({ storage: 'stored' });
+    expect(modelRequests).toBe(before + 2);
+  }, 60_000);
+
+  it('a damaged cached copy (wrong size, or not a GGUF) is deleted and the model downloaded again', async () => {
+    const n = tiny.bytes.length;
+    await plant({ size: n, stored: n >> 1, fill: 0 });
+    let before = modelRequests;
+    const short = await load();
+    expect(short.storage).toBe('stored');
+    expect(short.cacheNote).toBe(`the cached copy of ${url} was damaged (${n >> 1} bytes, expected ${n}); it was deleted and the model downloaded again`);
+    expect(modelRequests).toBe(before + 1);
+
+    await plant({ size: n, stored: n, fill: 7 });
+    before = modelRequests;
+    const junk = await load();
+    expect(junk.storage).toBe('stored');
+    expect(junk.cacheNote).toMatch(new RegExp(`^the cached copy of ${url.replace(/[.]/g, '\\.')} did not open \\(GGUF_BAD_MAGIC: .*\\); it was deleted and the model downloaded again$`));
+    expect(modelRequests).toBe(before + 1);
+
+    // and the copy that replaced it is good
+    const again = await load();
+    expect(again).toMatchObject({ storage: 'reused', hash: junk.hash });
+    expect(again.cacheNote).toBeUndefined();
+    expect(modelRequests).toBe(before + 1);
+  }, 60_000);
 });
 
 describe('the production build (vite build + preview)', () => {
