@@ -7,6 +7,7 @@
  */
 import { SteerlabError, type ErrorCode } from '../engine/errors.js';
 import type { ModelInfo } from '../engine/session.js';
+import type { StepRecord, SummaryRecord } from '../trace/schema.js';
 
 export type WebDevice = 'webgpu' | 'wasm';
 
@@ -108,6 +109,49 @@ export interface GenerateResponse {
   ms: number;
 }
 
+/**
+ * A steering vector for an agent episode. Its strength (and layer and vector) may be replaced
+ * while the episode runs (setSteering); the episode reads it before every step and every
+ * generated token, at the assistant's turn ('generated' positions, as the CLI's default).
+ */
+export interface LiveSteering {
+  layer: number;
+  beta: number;
+  vector: Float32Array;
+  /** Names the vector in the trace's config (file name, or 'random-<seed>'). */
+  vectorId?: string;
+}
+
+export interface EpisodeRequest {
+  /** A game id from listEnvs(). */
+  env: string;
+  /** Game options (createEnv), e.g. { preset: '95-105' } for east-gauss2; horizon goes below. */
+  envOptions?: Record<string, unknown>;
+  /** A built-in scenario id that lists this game. */
+  scenario: string;
+  mode: 'exact' | 'sampled';
+  /** Sampled mode: completions per step (default 25). */
+  samples?: number;
+  /** Sampled mode: most tokens per completion (default 64). */
+  maxThoughtTokens?: number;
+  /** Of the completions (sampled) or of the action distribution (exact); 0 = greedy. */
+  temperature: number;
+  /** Steps (default: the game's horizon). */
+  horizon?: number;
+  seed: number;
+  /** Steering in force at the start (null: none until setSteering). */
+  steering?: LiveSteering | null;
+}
+
+export interface EpisodeResponse {
+  /** The run's summary line; null when it was stopped before its first step. */
+  summary: SummaryRecord | null;
+  steps: number;
+  /** True when stopEpisode ended it before the game or the horizon did. */
+  stopped: boolean;
+  ms: number;
+}
+
 export interface SelfTestRequest {
   device: WebDevice;
   /** Also run fp16 graphs (skipped, with the reason, where the device cannot). */
@@ -159,6 +203,18 @@ export interface ModelApi {
   tinySelfTest(req: SelfTestRequest): Promise<SelfTestResult>;
   /** Which devices this browser offers the worker, and why WebGPU is missing if it is. */
   devices(): Promise<{ devices: string[]; webgpuProblem: string | null }>;
+  /**
+   * Plays one episode with the loaded model (src/agent runEpisode), calling onStep with each
+   * step's trace record as it is made; resolves once every onStep call has been delivered.
+   */
+  runEpisode(req: EpisodeRequest, onStep?: (record: StepRecord) => void): Promise<EpisodeResponse>;
+  /**
+   * Replaces the steering of the running episode (and of the next one, until runEpisode sets
+   * its own); null = no steering. Answered at once, not queued behind the running episode.
+   */
+  setSteering(steering: LiveSteering | null): Promise<void>;
+  /** Asks the running episode to stop before its next step; false when none is running. Not queued. */
+  stopEpisode(): Promise<boolean>;
   /** Models in the IndexedDB cache. Not queued. */
   cachedModels(): Promise<CachedModelInfo[]>;
   /** Empties the model cache; resolves to how many models were removed. Not queued. */

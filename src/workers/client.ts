@@ -26,6 +26,15 @@ export function createModelClient(): ModelClient {
     async devices() {
       return fromWire(await remote.devices());
     },
+    async runEpisode(req, onStep) {
+      return fromWire(await remote.runEpisode(req, onStep ? Comlink.proxy(onStep) : undefined));
+    },
+    async setSteering(steering) {
+      return fromWire(await remote.setSteering(steering));
+    },
+    async stopEpisode() {
+      return fromWire(await remote.stopEpisode());
+    },
     async cachedModels() {
       return fromWire(await remote.cachedModels());
     },

@@ -8,6 +8,7 @@ import { SteerlabError } from '../engine/errors.js';
 import type { ModelSession } from '../engine/session.js';
 import { openGguf } from '../engine/sources/gguf.js';
 import { Rng } from '../util/rng.js';
+import { EpisodeRunner } from './episode.js';
 import { ModelCache, storeFailureMessage } from './model-cache.js';
 import { tinySelfTest } from './selftest.js';
 import { tokenTexts } from './token-text.js';
@@ -228,9 +229,22 @@ async function generate(req: GenerateRequest): Promise<GenerateResponse> {
   };
 }
 
+const episodes = new EpisodeRunner();
+
 const api: ModelApi = {
   loadModel,
   generate,
+  runEpisode: async (req, onStep) => {
+    try {
+      if (!model) throw new SteerlabError('BAD_ARGUMENT', 'no model is loaded');
+      return await episodes.run(model, req, onStep);
+    } finally {
+      // The page's callback lives on its own message port; close it once the episode is over.
+      (onStep as Partial<Comlink.Remote<unknown>> | undefined)?.[Comlink.releaseProxy]?.();
+    }
+  },
+  setSteering: async (steering) => episodes.setSteering(steering, model?.info ?? null),
+  stopEpisode: async () => episodes.stop(),
   cachedModels: async () => {
     const cache = await ModelCache.open();
     try {
@@ -258,8 +272,8 @@ const api: ModelApi = {
   },
 };
 
-// One call at a time: a load must not swap the model out under a running generate.
-// The cache calls are answered at once (`now`), not queued behind a running call.
+// One call at a time: a load must not swap the model out under a running generate or episode.
+// The live controls and the cache calls are answered at once (`now`), even while an episode runs.
 let queue: Promise<unknown> = Promise.resolve();
 
 function now<K extends keyof ModelApi>(name: K): WorkerEndpointApi[K] {
@@ -290,6 +304,9 @@ const endpoint: WorkerEndpointApi = {
   generate: serial('generate'),
   tinySelfTest: serial('tinySelfTest'),
   devices: serial('devices'),
+  runEpisode: serial('runEpisode'),
+  setSteering: now('setSteering'),
+  stopEpisode: now('stopEpisode'),
   cachedModels: now('cachedModels'),
   clearModelCache: now('clearModelCache'),
   dispose: serial('dispose'),

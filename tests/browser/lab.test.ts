@@ -4,6 +4,7 @@
  * forward on wasm and on WebGPU (SwiftShader); a tiny GGUF goes through the real load path; the
  * default model (when cached) generates a few tokens from the app page.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -11,11 +12,15 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { build, preview as startPreview, type PreviewServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runEpisode } from '../../src/agent/agent.js';
+import { createEnv, getScenario } from '../../src/envs/index.js';
 import { defaultModelPath } from '../../src/node/cache.js';
 import { nodeRuntime } from '../../src/engine/runtime/node.js';
 import { openGguf } from '../../src/engine/sources/gguf.js';
+import { parseTrace } from '../../src/trace/jsonl.js';
+import type { StepRecord } from '../../src/trace/schema.js';
 import { Rng } from '../../src/util/rng.js';
-import type { GenerateRequest, GenerateResponse, LoadedModel, LoadProgress, SelfTestCase, SelfTestResult } from '../../src/workers/api.js';
+import type { EpisodeRequest, GenerateRequest, GenerateResponse, LoadedModel, LoadProgress, SelfTestCase, SelfTestResult } from '../../src/workers/api.js';
 import { HAVE_CHROMIUM, launchChromium, openPage, startServer, type LabServer } from './setup.js';
 import { tinyGguf } from './tiny-gguf.js';
 
@@ -179,6 +184,72 @@ describe('the model worker', () => {
       const greedy = await generate(page, { ...req, temperature: 0 });
       expect(steered.ids).not.toEqual(greedy.ids);
     }, 60_000);
+
+    it('plays an agent episode in the worker, streaming every step record before it resolves, as the Node engine plays it', async () => {
+      const req: EpisodeRequest = { env: 'east-gauss2', envOptions: { preset: '95-105' }, scenario: 'east-buttons', mode: 'exact', temperature: 1, horizon: 4, seed: 5, steering: null };
+      const r = await page.evaluate(async (req) => {
+        const streamed: StepRecord[] = [];
+        const res = await window.steerlab.client.runEpisode(req, (s) => streamed.push(s));
+        // what had arrived when the call resolved
+        return { res, streamed: [...streamed] };
+      }, req);
+      expect(r.res).toMatchObject({ steps: 4, stopped: false });
+      const records = parseTrace([...r.streamed, r.res.summary].map((x) => JSON.stringify(x)).join('\n'));
+      const steps = records.filter((x): x is StepRecord => x.type === 'step');
+      expect(steps.map((x) => x.step)).toEqual([0, 1, 2, 3]);
+      expect(records.at(-1)).toMatchObject({ type: 'summary', steps: 4, numActions: 2 });
+      expect(steps[0]!.config).toMatchObject({
+        modelId: 'tiny',
+        modelHash: createHash('sha256').update(tiny.bytes).digest('hex'),
+        env: 'east-gauss2',
+        envOptions: { preset: '95-105', means: [95, 105] },
+        scenario: 'east-buttons',
+        seed: 5,
+        mode: 'exact',
+        steering: null,
+      });
+      for (const x of steps) expect(x.steering).toBeNull();
+      // the same episode on onnxruntime-node: same actions, same probabilities (f32 weights, no int8 kernels)
+      const { session } = await openGguf(nodeRuntime, tiny.bytes, 'tiny');
+      try {
+        const node = await runEpisode(session, createEnv('east-gauss2', { preset: '95-105', horizon: 4 }), getScenario('east-buttons'), 5, { mode: 'exact', temperature: 1, horizon: 4 }, steps[0]!.config);
+        expect(steps.map((x) => x.action)).toEqual(node.steps.map((x) => x.action));
+        steps.forEach((x, i) => expect(maxAbsDiff(x.actionProbs, node.steps[i]!.actionProbs)).toBeLessThan(1e-4));
+        expect(steps.map((x) => x.cumRegret)).toEqual(node.steps.map((x) => x.cumRegret));
+      } finally {
+        await session.dispose();
+      }
+    }, 60_000);
+
+    it('episode arguments are checked, and the live controls answer while no episode runs', async () => {
+      const out = await page.evaluate(async () => {
+        const c = window.steerlab.client;
+        const fail = async (p: Promise<unknown>) => {
+          try {
+            await p;
+            return null;
+          } catch (e) {
+            const err = e as Error & { code?: string };
+            return { failed: true, name: err.name, code: err.code, message: err.message } as Failure;
+          }
+        };
+        return {
+          wrongScenario: await fail(c.runEpisode({ env: 'east-gauss2', scenario: 'frozenlake-text', mode: 'exact', temperature: 1, seed: 1 })),
+          badHorizon: await fail(c.runEpisode({ env: 'east-gauss2', scenario: 'east-buttons', mode: 'exact', temperature: 1, seed: 1, horizon: 0 })),
+          badVector: await fail(c.setSteering({ layer: 1, beta: 2, vector: new Float32Array(3) })),
+          badLayer: await fail(c.setSteering({ layer: 3, beta: 2, vector: new Float32Array(64) })),
+          cleared: await c.setSteering(null),
+          stopIdle: await c.stopEpisode(),
+        };
+      });
+      expect(out.wrongScenario).toMatchObject({ name: 'SteerlabError', code: 'BAD_SCENARIO' });
+      expect(out.wrongScenario!.message).toMatch(/frozenlake-text.*not east-gauss2/);
+      expect(out.badHorizon).toMatchObject({ code: 'BAD_ARGUMENT', message: 'horizon must be a whole number >= 1, got 0' });
+      expect(out.badVector).toMatchObject({ code: 'BAD_ARGUMENT', message: "the steering vector has 3 entries; this model's hidden size is 64" });
+      expect(out.badLayer).toMatchObject({ code: 'BAD_ARGUMENT', message: 'steering layer 3 is outside 0..2' });
+      expect(out.cleared).toBeUndefined();
+      expect(out.stopIdle).toBe(false);
+    }, 30_000);
 
     it('bad input reaches the page as a typed SteerlabError', async () => {
       const badFile = await page.evaluate(async () => {

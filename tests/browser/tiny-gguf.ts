@@ -1,7 +1,10 @@
 /**
  * A tiny random Llama as a complete GGUF file (weights plus a byte-level BPE tokenizer and a chat
  * template), so the browser tests can drive the real load path (File or URL -> parse -> convert
- * -> session -> generate) in a second instead of loading a 100 MB model.
+ * -> session -> generate) in a second instead of loading a 100 MB model. Its context is 8,192
+ * positions (only the GGUF's context_length key; the rotary tables are built at load), because
+ * the byte-level vocabulary spends one token per character and an agent's dialogue grows by
+ * ~110 tokens a step.
  */
 import { tinyConfig, tinyWeights } from '../../src/engine/model/tiny.js';
 import { writeTinyGguf } from '../../src/engine/model/tiny-gguf.js';
@@ -29,7 +32,7 @@ export interface TinyGguf {
 
 export function tinyGguf(seed = 3): TinyGguf {
   const tokens = [...byteTokens(), ...SPECIALS];
-  const cfg = tinyConfig({ vocab: tokens.length });
+  const cfg = tinyConfig({ vocab: tokens.length, maxPositions: 8192 });
   const weights = tinyWeights(cfg, seed);
   const types = Int32Array.from(tokens, (_, i) => (i < 256 ? GgufTokenType.NORMAL : GgufTokenType.CONTROL));
   const bytes = writeTinyGguf(cfg, weights, {
