@@ -4,6 +4,7 @@
  */
 import { DEFAULT_MODEL_URL, type CachedModelInfo, type GenerateResponse, type LoadedModel, type LoadProgress, type WebDevice } from '../workers/api.js';
 import type { ModelClient } from '../workers/client.js';
+import { AgentState } from './agent.svelte.js';
 import { parseVectorJson, randomUnitVector, vectorProblem, type VectorFile } from './vectors.js';
 
 export type DeviceChoice = 'auto' | WebDevice;
@@ -56,20 +57,24 @@ export class Lab {
   layer = $state(0);
   beta = $state(8);
 
-  /** The unit-or-file direction currently selected, or the reason there is none. */
-  readonly direction = $derived.by((): { vector: Float32Array; label: string } | { problem: string } => {
+  /** The unit-or-file direction currently selected (id names it in traces), or the reason there is none. */
+  readonly direction = $derived.by((): { vector: Float32Array; id: string; label: string } | { problem: string } => {
     const m = this.model;
     if (!m) return { problem: 'load a model first' };
     if (this.vectorSource === 'file') {
       const f = this.vectorFile;
       if (!f) return { problem: 'choose a vector file' };
       const problem = vectorProblem({ layer: this.layer, hidden: f.hidden }, m);
-      return problem ? { problem } : { vector: f.vector, label: `file ${this.vectorFileName}` };
+      return problem ? { problem } : { vector: f.vector, id: this.vectorFileName ?? 'vector-file', label: `file ${this.vectorFileName}` };
     }
-    return { vector: randomUnitVector(m.hidden, this.vectorSeed), label: `random unit direction, seed ${this.vectorSeed}` };
+    return { vector: randomUnitVector(m.hidden, this.vectorSeed), id: `random-seed-${this.vectorSeed}`, label: `random unit direction, seed ${this.vectorSeed}` };
   });
 
-  constructor(private readonly client: ModelClient) {}
+  readonly agent: AgentState;
+
+  constructor(private readonly client: ModelClient) {
+    this.agent = new AgentState(client, this);
+  }
 
   async load(what: { url: string } | { file: File }): Promise<void> {
     this.status = 'loading';

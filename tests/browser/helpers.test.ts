@@ -3,6 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { SteerlabError } from '../../src/engine/errors.js';
 import { parseGguf } from '../../src/engine/gguf/reader.js';
 import { ggufTokenizer } from '../../src/engine/sources/gguf.js';
+import { listEnvs } from '../../src/envs/registry.js';
+import type { StepRecord } from '../../src/trace/schema.js';
+import { entropyChartData } from '../../src/ui/chart.js';
+import { actionLabels, gameChoices, gameOptions } from '../../src/ui/games.js';
 import { parseVectorJson, randomUnitVector, vectorProblem } from '../../src/ui/vectors.js';
 import { tokenTexts } from '../../src/workers/token-text.js';
 import { tinyGguf } from './tiny-gguf.js';
@@ -69,5 +73,42 @@ describe('per-token text', () => {
   it('keeps a trailing incomplete character visible at the end', () => {
     const ids = tok.encode('é').slice(0, 1);
     expect(tokenTexts((x) => tok.decode(x), ids)).toEqual(['\uFFFD']);
+  });
+});
+
+describe("the agent panel's games", () => {
+  it('offers every game that has a built-in scenario, with the scenarios that fit it', () => {
+    const games = gameChoices();
+    expect(games.map((g) => g.id)).toEqual(listEnvs().map((e) => e.id));
+    const east = games.find((g) => g.id === 'east-gauss2')!;
+    expect(east.horizon).toBe(50);
+    expect(east.scenarios.map((s) => s.id)).toEqual(['east-buttons', 'east-slot-machine']);
+    for (const g of games) expect(g.scenarios.length).toBeGreaterThan(0);
+  });
+
+  it('labels the actions as each fitting scenario words them', () => {
+    expect(actionLabels('east-gauss2', gameOptions('east-gauss2', '95-105'), 'east-buttons')).toEqual(['Button 1', 'Button 2']);
+    expect(gameOptions('east-gauss2', '95-105')).toEqual({ preset: '95-105' });
+    expect(gameOptions('frozenlake', '95-105')).toEqual({});
+    for (const g of gameChoices()) {
+      for (const s of g.scenarios) {
+        const labels = actionLabels(g.id, gameOptions(g.id, 'equal'), s.id);
+        expect(labels.length, `${g.id} / ${s.id}`).toBeGreaterThanOrEqual(2);
+        expect(new Set(labels).size).toBe(labels.length);
+      }
+    }
+    // a scenario for another game has no labels to offer
+    expect(actionLabels('east-gauss2', {}, 'frozenlake-text')).toEqual([]);
+  });
+
+  it('charts entropy, the ln K ceiling and the beta in force (0 when unsteered) per step', () => {
+    const step = (i: number, entropy: number, beta: number | null) => ({ step: i, entropy, steering: beta === null ? null : { layer: 1, beta } }) as StepRecord;
+    const { columns } = entropyChartData([step(0, 0.5, null), step(1, 0.25, 4), step(2, 0.125, -2)], 4);
+    expect(columns).toEqual([
+      [0, 1, 2],
+      [0.5, 0.25, 0.125],
+      [Math.log(4), Math.log(4), Math.log(4)],
+      [0, 4, -2],
+    ]);
   });
 });

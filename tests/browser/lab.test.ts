@@ -5,7 +5,7 @@
  * default model (when cached) generates a few tokens from the app page.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,7 @@ import { createEnv, getScenario } from '../../src/envs/index.js';
 import { defaultModelPath } from '../../src/node/cache.js';
 import { nodeRuntime } from '../../src/engine/runtime/node.js';
 import { openGguf } from '../../src/engine/sources/gguf.js';
+import { STEP_COLUMNS } from '../../src/trace/csv.js';
 import { parseTrace } from '../../src/trace/jsonl.js';
 import type { StepRecord } from '../../src/trace/schema.js';
 import { Rng } from '../../src/util/rng.js';
@@ -394,6 +395,180 @@ describe('the lab page', () => {
   it('logged no page errors and fetched nothing from outside', () => {
     expect(errors).toEqual([]);
     expect(external).toEqual([]);
+  });
+});
+
+describe('the agent panel', () => {
+  let dir: string;
+  let modelBefore: string | undefined;
+  let page: Page;
+  let errors: string[];
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'steerlab-agent-'));
+    writeFileSync(join(dir, 'tiny.gguf'), tinyGguf().bytes);
+    modelBefore = process.env.STEERLAB_MODEL_GGUF;
+    process.env.STEERLAB_MODEL_GGUF = join(dir, 'tiny.gguf');
+    ({ page, errors } = await openPage(browser, `${server.url}/?device=wasm`));
+    await page.locator('.model[data-status="ready"], .model[data-status="failed"]').waitFor({ timeout: 60_000 });
+  }, 120_000);
+
+  afterAll(async () => {
+    await page?.close();
+    if (modelBefore === undefined) delete process.env.STEERLAB_MODEL_GGUF;
+    else process.env.STEERLAB_MODEL_GGUF = modelBefore;
+    rmSync(dir, { recursive: true, force: true });
+  }, 30_000);
+
+  const agent = () => page.locator('section.agent');
+  const stepsShown = async () => Number(await agent().locator('.progress-text').getAttribute('data-steps'));
+  const chartPoints = async () => Number(await agent().locator('.chart').getAttribute('data-points'));
+
+  async function exported(button: string): Promise<{ name: string; text: string }> {
+    const [download] = await Promise.all([page.waitForEvent('download'), agent().getByRole('button', { name: button }).click()]);
+    return { name: download.suggestedFilename(), text: readFileSync(await download.path(), 'utf8') };
+  }
+
+  async function settings(s: { mode: 'exact' | 'sampled'; horizon: number; seed: number; temperature: number; preset?: string }): Promise<void> {
+    await page.locator('select[name=agent-env]').selectOption('east-gauss2');
+    await page.locator('select[name=agent-scenario]').selectOption('east-buttons');
+    if (s.preset) await page.locator('select[name=agent-preset]').selectOption(s.preset);
+    await page.locator(`input[name=agent-mode][value=${s.mode}]`).check();
+    await page.locator('input[name=agent-horizon]').fill(String(s.horizon));
+    await page.locator('input[name=agent-seed]').fill(String(s.seed));
+    await page.locator('input[name=agent-temperature]').fill(String(s.temperature));
+  }
+
+  it('runs an exact-mode episode step by step into the chart and the action bars, and exports JSONL and CSV', async () => {
+    expect(await page.locator('.model').getAttribute('data-status')).toBe('ready');
+    await settings({ mode: 'exact', horizon: 6, seed: 3, temperature: 2, preset: '95-105' });
+    await page.locator('input[name=agent-beta]').fill('0');
+    await agent().getByRole('button', { name: 'Run', exact: true }).click();
+    await page.locator('section.agent[data-status="done"], section.agent[data-status="failed"]').waitFor({ timeout: 60_000 });
+    expect(await agent().getAttribute('data-status'), await agent().innerText()).toBe('done');
+    expect(await stepsShown()).toBe(6);
+    expect(await chartPoints()).toBe(6);
+    expect(await agent().locator('.progress-text').innerText()).toBe('step 6 / 6 · finished');
+
+    const { name, text } = await exported('Export trace (JSONL)');
+    expect(name).toBe('steerlab-east-gauss2-east-buttons-seed3.jsonl');
+    const records = parseTrace(text);
+    const steps = records.filter((r): r is StepRecord => r.type === 'step');
+    expect(steps.map((r) => r.step)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(records.at(-1)).toMatchObject({ type: 'summary', steps: 6, numActions: 2 });
+    expect(steps[0]!.config).toMatchObject({ env: 'east-gauss2', envOptions: { preset: '95-105', means: [95, 105] }, scenario: 'east-buttons', seed: 3, mode: 'exact', policy: 'llm-sample-T2' });
+    // 95-105: Button 1 costs 10 a press
+    for (const r of steps) expect(r.regret).toBe(r.action === 0 ? 10 : 0);
+
+    // the panel shows the last step
+    const last = steps.at(-1)!;
+    const bars = agent().locator('.bar');
+    expect(await bars.locator('.label').allInnerTexts()).toEqual(['Button 1', 'Button 2']);
+    const shown = (await bars.evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-prob')))));
+    expect(shown).toEqual(last.actionProbs);
+    expect(await agent().locator('.bar.chosen .label').innerText()).toBe(last.actionLabel);
+    expect(await agent().locator('.regret').innerText()).toBe(last.cumRegret.toFixed(2));
+    expect(await agent().locator('.entropy').innerText()).toMatch(new RegExp(`^${last.entropy.toFixed(3)} nats \\(max 0\\.693\\)$`));
+
+    const csv = await exported('Export CSV');
+    expect(csv.name).toBe('steerlab-east-gauss2-east-buttons-seed3.csv');
+    const lines = csv.text.trimEnd().split('\r\n');
+    expect(lines[0]).toBe(STEP_COLUMNS.join(','));
+    expect(lines).toHaveLength(1 + 6);
+    const stepCol = STEP_COLUMNS.indexOf('step');
+    expect(lines.slice(1).map((l) => l.split(',')[stepCol])).toEqual(['0', '1', '2', '3', '4', '5']);
+  }, 60_000);
+
+  it('sampled mode shows the completion the action came from', async () => {
+    await settings({ mode: 'sampled', horizon: 2, seed: 4, temperature: 1 });
+    await page.locator('input[name=agent-samples]').fill('2');
+    await page.locator('input[name=agent-max-thought]').fill('6');
+    await agent().getByRole('button', { name: 'Run', exact: true }).click();
+    await page.locator('section.agent[data-status="done"], section.agent[data-status="failed"]').waitFor({ timeout: 60_000 });
+    expect(await agent().getAttribute('data-status'), await agent().innerText()).toBe('done');
+    const steps = parseTrace((await exported('Export trace (JSONL)')).text).filter((r): r is StepRecord => r.type === 'step');
+    expect(steps.length).toBeGreaterThan(0);
+    expect(await chartPoints()).toBe(steps.length);
+    const last = steps.at(-1)!;
+    expect(last.completions).toHaveLength(2);
+    expect(last.completion).not.toBeNull();
+    expect(await agent().locator('.completion').textContent()).toBe(last.completion);
+  }, 60_000);
+
+  it('moving the strength during a run steers the next steps, and Stop ends the run early', async () => {
+    const horizon = 20;
+    const changeAt = 2;
+    const stopAt = 7;
+    await settings({ mode: 'exact', horizon, seed: 5, temperature: 2, preset: 'equal' });
+    await page.locator('input[name=agent-vector-source][value=random]').check();
+    await page.locator('input[name=agent-beta]').fill('0');
+    expect(await page.locator('input[name=agent-layer]').inputValue()).toBe('1');
+    // Drive the slider and Stop from inside the page as step records arrive, as a user would,
+    // but without a round trip to the test process between steps.
+    await page.evaluate(({ changeAt, stopAt }) => {
+      const panel = document.querySelector('section.agent')!;
+      const slider = panel.querySelector<HTMLInputElement>('input[name=agent-beta]')!;
+      const stop = [...panel.querySelectorAll('button')].find((b) => b.textContent === 'Stop')!;
+      const log = { changedAfter: -1, stoppedAfter: -1 };
+      (window as unknown as { liveLog: typeof log }).liveLog = log;
+      const observer = new MutationObserver(() => {
+        if (panel.getAttribute('data-status') !== 'running') return;
+        const n = Number(panel.querySelector('.progress-text')?.getAttribute('data-steps') ?? 0);
+        if (log.changedAfter < 0 && n >= changeAt) {
+          log.changedAfter = n;
+          slider.value = '6';
+          slider.dispatchEvent(new Event('input', { bubbles: true }));
+        }
+        if (log.stoppedAfter < 0 && n >= stopAt) {
+          log.stoppedAfter = n;
+          stop.click();
+          observer.disconnect();
+        }
+      });
+      observer.observe(panel, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-steps', 'data-status'] });
+    }, { changeAt, stopAt });
+    await agent().getByRole('button', { name: 'Run', exact: true }).click();
+    // mid-run, once a steered step is shown: the screenshot for the record
+    await expect.poll(() => agent().locator('.beta-in-force').innerText(), { timeout: 30_000, interval: 20 }).toBe('6 at layer 1');
+    await page.screenshot({ path: 'test-results/browser/agent-running.png', fullPage: true });
+    await page.locator('section.agent[data-status="stopped"], section.agent[data-status="done"], section.agent[data-status="failed"]').waitFor({ timeout: 60_000 });
+    expect(await agent().getAttribute('data-status'), await agent().innerText()).toBe('stopped');
+    const log = await page.evaluate(() => (window as unknown as { liveLog: { changedAfter: number; stoppedAfter: number } }).liveLog);
+    expect(log.changedAfter).toBeGreaterThanOrEqual(changeAt);
+    expect(log.stoppedAfter).toBeGreaterThanOrEqual(stopAt);
+
+    const records = parseTrace((await exported('Export trace (JSONL)')).text);
+    const steps = records.filter((r): r is StepRecord => r.type === 'step');
+    const n = steps.length;
+    expect(n).toBeGreaterThanOrEqual(log.stoppedAfter);
+    expect(n).toBeLessThan(horizon);
+    expect(records.at(-1)).toMatchObject({ type: 'summary', steps: n });
+    expect(await stepsShown()).toBe(n);
+    expect(await chartPoints()).toBe(n);
+    expect(await agent().locator('.progress-text').innerText()).toBe(`step ${n} / ${horizon} · stopped`);
+    expect(steps[0]!.config.steering).toEqual({ layer: 1, beta: 0, vectorId: 'random-seed-7' });
+    // Steps made before the slider moved ran unsteered; from some step after it, every step ran at beta 6.
+    const first = steps.findIndex((r) => r.steering !== null);
+    expect(first).toBeGreaterThanOrEqual(log.changedAfter);
+    expect(steps.slice(0, first).every((r) => r.steering === null)).toBe(true);
+    expect(steps.slice(first).map((r) => r.steering)).toEqual(steps.slice(first).map(() => ({ layer: 1, beta: 6 })));
+    expect(await agent().locator('.beta-in-force').innerText()).toBe('6 at layer 1');
+  }, 90_000);
+
+  it('the model panel says the model came from the browser cache, and clears it', async () => {
+    expect(await page.locator('.model .storage').getAttribute('data-storage')).toBe('stored');
+    await page.reload();
+    await page.locator('.model[data-status="ready"], .model[data-status="failed"]').waitFor({ timeout: 60_000 });
+    expect(await page.locator('.model .storage').getAttribute('data-storage')).toBe('reused');
+    expect(await page.locator('.model .storage').innerText()).toBe("read from this browser's model cache (no download)");
+    await expect.poll(() => page.locator('.model .cache-info').innerText()).toBe('model cache: 1 model, 0.4 MB');
+    await page.getByRole('button', { name: 'Clear model cache' }).click();
+    await expect.poll(() => page.locator('.model .cache-message').innerText()).toBe('removed 1 cached model');
+    expect(await page.locator('.model .cache-info').innerText()).toBe('model cache: 0 models, 0.0 MB');
+  }, 60_000);
+
+  it('logged no page errors', () => {
+    expect(errors).toEqual([]);
   });
 });
 
