@@ -10,19 +10,9 @@ import { shuffledControl } from '../steering/east.js';
 import { l2, makeVectorFile, parseVectorFile } from '../steering/vector.js';
 import { formatTraceLine } from '../trace/jsonl.js';
 import { list, need, num, parse, print } from './args.js';
-import { envOptionsFrom, runLlmEpisodes, scenarioFrom } from './run.js';
+import { envOptionsFrom, episodeFlags, runLlmEpisodes, scenarioFrom } from './run.js';
 
-const common = {
-  model: { type: 'string' },
-  env: { type: 'string' },
-  'env-options': { type: 'string' },
-  scenario: { type: 'string' },
-  horizon: { type: 'string' },
-  seed: { type: 'string' },
-  mode: { type: 'string' },
-  samples: { type: 'string' },
-  temperature: { type: 'string' },
-} as const;
+const common = episodeFlags;
 
 export async function eastCommand(argv: string[]): Promise<void> {
   const { values } = parse(argv, { ...common, episodes: { type: 'string' }, layer: { type: 'string' }, out: { type: 'string' }, method: { type: 'string' }, trace: { type: 'string' }, position: { type: 'string' } });

@@ -100,19 +100,24 @@ export async function runLlmEpisodes(a: LlmRunArgs): Promise<SummaryRecord[]> {
   return summaries;
 }
 
+/** Flags shared by every command that plays episodes (run, east, sweep). */
+export const episodeFlags = {
+  model: { type: 'string' },
+  env: { type: 'string' },
+  'env-options': { type: 'string' },
+  scenario: { type: 'string' },
+  horizon: { type: 'string' },
+  seed: { type: 'string' },
+  mode: { type: 'string' },
+  samples: { type: 'string' },
+  temperature: { type: 'string' },
+} as const;
+
 export async function runCommand(argv: string[]): Promise<void> {
   const { values } = parse(argv, {
-    model: { type: 'string' },
-    env: { type: 'string' },
-    'env-options': { type: 'string' },
-    scenario: { type: 'string' },
+    ...episodeFlags,
     episodes: { type: 'string' },
-    horizon: { type: 'string' },
-    seed: { type: 'string' },
     policy: { type: 'string' },
-    mode: { type: 'string' },
-    samples: { type: 'string' },
-    temperature: { type: 'string' },
     out: { type: 'string' },
     ...steeringFlags,
   });
