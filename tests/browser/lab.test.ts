@@ -325,29 +325,40 @@ describe('a chromium without WebGPU', () => {
   }, 60_000);
 });
 
-describe('the lab page', () => {
+/**
+ * Registers hooks that serve a tiny GGUF as the page's /models/default.gguf, open the lab page on
+ * wasm and wait for the model panel to settle; the returned getter gives the open page.
+ */
+function pageWithTinyDefaultModel(tmpPrefix: string): () => Awaited<ReturnType<typeof openPage>> {
   let dir: string;
   let modelBefore: string | undefined;
-  let page: Page;
-  let errors: string[];
-  let external: string[];
-
+  let opened: Awaited<ReturnType<typeof openPage>>;
   beforeAll(async () => {
-    // The page loads /models/default.gguf; point it at a tiny GGUF for the UI checks.
-    dir = mkdtempSync(join(tmpdir(), 'steerlab-browser-'));
+    dir = mkdtempSync(join(tmpdir(), tmpPrefix));
     writeFileSync(join(dir, 'tiny.gguf'), tinyGguf().bytes);
     modelBefore = process.env.STEERLAB_MODEL_GGUF;
     process.env.STEERLAB_MODEL_GGUF = join(dir, 'tiny.gguf');
-    ({ page, errors, external } = await openPage(browser, `${server.url}/?device=wasm`));
-    await page.locator('.model[data-status="ready"], .model[data-status="failed"]').waitFor({ timeout: 60_000 });
+    opened = await openPage(browser, `${server.url}/?device=wasm`);
+    await opened.page.locator('.model[data-status="ready"], .model[data-status="failed"]').waitFor({ timeout: 60_000 });
   }, 120_000);
-
   afterAll(async () => {
-    await page?.close();
+    await opened?.page.close();
     if (modelBefore === undefined) delete process.env.STEERLAB_MODEL_GGUF;
     else process.env.STEERLAB_MODEL_GGUF = modelBefore;
     rmSync(dir, { recursive: true, force: true });
   }, 30_000);
+  return () => opened;
+}
+
+describe('the lab page', () => {
+  const served = pageWithTinyDefaultModel('steerlab-browser-');
+  let page: Page;
+  let errors: string[];
+  let external: string[];
+
+  beforeAll(() => {
+    ({ page, errors, external } = served());
+  });
 
   it('loads the served model and shows its device', async () => {
     await expect.poll(() => page.locator('.model').getAttribute('data-status')).toBe('ready');
@@ -399,26 +410,13 @@ describe('the lab page', () => {
 });
 
 describe('the agent panel', () => {
-  let dir: string;
-  let modelBefore: string | undefined;
+  const served = pageWithTinyDefaultModel('steerlab-agent-');
   let page: Page;
   let errors: string[];
 
-  beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'steerlab-agent-'));
-    writeFileSync(join(dir, 'tiny.gguf'), tinyGguf().bytes);
-    modelBefore = process.env.STEERLAB_MODEL_GGUF;
-    process.env.STEERLAB_MODEL_GGUF = join(dir, 'tiny.gguf');
-    ({ page, errors } = await openPage(browser, `${server.url}/?device=wasm`));
-    await page.locator('.model[data-status="ready"], .model[data-status="failed"]').waitFor({ timeout: 60_000 });
-  }, 120_000);
-
-  afterAll(async () => {
-    await page?.close();
-    if (modelBefore === undefined) delete process.env.STEERLAB_MODEL_GGUF;
-    else process.env.STEERLAB_MODEL_GGUF = modelBefore;
-    rmSync(dir, { recursive: true, force: true });
-  }, 30_000);
+  beforeAll(() => {
+    ({ page, errors } = served());
+  });
 
   const agent = () => page.locator('section.agent');
   const stepsShown = async () => Number(await agent().locator('.progress-text').getAttribute('data-steps'));
