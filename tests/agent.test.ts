@@ -10,7 +10,7 @@ import { Rng } from '../src/util/rng.js';
 import { HAVE_REAL_MODEL, REAL_MODEL } from './helpers/real.js';
 import { openTinyChar, type TinyModel } from './helpers/tiny.js';
 
-const baseConfig = (s: ModelSession, mode: 'exact' | 'sampled') => ({ modelId: s.info.modelId, modelHash: s.info.hash, env: 'east-gauss2', scenario: 'east-buttons', policy: 'sample', mode, steering: null });
+const baseConfig = (mode: 'exact' | 'sampled') => ({ env: 'east-gauss2', scenario: 'east-buttons', policy: 'sample', mode, steering: null });
 
 describe('agent on a tiny character-level model', () => {
   let t: TinyModel;
@@ -63,8 +63,8 @@ describe('agent on a tiny character-level model', () => {
     const env = createEnv('east-gauss2', { preset: 'equal' });
     const scenario = getScenario('east-buttons');
     const opts: AgentOptions = { mode: 'exact', horizon: 6, recordLayers: [1] };
-    const kept = await runEpisode(t.session, env, scenario, 5, { ...opts, reuseCache: true }, baseConfig(t.session, 'exact'));
-    const fresh = await runEpisode(t.session, env, scenario, 5, { ...opts, reuseCache: false }, baseConfig(t.session, 'exact'));
+    const kept = await runEpisode(t.session, env, scenario, 5, { ...opts, reuseCache: true }, baseConfig('exact'));
+    const fresh = await runEpisode(t.session, env, scenario, 5, { ...opts, reuseCache: false }, baseConfig('exact'));
     expect(kept.steps.map((s) => s.action)).toEqual(fresh.steps.map((s) => s.action));
     kept.steps.forEach((s, i) => {
       s.actionProbs.forEach((p, k) => expect(Math.abs(p - fresh.steps[i]!.actionProbs[k]!)).toBeLessThan(1e-4));
@@ -80,8 +80,8 @@ describe('agent on a tiny character-level model', () => {
     const env = createEnv('east-gauss2', { preset: 'equal' });
     const scenario = getScenario('east-buttons');
     const s = t.session;
-    const atPrompt = await runEpisode(s, env, scenario, 2, { mode: 'exact', horizon: 1, recordLayers: [0, 2] }, baseConfig(s, 'exact'));
-    const atPrefix = await runEpisode(s, env, scenario, 2, { mode: 'exact', horizon: 1, recordLayers: [0, 2], zPosition: 'last-prefix' }, baseConfig(s, 'exact'));
+    const atPrompt = await runEpisode(s, env, scenario, 2, { mode: 'exact', horizon: 1, recordLayers: [0, 2] }, baseConfig('exact'));
+    const atPrefix = await runEpisode(s, env, scenario, 2, { mode: 'exact', horizon: 1, recordLayers: [0, 2], zPosition: 'last-prefix' }, baseConfig('exact'));
     // Recompute both positions with one plain forward over prompt + prefix.
     const env2 = createEnv('east-gauss2', { preset: 'equal' });
     const { buildMessages } = await import('../src/envs/prompt.js');
@@ -101,8 +101,8 @@ describe('agent on a tiny character-level model', () => {
     const env = createEnv('east-gauss2', { preset: 'equal' });
     const scenario = getScenario('east-buttons');
     const vector = Float32Array.from({ length: t.cfg.hidden }, (_, i) => Math.cos(i));
-    const run = (beta: number) => runEpisode(t.session, env, scenario, 9, { mode: 'exact', horizon: 3, steering: { id: 'v', layer: 1, vector, positions: 'generated', beta: () => beta } }, baseConfig(t.session, 'exact'));
-    const plain = await runEpisode(t.session, env, scenario, 9, { mode: 'exact', horizon: 3 }, baseConfig(t.session, 'exact'));
+    const run = (beta: number) => runEpisode(t.session, env, scenario, 9, { mode: 'exact', horizon: 3, steering: { id: 'v', layer: 1, vector, positions: 'generated', beta: () => beta } }, baseConfig('exact'));
+    const plain = await runEpisode(t.session, env, scenario, 9, { mode: 'exact', horizon: 3 }, baseConfig('exact'));
     const zero = await run(0);
     const strong = await run(3);
     // beta = 0: the whole trace (all but wall-clock timings) is identical to the unsteered run.
@@ -123,7 +123,7 @@ describe.skipIf(!HAVE_REAL_MODEL)('agent on SmolLM2-135M-Instruct', () => {
   it('a 20-step exact-mode run writes a valid trace, and the same seed gives an identical trace', async () => {
     const env = createEnv('east-gauss2', { preset: 'equal' });
     const scenario = getScenario('east-buttons');
-    const run = () => runEpisode(s, env, scenario, 42, { mode: 'exact', horizon: 20 }, baseConfig(s, 'exact'));
+    const run = () => runEpisode(s, env, scenario, 42, { mode: 'exact', horizon: 20 }, baseConfig('exact'));
     const a = await run();
     const b = await run();
     expect(a.steps).toHaveLength(20);
@@ -152,7 +152,7 @@ describe('live steering strength', () => {
     const vector = Float32Array.from({ length: t.cfg.hidden }, (_, i) => Math.sin(i));
     // step 0: beta 1 until token 3, then 2; step 1: beta 0 (off); step 2: beta 3 throughout
     const beta = (step: number, token?: number) => (step === 0 ? ((token ?? 0) < 3 ? 1 : 2) : step === 1 ? 0 : 3);
-    const r = await runEpisode(t.session, env, scenario, 4, { mode: 'sampled', samples: 2, maxThoughtTokens: 6, temperature: 1, horizon: 3, steering: { id: 'v', layer: 1, vector, positions: 'generated', beta } }, baseConfig(t.session, 'sampled'));
+    const r = await runEpisode(t.session, env, scenario, 4, { mode: 'sampled', samples: 2, maxThoughtTokens: 6, temperature: 1, horizon: 3, steering: { id: 'v', layer: 1, vector, positions: 'generated', beta } }, baseConfig('sampled'));
     expect(r.steps.map((s) => s.steering)).toEqual([{ layer: 1, beta: 1 }, null, { layer: 1, beta: 3 }]);
     const changes = r.steps[0]!.extra!.betaChanges as { sample: number; token: number; beta: number }[];
     expect(changes.filter((c) => c.sample === 0)).toEqual([{ sample: 0, token: 3, beta: 2 }]);
@@ -173,7 +173,7 @@ describe('exact scoring when one answer is a prefix of another', () => {
     const base = getScenario('east-buttons');
     const scenario = loadScenario({ ...base, id: 'buttons-12', games: ['gaussian-named'], actions: { template: 'Button {n}' } });
     const env = createEnv('gaussian-named', { names: Array.from({ length: 12 }, (_, i) => `n${i}`), horizon: 1 });
-    const r = await runEpisode(t.session, env, scenario, 1, { mode: 'exact', horizon: 1 }, { ...baseConfig(t.session, 'exact'), env: 'gaussian-named', scenario: 'buttons-12' });
+    const r = await runEpisode(t.session, env, scenario, 1, { mode: 'exact', horizon: 1 }, { ...baseConfig('exact'), env: 'gaussian-named', scenario: 'buttons-12' });
     const s = t.session;
     const { buildMessages } = await import('../src/envs/prompt.js');
     const env2 = createEnv('gaussian-named', { names: Array.from({ length: 12 }, (_, i) => `n${i}`), horizon: 1 });
@@ -207,8 +207,8 @@ describe('prompt cache and steering on all positions', () => {
     const scenario = getScenario('east-buttons');
     const vector = Float32Array.from({ length: t.cfg.hidden }, (_, i) => Math.cos(i * 0.3));
     const opts = (reuse: boolean): AgentOptions => ({ mode: 'exact', horizon: 4, reuseCache: reuse, steering: { id: 'v', layer: 1, vector, positions: 'all', beta: (step) => [0, 1, 1, 2][step]! } });
-    const kept = await runEpisode(t.session, env, scenario, 3, opts(true), baseConfig(t.session, 'exact'));
-    const fresh = await runEpisode(t.session, env, scenario, 3, opts(false), baseConfig(t.session, 'exact'));
+    const kept = await runEpisode(t.session, env, scenario, 3, opts(true), baseConfig('exact'));
+    const fresh = await runEpisode(t.session, env, scenario, 3, opts(false), baseConfig('exact'));
     kept.steps.forEach((s, i) => s.actionProbs.forEach((p, k) => expect(Math.abs(p - fresh.steps[i]!.actionProbs[k]!)).toBeLessThan(1e-4)));
     // step 2 keeps beta 1 and reuses the cache; steps 1 and 3 change beta and recompute
     expect((kept.steps[2]!.extra as { cachedTokens: number }).cachedTokens).toBeGreaterThan(0);

@@ -97,7 +97,7 @@ function hasPrefixClash(rest: number[][]): boolean {
   return rest.some((a, i) => rest.some((b, j) => i !== j && a.length < b.length && a.every((x, k) => x === b[k])));
 }
 
-export async function runEpisode(session: ModelSession, env: Env, scenario: Scenario, seed: Seed, opts: AgentOptions, runConfig: Omit<RunConfig, 'seed' | 'envOptions'>): Promise<EpisodeResult> {
+export async function runEpisode(session: ModelSession, env: Env, scenario: Scenario, seed: Seed, opts: AgentOptions, runConfig: Omit<RunConfig, 'seed' | 'envOptions' | 'modelId' | 'modelHash'>): Promise<EpisodeResult> {
   checkFits(scenario, env);
   const initial = env.reset(seed);
   const actions = scenarioActions(scenario, env.actions());
@@ -106,7 +106,8 @@ export async function runEpisode(session: ModelSession, env: Env, scenario: Scen
   const random = () => rng.next();
   const T = opts.temperature ?? 1;
   const horizon = Math.min(opts.horizon ?? env.horizon, env.horizon);
-  const config: RunConfig = { ...runConfig, seed, envOptions: env.params() };
+  // The model's identity comes from the session itself, so a trace can never name the wrong model.
+  const config: RunConfig = { ...runConfig, modelId: session.info.modelId, modelHash: session.info.hash, seed, envOptions: env.params() };
   const runId = `${config.env}:${config.policy}:${opts.mode}:${String(seed)}`;
   const history: History = { initial, turns: [] };
   const steps: StepRecord[] = [];

@@ -46,7 +46,7 @@ export async function collectEastRuns(session: ModelSession, o: CollectOptions):
       o.scenario,
       o.seed + k,
       { mode: o.mode ?? 'exact', samples: o.samples, temperature: o.temperature ?? 1, horizon: o.horizon, recordLayers: o.layers, zPosition: o.zPosition, onStep: o.onStep },
-      { modelId: session.info.modelId, modelHash: session.info.hash, env: o.envId, scenario: o.scenario.id, policy: 'east-collect', mode: o.mode ?? 'exact', steering: null },
+      { env: o.envId, scenario: o.scenario.id, policy: 'east-collect', mode: o.mode ?? 'exact', steering: null },
     );
     // A step with no parse ended the episode without an action: its entropy is not an action entropy.
     const kept = r.steps.map((s, i) => ({ s, z: r.hidden[i]! })).filter(({ s }) => s.valid);

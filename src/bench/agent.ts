@@ -23,7 +23,7 @@ export interface AgentBench {
 
 export async function benchAgent(session: ModelSession, log: (s: string) => void, samples = 25, maxThoughtTokens = 48): Promise<AgentBench> {
   const scenario = getScenario('east-buttons');
-  const cfg = (mode: 'exact' | 'sampled') => ({ modelId: session.info.modelId, modelHash: session.info.hash, env: 'east-gauss2', scenario: scenario.id, policy: 'bench', mode, steering: null });
+  const cfg = (mode: 'exact' | 'sampled') => ({ env: 'east-gauss2', scenario: scenario.id, policy: 'bench', mode, steering: null });
   const run = async (reuse: boolean) => {
     const env = createEnv('east-gauss2', { preset: 'equal' });
     const r = await runEpisode(session, env, scenario, 7, { mode: 'exact', horizon: 50, reuseCache: reuse }, cfg('exact'));

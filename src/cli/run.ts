@@ -84,8 +84,6 @@ export async function runLlmEpisodes(a: LlmRunArgs): Promise<SummaryRecord[]> {
         onStep: a.out ? (rec) => appendFileSync(a.out!, formatTraceLine(rec)) : undefined,
       },
       {
-        modelId: a.session.info.modelId,
-        modelHash: a.session.info.hash,
         env: a.envId,
         scenario: a.scenario.id,
         policy: `llm-${a.temperature > 0 ? 'sample' : 'greedy'}-T${a.temperature}`,

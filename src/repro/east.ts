@@ -86,7 +86,7 @@ export async function reproduceEast(session: ModelSession, outDir: string, log: 
     for (let k = 0; k < cfg.evaluate.seeds; k++) {
       const seed = cfg.evaluate.seed + k;
       const env = createEnv(cfg.env, cfg.envOptions);
-      const run = await runEpisode(session, env, scenario, seed, { mode: 'exact', temperature, horizon: cfg.evaluate.horizon, steering }, { modelId: session.info.modelId, modelHash: session.info.hash, env: cfg.env, scenario: scenario.id, policy: `repro-T${temperature}`, mode: 'exact', steering: steering ? { layer: steering.layer, beta, vectorId: steering.id } : null });
+      const run = await runEpisode(session, env, scenario, seed, { mode: 'exact', temperature, horizon: cfg.evaluate.horizon, steering }, { env: cfg.env, scenario: scenario.id, policy: `repro-T${temperature}`, mode: 'exact', steering: steering ? { layer: steering.layer, beta, vectorId: steering.id } : null });
       summaries.push(run.summary.summary);
       // Does the steered model still answer in the format when writing freely (greedy)?
       const env2 = createEnv(cfg.env, cfg.envOptions);

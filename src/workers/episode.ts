@@ -140,8 +140,6 @@ export class EpisodeRunner {
           },
         },
         {
-          modelId: session.info.modelId,
-          modelHash: session.info.hash,
           env: env.id,
           scenario: scenario.id,
           policy: `llm-${T > 0 ? 'sample' : 'greedy'}-T${T}`,

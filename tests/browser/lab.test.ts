@@ -562,7 +562,8 @@ describe('the agent panel', () => {
     await expect.poll(() => page.locator('.model .cache-info').innerText()).toBe('model cache: 1 model, 0.4 MB');
     await page.getByRole('button', { name: 'Clear model cache' }).click();
     await expect.poll(() => page.locator('.model .cache-message').innerText()).toBe('removed 1 cached model');
-    expect(await page.locator('.model .cache-info').innerText()).toBe('model cache: 0 models, 0.0 MB');
+    // the size line is refreshed after the message, by a second worker call: wait for it too
+    await expect.poll(() => page.locator('.model .cache-info').innerText()).toBe('model cache: 0 models, 0.0 MB');
   }, 60_000);
 
   it('logged no page errors', () => {
