@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { logSoftmax } from '../src/engine/logits.js';
 import { f16ToF32Array } from '../src/engine/onnx/graph.js';
 import { ReferenceModel } from '../src/engine/reference.js';
-import { SteerlabError } from '../src/engine/errors.js';
+import { SteerlabError } from '../src/errors.js';
 import { openTiny, type TinyModel } from './helpers/tiny.js';
 
 const PROMPT = [5, 17, 42, 8, 91, 33, 2];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SteerlabError } from '../src/engine/errors';
+import { SteerlabError } from '../src/errors.js';
 import {
   answerCompletion,
   buildMessages,

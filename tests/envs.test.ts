@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SteerlabError } from '../src/engine/errors';
+import { SteerlabError } from '../src/errors.js';
 import { createEnv, EAST_PRESETS, listEnvs } from '../src/envs/registry';
 import { isBandit, type BanditEnv, type Env } from '../src/envs/types';
 import { FROZENLAKE_MAPS, FrozenLake } from '../src/envs/frozenlake';

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { SteerlabError } from '../src/engine/errors';
+import { SteerlabError } from '../src/errors.js';
 import { parseGguf, tensorBytes } from '../src/engine/gguf/reader';
 import {
   GgmlType,

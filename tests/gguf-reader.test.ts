@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { SteerlabError } from '../src/engine/errors';
+import { SteerlabError } from '../src/errors.js';
 import { GgmlType, quantize } from '../src/engine/gguf/quant';
 import { GgufValueType, parseGguf, tensorBytes, type GgufFile, type GgufLimits } from '../src/engine/gguf/reader';
 import { writeGguf } from '../src/engine/gguf/writer';

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { SteerlabError } from '../src/engine/errors';
+import { SteerlabError } from '../src/errors.js';
 import { GgufValueType, parseGguf, type GgufFile, type GgufValue } from '../src/engine/gguf/reader';
 import { GgufTokenType, ggufToHfTokenizer, loadTokenizer, tokenizerFromGguf } from '../src/engine/gguf/tokenizer';
 import { writeGguf, type GgufMetadataEntry } from '../src/engine/gguf/writer';

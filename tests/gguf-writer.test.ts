@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { SteerlabError } from '../src/engine/errors';
+import { SteerlabError } from '../src/errors.js';
 import { GgmlType, dequantize, quantize } from '../src/engine/gguf/quant';
 import { GgufValueType, parseGguf, tensorBytes, type GgufTypeSpec } from '../src/engine/gguf/reader';
 import { inferGgufType, writeControlVector, writeGguf, type GgufMetadataEntry } from '../src/engine/gguf/writer';

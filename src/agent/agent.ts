@@ -10,7 +10,7 @@
  * never steered under 'generated', so each step sees the history exactly as a fresh prefill would.
  * z (hidden state) is read at the last prompt token, before the assistant's turn.
  */
-import { SteerlabError } from '../engine/errors.js';
+import { SteerlabError } from '../errors.js';
 import { normalizeLogProbs } from '../engine/logits.js';
 import type { ModelSession, Steering, SteerPositions } from '../engine/session.js';
 import { buildMessages, type History, type Turn } from '../envs/prompt.js';

@@ -14,7 +14,7 @@
  *    itself comes from one further, independent posterior draw, as in plain Thompson sampling.
  *  - optimal: the game's own optimal action (best arm, or shortest path in grid games): one-hot.
  */
-import { SteerlabError } from '../engine/errors';
+import { SteerlabError } from '../errors.js';
 import type { Env, RewardLaw } from '../envs/types';
 import type { Rng } from '../util/rng';
 

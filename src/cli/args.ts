@@ -1,6 +1,6 @@
 /** Small helpers over node:util parseArgs so each command states its flags once. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { SteerlabError } from '../engine/errors.js';
+import { SteerlabError } from '../errors.js';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 

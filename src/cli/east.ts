@@ -2,7 +2,7 @@
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { collectEastRuns, vectorFromRuns, type VectorMethod } from '../agent/east-collect.js';
 import type { Mode, SteeringControl } from '../agent/agent.js';
-import { SteerlabError } from '../engine/errors.js';
+import { SteerlabError } from '../errors.js';
 import { aggregate } from '../metrics/summary.js';
 import { loadModel } from '../node/models.js';
 import { exportControlVector, importControlVector } from '../steering/controlvector.js';

@@ -1,6 +1,6 @@
 /** `steerlab generate`: one completion, optionally steered, as text or JSON. */
 import { readFileSync } from 'node:fs';
-import { SteerlabError } from '../engine/errors.js';
+import { SteerlabError } from '../errors.js';
 import type { Steering } from '../engine/session.js';
 import { loadModel } from '../node/models.js';
 import { parseVectorFile } from '../steering/vector.js';

@@ -1,5 +1,5 @@
 /** steerlab's command line: every command runs on the same engine the browser worker uses. */
-import { SteerlabError } from '../engine/errors.js';
+import { SteerlabError } from '../errors.js';
 import { generateCommand } from './generate.js';
 import { modelCommand, tokenizeCommand } from './model.js';
 import { csvCommand, envsCommand, metricsCommand, runCommand } from './run.js';

@@ -1,6 +1,6 @@
 /** `steerlab model fetch|info` and `steerlab tokenize`. */
 import { readFileSync } from 'node:fs';
-import { SteerlabError } from '../engine/errors.js';
+import { SteerlabError } from '../errors.js';
 import { fetchDefaultModel } from '../node/fetch.js';
 import { loadTokenizerOnly, modelInfo } from '../node/inspect.js';
 import { need, parse, print } from './args.js';

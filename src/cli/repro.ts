@@ -1,5 +1,5 @@
 /** `steerlab repro east [--out DIR] [--report-only]`: regenerates docs/results/east.{json,md,svg}. */
-import { SteerlabError } from '../engine/errors.js';
+import { SteerlabError } from '../errors.js';
 import { loadModel } from '../node/models.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

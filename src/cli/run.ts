@@ -2,7 +2,7 @@
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { runEpisode, type Mode, type SteeringControl } from '../agent/agent.js';
 import { POLICY_NAMES, runBaseline, type PolicyName } from '../baselines/run.js';
-import { SteerlabError } from '../engine/errors.js';
+import { SteerlabError } from '../errors.js';
 import type { ModelSession } from '../engine/session.js';
 import { createEnv, listEnvs } from '../envs/registry.js';
 import { builtinScenarios, getScenario, loadScenario, type Scenario } from '../envs/scenario.js';

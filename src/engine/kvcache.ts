@@ -4,7 +4,7 @@
  * explicitly). Writes are copy-on-write for the same reason.
  */
 import type { Tensor } from 'onnxruntime-common';
-import { SteerlabError } from './errors.js';
+import { SteerlabError } from '../errors.js';
 
 export class TensorPool {
   private readonly refs = new Map<Tensor, number>();

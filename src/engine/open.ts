@@ -2,7 +2,7 @@
  * Turns an unmodified decoder graph into a steerable ModelSession: add hooks, create the
  * runtime session on the best device, fall back (and say so) when that device fails.
  */
-import { SteerlabError } from './errors.js';
+import { SteerlabError } from '../errors.js';
 import { addHooks, type Anchors } from './onnx/hooks.js';
 import { decodeModel, encodeModel, DT } from './onnx/proto.js';
 import type { Device, Runtime } from './runtime/types.js';

@@ -5,7 +5,7 @@
  * candidate continuations exactly, samples reproducibly, and edits the value cache.
  */
 import type { InferenceSession, Tensor } from 'onnxruntime-common';
-import { SteerlabError } from './errors.js';
+import { SteerlabError } from '../errors.js';
 import { KVCache, TensorPool } from './kvcache.js';
 import { logSoftmax, sampleToken, tokenStats } from './logits.js';
 import { f16ToF32Array, f32ToF16Array } from './onnx/graph.js';

@@ -3,7 +3,7 @@
  * downloaded or generated from a GGUF vocabulary) to the engine's Tokenizer interface.
  */
 import { PreTrainedTokenizer } from '@huggingface/transformers';
-import { SteerlabError } from './errors.js';
+import { SteerlabError } from '../errors.js';
 import type { ChatMessage, Tokenizer } from './tokenizer.js';
 
 export function hfTokenizer(tokenizerJson: object, tokenizerConfig: Record<string, unknown>, extraEos: number[] = []): Tokenizer {

@@ -3,7 +3,7 @@
  * means are chosen at reset (fixed, shuffled, or drawn) are passed in, so every bandit game shares
  * the same step/regret/observation code.
  */
-import { SteerlabError } from '../engine/errors';
+import { SteerlabError } from '../errors.js';
 import { Rng, type Seed } from '../util/rng';
 import { Episode } from './episode';
 import type { ActionSpec, BanditEnv, RewardLaw, StepResult } from './types';

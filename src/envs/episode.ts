@@ -2,7 +2,7 @@
  * Bookkeeping every game shares: whether reset() has run, the step counter, the current
  * observation text, and the argument checks. Games extend this and keep only their dynamics.
  */
-import { SteerlabError } from '../engine/errors';
+import { SteerlabError } from '../errors.js';
 import type { Cell } from './grid';
 import type { ActionSpec } from './types';
 

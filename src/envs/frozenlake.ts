@@ -7,7 +7,7 @@
  * with slipping, the greedy action of value iteration. Regret is V*(s) - Q*(s, a) under discount
  * `gamma` (default 0.99): without discounting every safe detour would tie with the shortest path.
  */
-import { SteerlabError } from '../engine/errors';
+import { SteerlabError } from '../errors.js';
 import { Rng, type Seed } from '../util/rng';
 import { bfsDistances, cellIndex, indexCell, moveClamped, renderGrid, type Cell, type Delta } from './grid';
 import { GridEpisode } from './episode';

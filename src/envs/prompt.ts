@@ -6,7 +6,7 @@
  *    (per-action counts and mean rewards, or one line per past step) and the question.
  * The engine appends scenario.answer.prefix to the assistant turn itself when scoring exactly.
  */
-import { SteerlabError } from '../engine/errors';
+import { SteerlabError } from '../errors.js';
 import { checkFits, scenarioActions, type HistoryStyle, type Scenario, type ScenarioAction } from './scenario';
 import { formatNumber, renderTemplate, type TemplateVars } from './template';
 import type { Env } from './types';

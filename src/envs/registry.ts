@@ -3,7 +3,7 @@
  * in an option name is an error, not a silent default) and builds the game.
  */
 import { z } from 'zod';
-import { SteerlabError } from '../engine/errors';
+import { SteerlabError } from '../errors.js';
 import { Bandit } from './bandit';
 import { CliffWalking } from './cliffwalking';
 import { FROZENLAKE_MAPS, FrozenLake } from './frozenlake';

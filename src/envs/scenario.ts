@@ -5,7 +5,7 @@
  * feedback and history templates, and what to do when an answer cannot be parsed.
  */
 import { z } from 'zod';
-import { SteerlabError } from '../engine/errors';
+import { SteerlabError } from '../errors.js';
 import { firstIssue } from './issue';
 import { placeholders, renderTemplate } from './template';
 import type { ActionSpec, Env } from './types';

@@ -2,7 +2,7 @@
  * Action entropy in nats. The input is a probability vector or raw counts (EAST's Monte-Carlo
  * estimate is the plug-in entropy of the empirical action frequencies, so counts are normalised).
  */
-import { SteerlabError } from '../engine/errors';
+import { SteerlabError } from '../errors.js';
 
 /**
  * H(p) = -sum p_i ln p_i after normalising by the sum. An all-zero vector (no valid action among

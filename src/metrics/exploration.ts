@@ -3,7 +3,7 @@
  * 2025). Rounds are 1-based in the formulas, arrays 0-based. An action of null marks a round where
  * nothing was played (unparseable answer that ended the episode).
  */
-import { SteerlabError } from '../engine/errors';
+import { SteerlabError } from '../errors.js';
 
 /** Tolerance below which an expected regret counts as zero, i.e. the action was optimal. */
 export const REGRET_TOL = 1e-9;

@@ -2,7 +2,7 @@
  * One summary per run, and the mean with a 95 % t-interval of each summary value over runs
  * (seeds). Trace step records satisfy StepLike, so a trace summarises directly.
  */
-import { SteerlabError } from '../engine/errors';
+import { SteerlabError } from '../errors.js';
 import { entropy } from './entropy';
 import {
   REGRET_TOL,

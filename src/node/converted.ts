@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SteerlabError } from '../engine/errors.js';
+import { SteerlabError } from '../errors.js';
 import { ggufToHfTokenizer } from '../engine/gguf/tokenizer.js';
 import { EXTERNAL_DATA_NAME } from '../engine/onnx/decoder.js';
 import type { Anchors } from '../engine/onnx/hooks.js';

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { SteerlabError } from '../engine/errors.js';
+import { SteerlabError } from '../errors.js';
 import { parseGguf } from '../engine/gguf/reader.js';
 import { HUB_BASE } from '../engine/sources/files.js';
 import { DEFAULT_MODEL, defaultModelPath } from './cache.js';

@@ -1,7 +1,7 @@
 /** Cheap model inspection without building a session: `model info` and `tokenize`. */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { SteerlabError } from '../engine/errors.js';
+import { SteerlabError } from '../errors.js';
 import { parseGguf } from '../engine/gguf/reader.js';
 import { ggmlTypeName } from '../engine/gguf/quant.js';
 import { detectStyle, countLayers } from '../engine/onnx/hooks.js';

@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { SteerlabError } from '../engine/errors.js';
+import { SteerlabError } from '../errors.js';
 import { nodeRuntime } from '../engine/runtime/node.js';
 import type { ModelSession } from '../engine/session.js';
 import { urlSource, HUB_BASE, type FileSource } from '../engine/sources/files.js';

@@ -7,7 +7,7 @@
  * (il-1)*n_embd). steerlab's blocks.{L}.hook_resid_post is the output of block L, so our layer L
  * is direction.L, and a vector on block 0 cannot be exported.
  */
-import { SteerlabError } from '../engine/errors.js';
+import { SteerlabError } from '../errors.js';
 import { GgmlType, dequantize } from '../engine/gguf/quant.js';
 import { parseGguf, tensorBytes } from '../engine/gguf/reader.js';
 import { writeControlVector } from '../engine/gguf/writer.js';

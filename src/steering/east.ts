@@ -7,7 +7,7 @@
  * plus the controls a user needs to read it: no centring, a shuffled-entries vector, and a
  * contrastive mean difference (high- minus low-entropy steps). Pure functions on Float32Arrays.
  */
-import { SteerlabError } from '../engine/errors.js';
+import { SteerlabError } from '../errors.js';
 import { Rng, type Seed } from '../util/rng.js';
 
 /** One logged run: z per step (residual at the chosen layer and position) and that step's action entropy. */

@@ -3,7 +3,7 @@
  * (which model, which block, how it was made, how big it is next to the residual stream).
  */
 import { z } from 'zod';
-import { SteerlabError } from '../engine/errors.js';
+import { SteerlabError } from '../errors.js';
 
 export const VECTOR_FORMAT = 'steerlab.vector/1';
 

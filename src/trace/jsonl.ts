@@ -2,7 +2,7 @@
  * Reading and writing trace text. Pure string functions: file and network IO stay with the caller,
  * so the same code runs in the browser and the CLI.
  */
-import { SteerlabError } from '../engine/errors';
+import { SteerlabError } from '../errors.js';
 import { firstIssue } from '../envs/issue';
 import { summarizeRun } from '../metrics/summary';
 import { traceRecordSchema, type RunConfig, type StepRecord, type SummaryRecord, type TraceRecord } from './schema';

@@ -2,7 +2,7 @@
  * Steering vectors for the page: read a vector JSON file, or draw a random unit direction from
  * a seed. Pure functions; the file format is steerlab's vector JSON (src/steering/vector.ts).
  */
-import { SteerlabError } from '../engine/errors.js';
+import { SteerlabError } from '../errors.js';
 import { parseVectorFile } from '../steering/vector.js';
 import { Rng } from '../util/rng.js';
 

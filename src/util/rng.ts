@@ -4,7 +4,7 @@
  * Every random draw in steerlab goes through an Rng passed explicitly, so one seed reproduces a
  * whole run; the global unseeded generator is never used.
  */
-import { SteerlabError } from '../engine/errors';
+import { SteerlabError } from '../errors.js';
 
 export type Seed = string | number;
 

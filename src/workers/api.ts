@@ -5,7 +5,7 @@
  * code. So the worker never throws across the boundary: every method resolves to a Wire<T>,
  * and the page-side client (client.ts) rethrows failures as SteerlabError with the same code.
  */
-import { SteerlabError, type ErrorCode } from '../engine/errors.js';
+import { SteerlabError, type ErrorCode } from '../errors.js';
 import type { ModelInfo } from '../engine/session.js';
 import type { StepRecord, SummaryRecord } from '../trace/schema.js';
 

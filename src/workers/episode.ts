@@ -12,7 +12,7 @@
  */
 import type { SteeringControl } from '../agent/agent.js';
 import { runEpisode } from '../agent/agent.js';
-import { SteerlabError } from '../engine/errors.js';
+import { SteerlabError } from '../errors.js';
 import { ModelSession } from '../engine/session.js';
 import { createEnv } from '../envs/registry.js';
 import { getScenario } from '../envs/scenario.js';

@@ -4,7 +4,7 @@
  */
 import * as Comlink from 'comlink';
 import { createWebRuntime, type WebRuntime } from '../engine/runtime/web.js';
-import { SteerlabError } from '../engine/errors.js';
+import { SteerlabError } from '../errors.js';
 import type { ModelSession } from '../engine/session.js';
 import { openGguf } from '../engine/sources/gguf.js';
 import { Rng } from '../util/rng.js';

@@ -1,6 +1,6 @@
 /** Node-side tests of the pure helpers the page and the worker use (no browser needed). */
 import { describe, expect, it } from 'vitest';
-import { SteerlabError } from '../../src/engine/errors.js';
+import { SteerlabError } from '../../src/errors.js';
 import { parseGguf } from '../../src/engine/gguf/reader.js';
 import { ggufTokenizer } from '../../src/engine/sources/gguf.js';
 import { listEnvs } from '../../src/envs/registry.js';

@@ -3,7 +3,7 @@
  * Sizes follow ggml's block structs (ggml-common.h). The reader needs them for every type, even
  * ones we cannot dequantize, to bound and locate tensor data; an id missing here is unknown.
  */
-import { SteerlabError } from '../errors';
+import { SteerlabError } from '../../errors.js';
 
 export const GgmlType = {
   F32: 0,

@@ -10,7 +10,7 @@
  * A GGUF weight with dims [K, N] (ne0 = K first) is stored as N rows of K contiguous inputs,
  * which is already MatMulNBits' row order: no transpose is needed.
  */
-import { SteerlabError } from '../errors';
+import { SteerlabError } from '../../errors.js';
 import { getScaleMinK4, u16 } from './blocks';
 import { GgmlType, ggmlByteSize, ggmlTypeName } from './ggml-types';
 import { f16Lut } from './half';

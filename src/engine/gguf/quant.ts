@@ -8,7 +8,7 @@
  * fits in float32's 24-bit significand, so computing in double and storing into a Float32Array
  * rounds once, exactly where ggml's float32 arithmetic rounds.
  */
-import { SteerlabError } from '../errors';
+import { SteerlabError } from '../../errors.js';
 import { GgmlType, ggmlByteSize, ggmlTypeName } from './ggml-types';
 import { f16Lut, f32ToBf16Bits, f32ToF16Bits, f16BitsToF32 } from './half';
 import { getScaleMinK4, u16 } from './blocks';

@@ -6,7 +6,7 @@
  * instead of hanging or exhausting memory. Tensor data is never copied: offsets point into the
  * caller's bytes.
  */
-import { SteerlabError, type ErrorCode } from '../errors';
+import { SteerlabError, type ErrorCode } from '../../errors.js';
 import { ggmlTypeInfo } from './ggml-types';
 
 /** GGUF metadata value types (gguf.md). */

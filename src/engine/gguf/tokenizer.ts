@@ -12,7 +12,7 @@
  * spelled out as character classes for its own regex engine.
  */
 import type { PreTrainedTokenizer } from '@huggingface/transformers';
-import { SteerlabError } from '../errors';
+import { SteerlabError } from '../../errors.js';
 import type { GgufFile, GgufValue } from './reader';
 
 /** llama.cpp's llama_token_type. */

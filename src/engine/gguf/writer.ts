@@ -8,7 +8,7 @@
  * layer_norm_rms_epsilon, ...) must be given GgufValueType.FLOAT32 explicitly when the value may
  * be integral, since llama.cpp rejects a key stored with the wrong type.
  */
-import { SteerlabError } from '../errors';
+import { SteerlabError } from '../../errors.js';
 import { GgmlType, ggmlByteSize, ggmlTypeInfo } from './ggml-types';
 import { GgufValueType, type GgufTypeSpec, type GgufValue, type GgufValueTypeId } from './reader';
 

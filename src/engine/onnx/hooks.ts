@@ -10,7 +10,7 @@
  * The residual anchor depends on how the graph was exported (see detectStyle). A zero steering
  * row adds +0 to every element, so an unsteered call gives bit-identical logits.
  */
-import { SteerlabError } from '../errors.js';
+import { SteerlabError } from '../../errors.js';
 import { GraphBuilder } from './graph.js';
 import { DT, elemTypeOf, valueInfo, type ModelProto, type NodeProto } from './proto.js';
 

@@ -10,7 +10,7 @@
 import * as ort from 'onnxruntime-web/webgpu';
 import wasmUrl from 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm?url';
 import type { InferenceSession } from 'onnxruntime-common';
-import { SteerlabError } from '../errors.js';
+import { SteerlabError } from '../../errors.js';
 import type { CreateSessionOptions, Device, OrtLike, Runtime } from './types.js';
 
 interface GpuLike {

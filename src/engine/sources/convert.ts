@@ -3,7 +3,7 @@
  * 4-bit blocks 4-bit (MatMulNBits), dequantises everything else, undoes llama.cpp's Q/K row
  * permutation so the graph can use HF's rotate-half rotary, and emits a genai-style graph.
  */
-import { SteerlabError } from '../errors.js';
+import { SteerlabError } from '../../errors.js';
 import type { GgufFile } from '../gguf/reader.js';
 import { tensorBytes } from '../gguf/reader.js';
 import { GgmlType, dequantize, f16BitsToF32, ggmlTypeName, toMatMulNBits } from '../gguf/quant.js';

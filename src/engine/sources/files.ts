@@ -1,5 +1,5 @@
 /** Where model files come from: a local folder (Node), the hub or any URL base (fetch). */
-import { SteerlabError } from '../errors.js';
+import { SteerlabError } from '../../errors.js';
 
 export interface FileSource {
   /** A human-readable location, for error messages. */

@@ -2,7 +2,7 @@
  * Opens a model in transformers.js layout (hub id or local folder): config.json,
  * tokenizer.json, tokenizer_config.json, onnx/model{suffix}.onnx and its external data files.
  */
-import { SteerlabError } from '../errors.js';
+import { SteerlabError } from '../../errors.js';
 import { openGraph, type OpenOptions } from '../open.js';
 import type { Runtime } from '../runtime/types.js';
 import type { ModelSession } from '../session.js';
