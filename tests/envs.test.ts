@@ -149,8 +149,10 @@ describe('frozenlake', () => {
     expect(env.actions().map((a) => a.label)).toEqual(['left', 'down', 'right', 'up']);
     const r = env.step(2);
     expect(r.observation.split('\n')[0]).toBe('S@FF');
-    expect(r.feedback).toBe('You moved right.');
-    expect(env.step(3).feedback).toBe('You moved up. You hit the edge and stayed where you were.');
+    // games report facts, not prose: the scenario words them (tests/envs-scenarios.test.ts)
+    expect(r).toMatchObject({ events: ['moved'], moved: 2 });
+    expect(r.feedback).toBeUndefined();
+    expect(env.step(3)).toMatchObject({ events: ['moved', 'edge'], moved: 3 });
   });
 
   it('follows the BFS shortest path to the goal in 6 steps with zero regret', () => {
@@ -201,7 +203,7 @@ describe('frozenlake', () => {
     expect(env.actionRegret(0)).toBeGreaterThan(0);
     const res = env.step(1);
     expect(res).toMatchObject({ reward: 0, done: true });
-    expect(res.feedback).toContain('fell into a hole');
+    expect(res.events).toEqual(['moved', 'hole']);
     expect(() => env.step(0)).toThrow(/episode is over/);
   });
 
@@ -258,7 +260,7 @@ describe('frozenlake', () => {
     env.step(0);
     const last = env.step(0);
     expect(last.done).toBe(true);
-    expect(last.feedback).toContain('out of moves');
+    expect(last.events).toEqual(['moved', 'edge', 'out-of-moves']);
   });
 });
 
@@ -289,6 +291,6 @@ describe('cliffwalking', () => {
     const r = env.step(1);
     expect(r).toMatchObject({ reward: -100, done: false, regret: 100 });
     expect(r.observation.split('\n')[3]).toBe('xCCCCCCCCCCT');
-    expect(r.feedback).toContain('fell off the cliff');
+    expect(r).toMatchObject({ events: ['moved', 'cliff'], moved: 1 });
   });
 });

@@ -13,7 +13,7 @@
 import { SteerlabError } from '../errors.js';
 import { normalizeLogProbs } from '../engine/logits.js';
 import type { ModelSession, Steering, SteerPositions } from '../engine/session.js';
-import { buildMessages, type History, type Turn } from '../envs/prompt.js';
+import { buildMessages, stepFeedback, type History, type Turn } from '../envs/prompt.js';
 import { answerCompletion, scenarioActions, checkFits, type Scenario } from '../envs/scenario.js';
 import { parseAction } from '../envs/parse.js';
 import type { Env } from '../envs/types.js';
@@ -254,7 +254,7 @@ export async function runEpisode(session: ModelSession, env: Env, scenario: Scen
         regret = r.regret;
         done = r.done || t + 1 >= horizon;
         observation = r.observation;
-        envFeedback = r.feedback;
+        envFeedback = stepFeedback(scenario, actions, action, r);
       } else done = true;
       cumRegret += regret;
       const record: StepRecord = {

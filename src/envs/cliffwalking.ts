@@ -11,7 +11,7 @@
 import type { Seed } from '../util/rng';
 import { bfsDistances, cellIndex, indexCell, moveClamped, renderGrid, type Cell, type Delta } from './grid';
 import { GridEpisode } from './episode';
-import type { Env, StepResult } from './types';
+import type { Env, StepEvent, StepResult } from './types';
 
 const ROWS = 4;
 const COLS = 12;
@@ -41,6 +41,7 @@ export class CliffWalking extends GridEpisode implements Env {
   readonly id = 'cliffwalking';
   readonly kind = 'grid' as const;
   readonly horizon: number;
+  readonly stepEvents: readonly StepEvent[] = ['moved', 'edge', 'cliff', 'goal', 'out-of-moves'];
   private readonly dist = bfsDistances(ROWS, COLS, [cellIndex(GOAL, COLS)], (i) => !isCliff(i), DELTAS);
 
   constructor(opts: CliffWalkingOptions) {
@@ -79,14 +80,14 @@ export class CliffWalking extends GridEpisode implements Env {
     this.pos = to;
     this.t++;
     const atGoal = to.row === GOAL.row && to.col === GOAL.col;
-    let feedback = `You moved ${LABELS[action]}.`;
-    if (stayed) feedback += ' You hit the edge and stayed where you were.';
-    if (fell) feedback += ' You fell off the cliff (reward -100) and are back at the start.';
-    if (atGoal) feedback += ' You reached the goal! The episode is over.';
-    else if (this.t >= this.horizon) feedback += ' You are out of moves. The episode is over.';
+    const events: StepEvent[] = ['moved'];
+    if (stayed) events.push('edge');
+    if (fell) events.push('cliff');
+    if (atGoal) events.push('goal');
+    else if (this.t >= this.horizon) events.push('out-of-moves');
     this.over = atGoal || this.t >= this.horizon;
     this.obs = this.render();
-    return { reward, regret, done: this.over, feedback, observation: this.obs };
+    return { reward, regret, done: this.over, events, moved: action, observation: this.obs };
   }
 
   optimalAction(): number | null {

@@ -11,7 +11,7 @@ import { SteerlabError } from '../errors.js';
 import { Rng, type Seed } from '../util/rng';
 import { bfsDistances, cellIndex, indexCell, moveClamped, renderGrid, type Cell, type Delta } from './grid';
 import { GridEpisode } from './episode';
-import type { Env, StepResult } from './types';
+import type { Env, StepEvent, StepResult } from './types';
 
 export const FROZENLAKE_MAPS: Record<'4x4' | '8x8', readonly string[]> = {
   '4x4': ['SFFF', 'FHFH', 'FFFH', 'HFFG'],
@@ -51,6 +51,7 @@ export class FrozenLake extends GridEpisode implements Env {
   readonly id = 'frozenlake';
   readonly kind = 'grid' as const;
   readonly horizon: number;
+  readonly stepEvents: readonly StepEvent[];
   private readonly opts: FrozenLakeOptions;
   private readonly rows: number;
   private readonly cols: number;
@@ -69,6 +70,14 @@ export class FrozenLake extends GridEpisode implements Env {
     this.rows = opts.map.length;
     this.cols = opts.map[0]!.length;
     this.cells = opts.map.join('');
+    this.stepEvents = [
+      'moved',
+      ...(opts.slippery ? (['slipped'] as const) : []),
+      'edge',
+      ...(this.cells.includes('H') ? (['hole'] as const) : []),
+      'goal',
+      'out-of-moves',
+    ];
     const goals = [...this.cells].flatMap((c, i) => (c === 'G' ? [i] : []));
     this.dist = bfsDistances(this.rows, this.cols, goals, (i) => this.cells[i] !== 'H', DELTAS);
     this.q = this.valueIteration();
@@ -135,15 +144,14 @@ export class FrozenLake extends GridEpisode implements Env {
     this.t++;
     const here = this.cells[this.state()];
     const reward = here === 'G' ? 1 : 0;
-    let feedback =
-      moved === action ? `You moved ${LABELS[action]}.` : `You tried to move ${LABELS[action]} but slipped ${LABELS[moved]}.`;
-    if (this.state() === before) feedback += ' You hit the edge and stayed where you were.';
-    if (here === 'H') feedback += ' You fell into a hole. The episode is over.';
-    else if (here === 'G') feedback += ' You reached the goal! The episode is over.';
-    else if (this.t >= this.horizon) feedback += ' You are out of moves. The episode is over.';
+    const events: StepEvent[] = [moved === action ? 'moved' : 'slipped'];
+    if (this.state() === before) events.push('edge');
+    if (here === 'H') events.push('hole');
+    else if (here === 'G') events.push('goal');
+    else if (this.t >= this.horizon) events.push('out-of-moves');
     this.over = here === 'H' || here === 'G' || this.t >= this.horizon;
     this.obs = this.render();
-    return { reward, regret, done: this.over, feedback, observation: this.obs };
+    return { reward, regret, done: this.over, events, moved, observation: this.obs };
   }
 
   optimalAction(): number | null {

@@ -7,9 +7,9 @@
  * The engine appends scenario.answer.prefix to the assistant turn itself when scoring exactly.
  */
 import { SteerlabError } from '../errors.js';
-import { checkFits, scenarioActions, type HistoryStyle, type Scenario, type ScenarioAction } from './scenario';
+import { checkFits, missingEventText, scenarioActions, type HistoryStyle, type Scenario, type ScenarioAction } from './scenario';
 import { formatNumber, renderTemplate, type TemplateVars } from './template';
-import type { Env } from './types';
+import type { Env, StepResult } from './types';
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant';
@@ -27,7 +27,7 @@ export interface Turn {
   reward: number;
   /** Observation after the step (Env.step's observation). */
   observation: string;
-  /** The game's own feedback line (Env.step's feedback). */
+  /** The game's feedback line for this step, as stepFeedback words it. */
   envFeedback: string;
 }
 
@@ -44,6 +44,34 @@ function playedAction(turn: Turn, index: number, actions: readonly ScenarioActio
   const a = actions[turn.action];
   if (!a) throw new SteerlabError('BAD_ARGUMENT', `turn ${index + 1}: action ${turn.action} is not one of the ${actions.length} actions`);
   return a;
+}
+
+/**
+ * The game's account of one step in the scenario's words: a grid step's events through the
+ * scenario's `events` texts ({label}/{n}: the action taken, {moved}: the direction actually
+ * moved), joined with nothing in between; a bandit's own feedback line as it is. This is what
+ * {envFeedback} stands for in the feedback templates.
+ */
+export function stepFeedback(
+  scenario: Scenario,
+  actions: readonly ScenarioAction[],
+  action: number,
+  step: Pick<StepResult, 'feedback' | 'events' | 'moved'>,
+): string {
+  if (!step.events) return step.feedback ?? '';
+  const taken = actions[action];
+  const moved = actions[step.moved ?? action];
+  if (!taken || !moved) {
+    throw new SteerlabError('BAD_ARGUMENT', `action ${step.moved ?? action} is not one of the ${actions.length} actions`);
+  }
+  const vars: TemplateVars = { label: taken.label, n: taken.id + 1, moved: moved.label };
+  return step.events
+    .map((event) => {
+      const text = scenario.events?.[event];
+      if (text === undefined) throw missingEventText(scenario, event);
+      return renderTemplate(text, vars);
+    })
+    .join('');
 }
 
 /** The feedback text for turn `index` (0-based), using invalidFeedback for a random replacement. */

@@ -2,13 +2,14 @@
  * Scenarios: the wording of a game as data (src/scenarios/*.json), validated by a zod schema.
  * A scenario names the games it fits, how actions are called, the answer format (the fixed prefix
  * after which an action's text is scored in exact mode, and the parser for free text), the
- * feedback and history templates, and what to do when an answer cannot be parsed.
+ * feedback and history templates, the grid games' event texts, and what to do when an answer
+ * cannot be parsed.
  */
 import { z } from 'zod';
 import { SteerlabError } from '../errors.js';
 import { firstIssue } from './issue';
 import { placeholders, renderTemplate } from './template';
-import type { ActionSpec, Env } from './types';
+import { STEP_EVENTS, type ActionSpec, type Env, type StepEvent } from './types';
 import eastButtons from '../scenarios/east-buttons.json';
 import eastSlotMachine from '../scenarios/east-slot-machine.json';
 import krishnamurthyButtons from '../scenarios/krishnamurthy-buttons.json';
@@ -34,6 +35,8 @@ export const TEMPLATE_FIELDS = {
   'history.summaryLine': ['label', 'n', 'count', 'mean', 'total'],
   'history.summaryUnplayed': ['label', 'n'],
   'history.rawLine': ['label', 'n', 'reward', 'step'],
+  /** Every events.* text: {label}/{n} the action taken, {moved} the direction actually moved. */
+  events: ['label', 'n', 'moved'],
 } as const satisfies Record<string, readonly string[]>;
 
 /** Does the pattern compile, and how many capture groups does it have? */
@@ -71,6 +74,11 @@ const labelParser = z.strictObject({
 
 const text = z.string().min(1);
 
+/** One optional text per grid event; an empty text says nothing for that event. */
+const eventTexts = z.strictObject(
+  Object.fromEntries(STEP_EVENTS.map((e) => [e, z.string().optional()])) as Record<StepEvent, z.ZodOptional<z.ZodString>>,
+);
+
 export const scenarioSchema = z
   .strictObject({
     id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'use lower-case letters, digits and dashes'),
@@ -104,6 +112,11 @@ export const scenarioSchema = z
     feedback: text,
     /** Feedback when the answer did not parse and a random action was played (onInvalid 'random-arm'). */
     invalidFeedback: text,
+    /**
+     * Grid games: the game's feedback in words, one text per event a step reports; {envFeedback}
+     * is those texts joined with nothing in between (so each carries its own leading space).
+     */
+    events: eventTexts.optional(),
     /** Decimals of rewards shown to the agent; traces keep the exact value. */
     rewardDecimals: z.number().int().min(0).max(6),
     history: z.strictObject({
@@ -131,13 +144,20 @@ export const scenarioSchema = z
       ['history.rawLine', s.history.rawLine],
     ];
     if ('template' in s.actions) fields.push(['actions.template', s.actions.template]);
-    for (const [field, value] of fields) {
-      const allowed: readonly string[] = TEMPLATE_FIELDS[field];
+    const checks: Array<[path: string[], allowed: readonly string[], value: string]> = fields.map(([field, value]) => [
+      field.split('.'),
+      TEMPLATE_FIELDS[field],
+      value,
+    ]);
+    for (const [event, value] of Object.entries(s.events ?? {})) {
+      if (value !== undefined) checks.push([['events', event], TEMPLATE_FIELDS.events, value]);
+    }
+    for (const [path, allowed, value] of checks) {
       const unknown = placeholders(value).find((p) => !allowed.includes(p));
       if (unknown) {
         ctx.addIssue({
           code: 'custom',
-          path: field.split('.'),
+          path,
           message: `unknown placeholder {${unknown}}; allowed: ${allowed.map((a) => `{${a}}`).join(' ')}`,
         });
       }
@@ -196,11 +216,19 @@ export function getScenario(id: string): Scenario {
   return found;
 }
 
-/** Throws unless the scenario lists this game. */
+/** Throws unless the scenario lists this game and has a text for every event the game may report. */
 export function checkFits(scenario: Scenario, env: Env): void {
   if (!scenario.games.includes(env.id)) {
     throw new SteerlabError('BAD_SCENARIO', `scenario '${scenario.id}' does not fit env '${env.id}' (it fits: ${scenario.games.join(', ')})`);
   }
+  const missing = (env.stepEvents ?? []).find((e) => scenario.events?.[e] === undefined);
+  if (missing) throw missingEventText(scenario, missing, env.id);
+}
+
+/** The error for a grid event the scenario has no text for (one line, naming the missing field). */
+export function missingEventText(scenario: Scenario, event: StepEvent, envId?: string): SteerlabError {
+  const where = envId === undefined ? `scenario '${scenario.id}'` : `scenario '${scenario.id}' does not fit env '${envId}'`;
+  return new SteerlabError('BAD_SCENARIO', `${where}: field 'events.${event}' is missing (a text for the game's '${event}' event)`);
 }
 
 /**

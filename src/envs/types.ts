@@ -14,12 +14,24 @@ export interface ActionSpec {
   readonly label: string;
 }
 
+/**
+ * What a grid step can report, as facts: the agent moved as asked or slipped to another
+ * direction, bumped the edge, fell into a hole, fell off the cliff, reached the goal, or ran out of
+ * moves. Scenarios word each one (their `events` texts); games never do.
+ */
+export const STEP_EVENTS = ['moved', 'slipped', 'edge', 'hole', 'cliff', 'goal', 'out-of-moves'] as const;
+export type StepEvent = (typeof STEP_EVENTS)[number];
+
 export interface StepResult {
   reward: number;
   /** True once the episode is over (terminal state or horizon reached); step() then throws until reset(). */
   done: boolean;
-  /** The game's own one-line account of what happened ("You moved left."). */
-  feedback: string;
+  /** Bandits: the game's plain account of the pull ("Button 1 gave a reward of 0.50."). Grid games report `events` instead. */
+  feedback?: string;
+  /** Grid games: what happened, in the order it happened (e.g. ['moved', 'edge']); see STEP_EVENTS. */
+  events?: StepEvent[];
+  /** Grid games: the direction actually moved, as an action id (differs from the action taken when the agent slipped). */
+  moved?: number;
   /** The observation text after the step. */
   observation: string;
   /**
@@ -34,6 +46,8 @@ export interface Env {
   readonly kind: EnvKind;
   /** Maximum number of steps in an episode (the bandit horizon T, or a grid game's time limit). */
   readonly horizon: number;
+  /** Grid games: every event this game's steps may report, so a scenario can be checked for its texts up front. */
+  readonly stepEvents?: readonly StepEvent[];
   /** Starts a new episode; the same seed always gives the same episode for the same actions. */
   reset(seed: Seed): string;
   actions(): ActionSpec[];
