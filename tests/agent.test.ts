@@ -7,7 +7,7 @@ import { getScenario } from '../src/envs/scenario.js';
 import { parseTrace, formatTrace } from '../src/trace/jsonl.js';
 import { loadModel } from '../src/node/models.js';
 import { Rng } from '../src/util/rng.js';
-import { HAVE_REAL_MODEL, REAL_MODEL } from './helpers/real.js';
+import { needsRealModel, REAL_MODEL } from './helpers/real.js';
 import { openTinyChar, type TinyModel } from './helpers/tiny.js';
 
 const baseConfig = (mode: 'exact' | 'sampled') => ({ env: 'east-gauss2', scenario: 'east-buttons', policy: 'sample', mode, steering: null });
@@ -113,7 +113,7 @@ describe('agent on a tiny character-level model', () => {
   });
 });
 
-describe.skipIf(!HAVE_REAL_MODEL)('agent on SmolLM2-135M-Instruct', () => {
+needsRealModel.describe('agent on SmolLM2-135M-Instruct', () => {
   let s: ModelSession;
   beforeAll(async () => {
     s = await loadModel(REAL_MODEL);

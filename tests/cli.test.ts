@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { writeGguf } from '../src/engine/gguf/writer.js';
 import { parseGguf } from '../src/engine/gguf/reader.js';
 import { parseTrace } from '../src/trace/jsonl.js';
-import { HAVE_REAL_MODEL, REAL_MODEL } from './helpers/real.js';
+import { needsRealModel, REAL_MODEL } from './helpers/real.js';
 
 const BIN = join(__dirname, '..', 'bin', 'steerlab.mjs');
 const dir = mkdtempSync(join(tmpdir(), 'steerlab-cli-'));
@@ -75,7 +75,7 @@ describe('steerlab CLI', () => {
     expect(r.stderr).toMatch(/pypi: no python3 on PATH/);
   });
 
-  it.skipIf(!HAVE_REAL_MODEL)('east writes a vector with metadata; sweep ends with a table and a JSON summary', () => {
+  needsRealModel.it('east writes a vector with metadata; sweep ends with a table and a JSON summary', () => {
     const v = join(dir, 'east.json');
     const r = cli('east', '--model', REAL_MODEL, '--env', 'east-gauss2', '--episodes', '2', '--horizon', '3', '--layer', '12', '--seed', '1', '--out', v);
     expect(r.code, r.err).toBe(0);
@@ -93,7 +93,7 @@ describe('steerlab CLI', () => {
     expect(parseTrace(readFileSync(out, 'utf8')).filter((x) => x.type === 'step')).toHaveLength(4);
   });
 
-  it.skipIf(!HAVE_REAL_MODEL)('model info, tokenize (vocabulary-only GGUF too) and generate --json', () => {
+  needsRealModel.it('model info, tokenize (vocabulary-only GGUF too) and generate --json', () => {
     const info = JSON.parse(cli('model', 'info', REAL_MODEL).last);
     expect(info).toMatchObject({ architecture: 'llama', layers: 30, hidden: 576, heads: 9, kvHeads: 3, vocab: 49152, style: 'genai', dtype: 'fp32' });
     // A vocabulary-only GGUF: the real file's metadata without tensors.

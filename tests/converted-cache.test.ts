@@ -1,9 +1,9 @@
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { openGgufCached } from '../src/node/converted.js';
-import { HAVE_REAL_MODEL, REAL_MODEL } from './helpers/real.js';
+import { needsRealModel, REAL_MODEL } from './helpers/real.js';
 
 const saved = process.env.STEERLAB_CACHE;
 afterEach(() => {
@@ -11,7 +11,7 @@ afterEach(() => {
   else process.env.STEERLAB_CACHE = saved;
 });
 
-describe.skipIf(!HAVE_REAL_MODEL)("Node's converted-model cache", () => {
+needsRealModel.describe("Node's converted-model cache", () => {
   it('the first load converts and stores; the second reuses it and gives identical logits', async () => {
     process.env.STEERLAB_CACHE = mkdtempSync(join(tmpdir(), 'steerlab-conv-'));
     const a = await openGgufCached(REAL_MODEL, 'smol');

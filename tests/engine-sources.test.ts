@@ -8,15 +8,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { exportGgufAsFolder } from '../src/bench/export.js';
-import { tinyConfig, tinyWeights } from '../src/engine/model/tiny.js';
+import { tinyConfig, tinyWeights } from '../src/testing/tiny.js';
 import { buildDecoderGraph } from '../src/engine/onnx/decoder.js';
-import { ReferenceModel } from '../src/engine/reference.js';
+import { ReferenceModel } from '../src/testing/reference.js';
 import { nodeRuntime } from '../src/engine/runtime/node.js';
 import { urlSource } from '../src/engine/sources/files.js';
 import { openFolder } from '../src/engine/sources/folder.js';
 import { loadModel } from '../src/node/models.js';
 import { modelInfo } from '../src/node/inspect.js';
-import { HAVE_REAL_MODEL, REAL_MODEL } from './helpers/real.js';
+import { needsRealModel, REAL_MODEL } from './helpers/real.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'steerlab-src-'));
 
@@ -75,7 +75,7 @@ describe('model folders and the hub path', () => {
     await s.dispose();
   });
 
-  it.skipIf(!HAVE_REAL_MODEL)('the real model exported as a transformers.js folder (external data) loads through the folder path', async () => {
+  needsRealModel.it('the real model exported as a transformers.js folder (external data) loads through the folder path', async () => {
     const path = join(dir, 'smollm2');
     exportGgufAsFolder(new Uint8Array(readFileSync(REAL_MODEL)), path);
     const s = await loadModel(path);

@@ -2,7 +2,7 @@ import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { logSoftmax } from '../src/engine/logits.js';
 import { f16ToF32Array } from '../src/engine/onnx/graph.js';
-import { ReferenceModel } from '../src/engine/reference.js';
+import { ReferenceModel } from '../src/testing/reference.js';
 import { SteerlabError } from '../src/errors.js';
 import { openTiny, type TinyModel } from './helpers/tiny.js';
 

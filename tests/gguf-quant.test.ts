@@ -14,10 +14,10 @@ import {
   toMatMulNBits,
   type MatMulNBitsWeights,
 } from '../src/engine/gguf/quant';
-import { HAVE_REAL_MODEL, REAL_MODEL } from './helpers/real.js';
+import { needsRealModel, REAL_MODEL } from './helpers/real.js';
 
 const MODEL = REAL_MODEL;
-const haveModel = HAVE_REAL_MODEL;
+const haveModel = needsRealModel.available;
 
 interface RefTensor {
   name: string; type: number; dims: number[]; offset: number; nbytes: number;
@@ -292,7 +292,7 @@ describe('MatMulNBits repacking', () => {
   });
 });
 
-describe.skipIf(!haveModel)('real SmolLM2 tensors vs gguf-py', () => {
+needsRealModel.describe('real SmolLM2 tensors vs gguf-py', () => {
   const bytes = haveModel ? new Uint8Array(readFileSync(MODEL)) : new Uint8Array();
   const file = haveModel ? parseGguf(bytes) : null;
 

@@ -4,10 +4,10 @@ import { SteerlabError } from '../src/errors.js';
 import { GgmlType, quantize } from '../src/engine/gguf/quant';
 import { GgufValueType, parseGguf, tensorBytes, type GgufFile, type GgufLimits } from '../src/engine/gguf/reader';
 import { writeGguf } from '../src/engine/gguf/writer';
-import { HAVE_REAL_MODEL, REAL_MODEL } from './helpers/real.js';
+import { needsRealModel, REAL_MODEL } from './helpers/real.js';
 
 const MODEL = REAL_MODEL;
-const haveModel = HAVE_REAL_MODEL;
+const haveModel = needsRealModel.available;
 
 // --- a raw GGUF byte builder, so malformed files can be written field by field ---------------
 const cat = (...parts: Uint8Array[]): Uint8Array => {
@@ -328,7 +328,7 @@ describe('parseGguf on hostile input', () => {
   });
 });
 
-describe.skipIf(!haveModel)('parseGguf on the real SmolLM2 file', () => {
+needsRealModel.describe('parseGguf on the real SmolLM2 file', () => {
   const bytes = haveModel ? new Uint8Array(readFileSync(MODEL)) : new Uint8Array();
 
   it('reads the header, hyper-parameters and tokenizer arrays', () => {

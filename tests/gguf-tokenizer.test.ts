@@ -4,10 +4,10 @@ import { SteerlabError } from '../src/errors.js';
 import { GgufValueType, parseGguf, type GgufFile, type GgufValue } from '../src/engine/gguf/reader';
 import { GgufTokenType, ggufToHfTokenizer, loadTokenizer, tokenizerFromGguf } from '../src/engine/gguf/tokenizer';
 import { writeGguf, type GgufMetadataEntry } from '../src/engine/gguf/writer';
-import { HAVE_REAL_MODEL, REAL_MODEL } from './helpers/real.js';
+import { needsRealModel, REAL_MODEL } from './helpers/real.js';
 
 const MODEL = REAL_MODEL;
-const haveModel = HAVE_REAL_MODEL;
+const haveModel = needsRealModel.available;
 
 interface TokenFixture {
   cases: Array<{ text: string; ids: number[] }>;
@@ -159,7 +159,7 @@ describe('ggufToHfTokenizer on synthetic vocabularies', () => {
   });
 });
 
-describe.skipIf(!haveModel)('SmolLM2 tokenizer rebuilt from the GGUF', () => {
+needsRealModel.describe('SmolLM2 tokenizer rebuilt from the GGUF', () => {
   const file: GgufFile | null = haveModel ? parseGguf(new Uint8Array(readFileSync(MODEL))) : null;
   const files = file ? ggufToHfTokenizer(file) : null;
   const load = () => loadTokenizer(files!.tokenizerJson, files!.tokenizerConfig);

@@ -4,10 +4,10 @@ import { SteerlabError } from '../src/errors.js';
 import { GgmlType, dequantize, quantize } from '../src/engine/gguf/quant';
 import { GgufValueType, parseGguf, tensorBytes, type GgufTypeSpec } from '../src/engine/gguf/reader';
 import { inferGgufType, writeControlVector, writeGguf, type GgufMetadataEntry } from '../src/engine/gguf/writer';
-import { HAVE_REAL_MODEL, REAL_MODEL } from './helpers/real.js';
+import { needsRealModel, REAL_MODEL } from './helpers/real.js';
 
 const MODEL = REAL_MODEL;
-const haveModel = HAVE_REAL_MODEL;
+const haveModel = needsRealModel.available;
 
 function badArgument(f: () => unknown, part?: string): void {
   let err: unknown;
@@ -126,7 +126,7 @@ describe('control vectors', () => {
   });
 });
 
-describe.skipIf(!haveModel)('rewriting the real file', () => {
+needsRealModel.describe('rewriting the real file', () => {
   it('copies all SmolLM2 metadata into a vocab-only file with identical values and types', () => {
     const src = parseGguf(new Uint8Array(readFileSync(MODEL)));
     const metadata: GgufMetadataEntry[] = [...src.metadata].map(([k, v]) => [k, v, src.metadataTypes.get(k)]);

@@ -1,12 +1,12 @@
 /**
  * The real model (SmolLM2-135M-Instruct, Q4_1 GGUF) through the whole GGUF path. Loaded once.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { ModelSession } from '../src/engine/session.js';
 import { loadModel } from '../src/node/models.js';
-import { HAVE_REAL_MODEL, REAL_MODEL } from './helpers/real.js';
+import { needsRealModel, REAL_MODEL } from './helpers/real.js';
 
-describe.skipIf(!HAVE_REAL_MODEL)('SmolLM2-135M-Instruct Q4_1 via GGUF', () => {
+needsRealModel.describe('SmolLM2-135M-Instruct Q4_1 via GGUF', () => {
   let s: ModelSession;
   beforeAll(async () => {
     s = await loadModel(REAL_MODEL);

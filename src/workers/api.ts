@@ -152,55 +152,10 @@ export interface EpisodeResponse {
   ms: number;
 }
 
-export interface SelfTestRequest {
-  device: WebDevice;
-  /** Also run fp16 graphs (skipped, with the reason, where the device cannot). */
-  fp16?: boolean;
-}
-
-/** One tiny model checked against the TypeScript reference forward, all numbers as plain arrays. */
-export interface SelfTestCase {
-  style: 'optimum' | 'genai';
-  dtype: 'fp32' | 'fp16';
-  device: string;
-  fallbackReason?: string;
-  layers: number;
-  hidden: number;
-  /** Steered layer, strength and the prompt used. */
-  layer: number;
-  beta: number;
-  prompt: number[];
-  /** Chunk positions whose residuals are in `hidden*`: [layers, positions.length, hidden]. */
-  positions: number[];
-  /** Graph with the steering vector: last-position logits and residuals. */
-  logits: number[];
-  hiddenStates: number[];
-  /** Reference forward (computed in the worker) with the same vector added. */
-  refLogits: number[];
-  refHiddenStates: number[];
-  /** A zero vector at full strength vs no steering at all, and vs the graph without hooks. */
-  zeroLogits: number[];
-  unsteeredLogits: number[];
-  plainLogits: number[];
-  /** Cached decode of one more steered token vs the reference. */
-  decodeLogits: number[];
-  refDecodeLogits: number[];
-  ms: number;
-}
-
-export interface SelfTestResult {
-  devices: string[];
-  webgpuProblem: string | null;
-  cases: SelfTestCase[];
-  /** fp16 cases that were not run, and why. */
-  skipped: string[];
-}
-
 /** What the page calls. Every method may reject with a SteerlabError (code + message). */
 export interface ModelApi {
   loadModel(req: LoadRequest, onProgress?: (p: LoadProgress) => void): Promise<LoadedModel>;
   generate(req: GenerateRequest): Promise<GenerateResponse>;
-  tinySelfTest(req: SelfTestRequest): Promise<SelfTestResult>;
   /** Which devices this browser offers the worker, and why WebGPU is missing if it is. */
   devices(): Promise<{ devices: string[]; webgpuProblem: string | null }>;
   /**

@@ -20,9 +20,6 @@ export function createModelClient(): ModelClient {
     async generate(req) {
       return fromWire(await remote.generate(req));
     },
-    async tinySelfTest(req) {
-      return fromWire(await remote.tinySelfTest(req));
-    },
     async devices() {
       return fromWire(await remote.devices());
     },

@@ -10,7 +10,6 @@ import { openGguf } from '../engine/sources/gguf.js';
 import { Rng } from '../util/rng.js';
 import { EpisodeRunner } from './episode.js';
 import { ModelCache, storeFailureMessage } from './model-cache.js';
-import { tinySelfTest } from './selftest.js';
 import { tokenTexts } from './token-text.js';
 import {
   toWireError,
@@ -261,7 +260,6 @@ const api: ModelApi = {
       cache.close();
     }
   },
-  tinySelfTest: async (req) => tinySelfTest(await runtime(), req),
   devices: async () => {
     const rt = await runtime();
     return { devices: [...rt.devices], webgpuProblem: rt.webgpuProblem };
@@ -302,7 +300,6 @@ function serial<K extends keyof ModelApi>(name: K): WorkerEndpointApi[K] {
 const endpoint: WorkerEndpointApi = {
   loadModel: serial('loadModel'),
   generate: serial('generate'),
-  tinySelfTest: serial('tinySelfTest'),
   devices: serial('devices'),
   runEpisode: serial('runEpisode'),
   setSteering: now('setSteering'),

@@ -1,11 +1,13 @@
 /**
  * The model worker in a real browser: Debian chromium (headless) on the project's Vite dev
- * server. Tiny models are built inside the worker and checked against the TypeScript reference
- * forward on wasm and on WebGPU (SwiftShader); a tiny GGUF goes through the real load path; the
- * default model (when cached) generates a few tokens from the app page.
+ * server. Tiny models are built inside the test-only self-test worker (src/testing) and checked
+ * against the TypeScript reference forward on wasm and on WebGPU (SwiftShader); a tiny GGUF goes
+ * through the real load path; the default model generates a few tokens from the app page. Without
+ * chromium or the real model the suites that need them fail, unless STEERLAB_SKIP_BROWSER=1 /
+ * STEERLAB_SKIP_REAL=1 skips them (tests/helpers/requirement.ts).
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,15 +16,16 @@ import { build, preview as startPreview, type PreviewServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runEpisode } from '../../src/agent/agent.js';
 import { createEnv, getScenario } from '../../src/envs/index.js';
-import { defaultModelPath } from '../../src/node/cache.js';
 import { nodeRuntime } from '../../src/engine/runtime/node.js';
 import { openGguf } from '../../src/engine/sources/gguf.js';
 import { STEP_COLUMNS } from '../../src/trace/csv.js';
 import { parseTrace } from '../../src/trace/jsonl.js';
 import type { StepRecord } from '../../src/trace/schema.js';
 import { Rng } from '../../src/util/rng.js';
-import type { EpisodeRequest, GenerateRequest, GenerateResponse, LoadedModel, LoadProgress, SelfTestCase, SelfTestResult } from '../../src/workers/api.js';
-import { HAVE_CHROMIUM, launchChromium, openPage, startServer, type LabServer } from './setup.js';
+import type { EpisodeRequest, GenerateRequest, GenerateResponse, LoadedModel, LoadProgress } from '../../src/workers/api.js';
+import type { SelfTestCase, SelfTestResult } from '../../src/testing/selftest-api.js';
+import { needsRealModel, REAL_MODEL } from '../helpers/real.js';
+import { launchChromium, needsChromium, openPage, startServer, type LabServer } from './setup.js';
 import { tinyGguf } from './tiny-gguf.js';
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -34,9 +37,9 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 type Failure = { failed: true; name: string; code: string; message: string };
 
-/** Runs the page's worker client; a rejection comes back as {failed, name, code, message}. */
+/** Runs the self-test worker (the harness's window.steerlab.selfTest); a rejection comes back as {failed, name, code, message}. */
 function selfTest(page: Page, device: 'wasm' | 'webgpu'): Promise<SelfTestResult> {
-  return page.evaluate((device) => window.steerlab.client.tinySelfTest({ device }), device);
+  return page.evaluate((device) => window.steerlab.selfTest.tinySelfTest({ device }), device);
 }
 
 async function loadTiny(page: Page, bytes: Uint8Array, device: 'wasm' | 'webgpu'): Promise<{ info: LoadedModel; progress: LoadProgress[] }> {
@@ -77,7 +80,7 @@ function checkAgainstReference(r: SelfTestResult, device: string): void {
   }
 }
 
-describe.skipIf(!HAVE_CHROMIUM)('in chromium', () => {
+needsChromium.describe('in chromium', () => {
 let server: LabServer;
 let browser: Browser;
 
@@ -120,7 +123,7 @@ describe('the model worker', () => {
   }, 90_000);
 
   it('fp16 tiny models on wasm (Casts at the seams; Float16Array outputs) match the reference loosely', async () => {
-    const r = await page.evaluate(() => window.steerlab.client.tinySelfTest({ device: 'wasm', fp16: true }));
+    const r = await page.evaluate(() => window.steerlab.selfTest.tinySelfTest({ device: 'wasm', fp16: true }));
     const half = r.cases.filter((c) => c.dtype === 'fp16');
     expect(half.map((c) => c.style), JSON.stringify(r.skipped)).toEqual(['optimum', 'genai']);
     for (const c of half) {
@@ -695,6 +698,12 @@ describe('the production build (vite build + preview)', () => {
     const assets = readdirSync(join(dir, 'dist', 'assets'));
     expect(assets.some((f) => /^ort-wasm-simd-threaded\.asyncify-.*\.wasm$/.test(f))).toBe(true);
     expect(assets.some((f) => /^model\.worker-.*\.js$/.test(f))).toBe(true);
+    // the test-only self-test (src/testing: tiny models, reference forward) is not shipped
+    expect(assets.filter((f) => /selftest/i.test(f))).toEqual([]);
+    for (const f of assets.filter((f) => f.endsWith('.js'))) {
+      const js = readFileSync(join(dir, 'dist', 'assets', f), 'utf8');
+      for (const marker of ['refDecodeLogits', 'fp16 did not run on', 'steerlab-selftest']) expect(js.includes(marker), `${f} contains ${marker}`).toBe(false);
+    }
     const { port } = preview.httpServer.address() as AddressInfo;
     let external: string[], errors: string[];
     ({ page, external, errors } = await openPage(browser, `http://127.0.0.1:${port}/?device=wasm`));
@@ -708,9 +717,7 @@ describe('the production build (vite build + preview)', () => {
   }, 90_000);
 });
 
-const REAL_MODEL = [process.env.STEERLAB_MODEL_GGUF, '.cache/models/SmolLM2-135M-Instruct.Q4_1.gguf', defaultModelPath()].find((p) => p && existsSync(p));
-
-describe.skipIf(!REAL_MODEL)('the default model on wasm (skipped when not cached)', () => {
+needsRealModel.describe('the default model on wasm', () => {
   let modelBefore: string | undefined;
   let page: Page;
 

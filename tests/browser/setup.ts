@@ -1,17 +1,26 @@
 /**
  * Shared setup for the browser tests: the project's Vite dev server (middleware mode on an
  * ephemeral 127.0.0.1 port, no HMR socket) and Debian's chromium driven by playwright-core.
- * Never downloads a browser: CHROMIUM_PATH or /usr/bin/chromium, else the tests skip.
+ * Never downloads a browser: CHROMIUM_PATH or /usr/bin/chromium. Without one, the suites
+ * registered through `needsChromium.describe` fail with a message saying how to get it, unless the run
+ * sets STEERLAB_SKIP_BROWSER=1, which skips them explicitly (tests/helpers/requirement.ts).
  */
 import { existsSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { createServer, type ViteDevServer } from 'vite';
+import { requirement } from '../helpers/requirement.js';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 export const HAVE_CHROMIUM = existsSync(CHROMIUM_PATH);
-if (!HAVE_CHROMIUM) console.warn(`browser tests skipped: no chromium at ${CHROMIUM_PATH} (set CHROMIUM_PATH)`);
+export const SKIP_BROWSER_VARIABLE = 'STEERLAB_SKIP_BROWSER';
+
+export const needsChromium = requirement({
+  available: HAVE_CHROMIUM,
+  optOut: SKIP_BROWSER_VARIABLE,
+  message: `chromium missing at ${CHROMIUM_PATH}; run: apt-get install chromium (or set CHROMIUM_PATH to a chromium binary); set ${SKIP_BROWSER_VARIABLE}=1 to skip the browser tests explicitly`,
+});
 
 const QUIET = ['--headless=new', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'];
 /** WebGPU on SwiftShader (a software adapter): slow, but the same code path as a real GPU. */

@@ -6,8 +6,8 @@
  * the byte-level vocabulary spends one token per character and an agent's dialogue grows by
  * ~110 tokens a step.
  */
-import { tinyConfig, tinyWeights } from '../../src/engine/model/tiny.js';
-import { writeTinyGguf } from '../../src/engine/model/tiny-gguf.js';
+import { tinyConfig, tinyWeights } from '../../src/testing/tiny.js';
+import { writeTinyGguf } from '../../src/testing/tiny-gguf.js';
 import type { DecoderConfig, DecoderWeights } from '../../src/engine/model/types.js';
 import { GgufValueType } from '../../src/engine/gguf/reader.js';
 import { GgufTokenType } from '../../src/engine/gguf/tokenizer.js';

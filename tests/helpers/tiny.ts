@@ -1,5 +1,5 @@
 /** Shared fixtures for engine tests: tiny generated models opened as steerable sessions. */
-import { tinyConfig, tinyWeights } from '../../src/engine/model/tiny.js';
+import { tinyConfig, tinyWeights } from '../../src/testing/tiny.js';
 import type { DecoderConfig, DecoderWeights } from '../../src/engine/model/types.js';
 import { buildDecoderGraph, type GraphDtype, type GraphStyle } from '../../src/engine/onnx/decoder.js';
 import { openGraph } from '../../src/engine/open.js';

@@ -3,9 +3,9 @@
  * KV cache. It is the ground truth the ONNX graphs are tested against (steering, hidden states,
  * cached decode, value-cache edits), so it is written for clarity, not speed.
  */
-import type { DecoderConfig, DecoderWeights } from './model/types.js';
-import { matrixToFloat } from './model/types.js';
-import { ropeCache } from './onnx/decoder.js';
+import type { DecoderConfig, DecoderWeights } from '../engine/model/types.js';
+import { matrixToFloat } from '../engine/model/types.js';
+import { ropeCache } from '../engine/onnx/decoder.js';
 
 interface FloatLayer {
   attnNorm: Float32Array; ffnNorm: Float32Array;

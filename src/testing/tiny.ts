@@ -2,7 +2,7 @@
  * Tiny random decoders for fast tests. Weights are seeded and scaled so activations stay in a
  * realistic range (logits of order 1), which makes 1e-4 comparisons meaningful.
  */
-import type { Architecture, DecoderConfig, DecoderWeights, LayerWeights, Matrix } from './types.js';
+import type { Architecture, DecoderConfig, DecoderWeights, LayerWeights, Matrix } from '../engine/model/types.js';
 
 function mulberry32(seed: number): () => number {
   let a = seed >>> 0;

@@ -4,15 +4,15 @@
  * the TypeScript reference forward's, so a test (or a curious user) can compare them.
  */
 import type { InferenceSession, Tensor } from 'onnxruntime-common';
-import { tinyConfig, tinyWeights } from '../engine/model/tiny.js';
+import { tinyConfig, tinyWeights } from './tiny.js';
 import { buildDecoderGraph, type GraphDtype, type GraphStyle } from '../engine/onnx/decoder.js';
 import { f16ToF32Array } from '../engine/onnx/graph.js';
 import { openGraph } from '../engine/open.js';
-import { ReferenceModel } from '../engine/reference.js';
+import { ReferenceModel } from './reference.js';
 import type { Runtime } from '../engine/runtime/types.js';
 import type { Steering } from '../engine/session.js';
 import type { Tokenizer } from '../engine/tokenizer.js';
-import type { SelfTestCase, SelfTestRequest, SelfTestResult } from './api.js';
+import type { SelfTestCase, SelfTestRequest, SelfTestResult } from './selftest-api.js';
 
 const PROMPT = [5, 17, 42, 8, 91, 33, 2];
 const NEXT = 11;

@@ -3,11 +3,11 @@
  * llama.cpp's converter would: [in, out] dims, Q/K rows permuted for llama, tied embeddings.
  * Used to test the GGUF path end to end without a download.
  */
-import { GgmlType, quantize } from '../gguf/quant.js';
-import { writeGguf, type GgufMetadataEntry, type GgufTensorInput } from '../gguf/writer.js';
-import { GgufValueType } from '../gguf/reader.js';
-import type { DecoderConfig, DecoderWeights, Matrix } from './types.js';
-import { matrixToFloat } from './types.js';
+import { GgmlType, quantize } from '../engine/gguf/quant.js';
+import { writeGguf, type GgufMetadataEntry, type GgufTensorInput } from '../engine/gguf/writer.js';
+import { GgufValueType } from '../engine/gguf/reader.js';
+import type { DecoderConfig, DecoderWeights, Matrix } from '../engine/model/types.js';
+import { matrixToFloat } from '../engine/model/types.js';
 
 /** llama.cpp's permute(): HF row h*D + half*D/2 + j goes to GGUF row h*D + 2j + half. */
 function permuteRows(data: Float32Array, rows: number, cols: number, nHeads: number): Float32Array {
