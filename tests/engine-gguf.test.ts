@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { residPost } from '../src/engine/hook-points.js';
 import { GgmlType } from '../src/engine/gguf/quant.js';
 import { GgufValueType, parseGguf } from '../src/engine/gguf/reader.js';
 import { writeGguf } from '../src/engine/gguf/writer.js';
@@ -31,7 +32,7 @@ async function convertAndCompare(arch: 'llama' | 'qwen2', weightType: number, em
   const s = await openGraph(nodeRuntime, graph, { modelId: 't', hash: 'h', architecture: arch, heads: cfg.heads, kvHeads: cfg.kvHeads, headDim: cfg.headDim, vocab: cfg.vocab }, idTokenizer, { externalData: [{ path: EXTERNAL_DATA_NAME, data }] });
   const ids = [1, 5, 9, 33, 60];
   const v = Float32Array.from({ length: cfg.hidden }, (_, i) => Math.sin(i * 1.3) * 0.3);
-  const r = await s.forward(s.newCache(), ids, { steering: { vectors: [{ layer: 0, vector: v, beta: 2 }], positions: 'all' } });
+  const r = await s.forward(s.newCache(), ids, { add: [{ hook: residPost(0), vector: v, scale: 2 }] });
   const steer = new Float32Array(cfg.layers * cfg.hidden);
   steer.set(v.map((x) => 2 * x));
   // Reference on the converter's dequantised weights (checks the graph)...

@@ -4,6 +4,7 @@ import { logSoftmax } from '../src/engine/logits.js';
 import { f16ToF32Array } from '../src/engine/onnx/graph.js';
 import { ReferenceModel } from '../src/testing/reference.js';
 import { SteerlabError } from '../src/errors.js';
+import { residPost } from '../src/engine/hook-points.js';
 import { openTiny, type TinyModel } from './helpers/tiny.js';
 
 const PROMPT = [5, 17, 42, 8, 91, 33, 2];
@@ -62,8 +63,8 @@ describe.each(CASES)('tiny $arch model, $style export, $dtype', ({ style, dtype,
 
   it('zero steering gives logits bit-identical to the unmodified graph', async () => {
     const cache = t.session.newCache();
-    const zero = { vectors: [{ layer: 1, vector: new Float32Array(t.cfg.hidden), beta: 3 }], positions: 'all' as const };
-    const r = await t.session.forward(cache, PROMPT, { steering: zero });
+    const zero = [{ hook: residPost(1), vector: new Float32Array(t.cfg.hidden), scale: 3, positions: 'all' as const }];
+    const r = await t.session.forward(cache, PROMPT, { add: zero });
     const plain = await plainLogits(t, PROMPT);
     expect(Array.from(r.logits)).toEqual(Array.from(plain));
     cache.dispose();
@@ -74,17 +75,17 @@ describe.each(CASES)('tiny $arch model, $style export, $dtype', ({ style, dtype,
     const v = Float32Array.from({ length: t.cfg.hidden }, (_, i) => Math.cos(i * 0.7) * 0.4);
     const beta = 1.5;
     const cache = t.session.newCache();
-    const r = await t.session.forward(cache, PROMPT, { steering: { vectors: [{ layer: L, vector: v, beta }], positions: 'all' }, hiddenPositions: [2, PROMPT.length - 1] });
+    const all = Array.from({ length: t.cfg.layers }, (_, l) => residPost(l));
+    const r = await t.session.forward(cache, PROMPT, { add: [{ hook: residPost(L), vector: v, scale: beta, positions: 'all' }], read: { hooks: all, at: [2, PROMPT.length - 1] } });
     const ref = new ReferenceModel(t.cfg, t.weights);
     const full = new Float32Array(t.cfg.layers * t.cfg.hidden);
     full.set(v.map((x) => x * beta), L * t.cfg.hidden);
     const steps = PROMPT.map((id) => ref.step(id, { steering: full }));
     expect(maxAbsDiff(r.logits, steps.at(-1)!.logits)).toBeLessThan(tol);
-    // hidden: [layers, P=2, hidden]
-    const H = t.cfg.hidden;
+    // each hook: [P=2, hidden]
     for (let l = 0; l < t.cfg.layers; l++) {
-      expect(maxAbsDiff(r.hidden.subarray((l * 2) * H, (l * 2 + 1) * H), steps[2]!.resid[l]!)).toBeLessThan(tol);
-      expect(maxAbsDiff(r.hidden.subarray((l * 2 + 1) * H, (l * 2 + 2) * H), steps.at(-1)!.resid[l]!)).toBeLessThan(tol);
+      expect(maxAbsDiff(r.acts.row(residPost(l), 0), steps[2]!.resid[l]!)).toBeLessThan(tol);
+      expect(maxAbsDiff(r.acts.row(residPost(l), 1), steps.at(-1)!.resid[l]!)).toBeLessThan(tol);
     }
     // and steering really changed something
     const plain = await plainLogits(t, PROMPT);
@@ -94,11 +95,11 @@ describe.each(CASES)('tiny $arch model, $style export, $dtype', ({ style, dtype,
 
   it('steering only generated positions leaves the prompt untouched', async () => {
     const v = Float32Array.from({ length: t.cfg.hidden }, (_, i) => Math.sin(i) * 0.5);
-    const steering = { vectors: [{ layer: 0, vector: v, beta: 2 }], positions: 'generated' as const };
+    const add = [{ hook: residPost(0), vector: v, scale: 2, positions: 'generated' as const }];
     const c = t.session.newCache();
-    const r = await t.session.forward(c, PROMPT, { steering, region: 'prompt' });
+    const r = await t.session.forward(c, PROMPT, { add, region: 'prompt' });
     expect(Array.from(r.logits)).toEqual(Array.from(await plainLogits(t, PROMPT)));
-    const next = await t.session.forward(c, [11], { steering, region: 'generated' });
+    const next = await t.session.forward(c, [11], { add, region: 'generated' });
     const ref = new ReferenceModel(t.cfg, t.weights);
     const full = new Float32Array(t.cfg.layers * t.cfg.hidden);
     full.set(v.map((x) => x * 2), 0);
@@ -186,8 +187,8 @@ describe.each(CASES)('tiny $arch model, $style export, $dtype', ({ style, dtype,
 
   it('rejects a steering vector of the wrong size with a typed error', async () => {
     const c = t.session.newCache();
-    await expect(t.session.forward(c, PROMPT, { steering: { vectors: [{ layer: 0, vector: new Float32Array(t.cfg.hidden + 1), beta: 1 }], positions: 'all' } })).rejects.toMatchObject({ code: 'BAD_SHAPE' });
-    await expect(t.session.forward(c, PROMPT, { steering: { vectors: [{ layer: 99, vector: new Float32Array(t.cfg.hidden), beta: 1 }], positions: 'all' } })).rejects.toMatchObject({ code: 'BAD_SHAPE' });
+    await expect(t.session.forward(c, PROMPT, { add: [{ hook: residPost(0), vector: new Float32Array(t.cfg.hidden + 1) }] })).rejects.toMatchObject({ code: 'BAD_SHAPE' });
+    await expect(t.session.forward(c, PROMPT, { add: [{ hook: residPost(99), vector: new Float32Array(t.cfg.hidden) }] })).rejects.toMatchObject({ code: 'BAD_SHAPE' });
     await expect(t.session.forward(c, [t.cfg.vocab + 5])).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
     c.dispose();
   });

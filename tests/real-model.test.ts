@@ -2,6 +2,7 @@
  * The real model (SmolLM2-135M-Instruct, Q4_1 GGUF) through the whole GGUF path. Loaded once.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { residPost } from '../src/engine/hook-points.js';
 import type { ModelSession } from '../src/engine/session.js';
 import { loadModel } from '../src/node/models.js';
 import { needsRealModel, REAL_MODEL } from './helpers/real.js';
@@ -38,10 +39,10 @@ needsRealModel.describe('SmolLM2-135M-Instruct Q4_1 via GGUF', () => {
   it('zero steering leaves logits bit-identical; a vector at one layer changes them', async () => {
     const ids = s.encode('The capital of France is');
     const base = await s.forward(s.newCache(), ids);
-    const zero = await s.forward(s.newCache(), ids, { steering: { vectors: [{ layer: 12, vector: new Float32Array(576), beta: 5 }], positions: 'all' } });
+    const zero = await s.forward(s.newCache(), ids, { add: [{ hook: residPost(12), vector: new Float32Array(576), scale: 5 }] });
     expect(Array.from(zero.logits)).toEqual(Array.from(base.logits));
     const v = Float32Array.from({ length: 576 }, (_, i) => Math.sin(i));
-    const steered = await s.forward(s.newCache(), ids, { steering: { vectors: [{ layer: 12, vector: v, beta: 4 }], positions: 'all' } });
+    const steered = await s.forward(s.newCache(), ids, { add: [{ hook: residPost(12), vector: v, scale: 4 }] });
     let d = 0;
     for (let i = 0; i < base.logits.length; i++) d = Math.max(d, Math.abs(steered.logits[i]! - base.logits[i]!));
     expect(d).toBeGreaterThan(0.1);

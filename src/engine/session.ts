@@ -9,10 +9,10 @@ import { SteerlabError } from '../errors.js';
 import { KVCache, TensorPool } from './kvcache.js';
 import { logSoftmax, sampleToken, tokenStats } from './logits.js';
 import { f16ToF32Array, f32ToF16Array } from './onnx/graph.js';
+import { ActivationCache, packAdds, resolveHook, type HookAdd, type HookEdit, type HookRead, type Region } from './hook-points.js';
 import type { Device, Runtime } from './runtime/types.js';
 import type { Tokenizer, ChatMessage } from './tokenizer.js';
 
-export type Region = 'prompt' | 'generated';
 
 /**
  * float16 tensor data as float32. onnxruntime-node hands back raw bits (Uint16Array); onnxruntime-web
@@ -21,7 +21,6 @@ export type Region = 'prompt' | 'generated';
 function halfToF32(raw: ArrayLike<number>): Float32Array {
   return raw instanceof Uint16Array ? f16ToF32Array(raw) : Float32Array.from(raw);
 }
-export type SteerPositions = 'all' | 'prompt' | 'generated';
 
 export interface ModelInfo {
   modelId: string;
@@ -41,23 +40,15 @@ export interface ModelInfo {
   fallbackReason?: string;
 }
 
-/** One steering vector at one block: adds beta * vector to blocks.{layer}.hook_resid_post. */
-export interface SteeringVector {
-  layer: number;
-  vector: Float32Array;
-  beta: number;
-}
-
-export interface Steering {
-  vectors: SteeringVector[];
-  positions: SteerPositions;
-}
-
-export interface ForwardOptions {
+/**
+ * One forward: the new ids' region, which hooks add what where, which value-cache rows to
+ * overwrite first, and what to read back (see hook-points.ts).
+ */
+export interface ForwardRequest {
   region?: Region;
-  steering?: Steering | null;
-  /** Chunk positions (0-based within ids) whose residuals to return; default: the last one. [] = none. */
-  hiddenPositions?: number[];
+  add?: readonly HookAdd[] | null;
+  edit?: readonly HookEdit[] | null;
+  read?: HookRead | null;
   /** How many trailing positions get logits (default 1). */
   logitsFor?: number;
 }
@@ -65,9 +56,8 @@ export interface ForwardOptions {
 export interface ForwardResult {
   /** [logitsFor, vocab] */
   logits: Float32Array;
-  /** [layers, P, hidden] for the requested hidden positions. */
-  hidden: Float32Array;
-  hiddenPositions: number[];
+  /** What `read` asked for, by hook name. */
+  acts: ActivationCache;
 }
 
 export interface GenerateOptions {
@@ -75,10 +65,14 @@ export interface GenerateOptions {
   temperature?: number;
   topP?: number;
   random?: () => number;
-  steering?: Steering | null;
+  /** Hook additions for the prompt and every generated token (each applies where its positions say). */
+  add?: readonly HookAdd[] | null;
   stopIds?: number[];
-  /** Called after each token; returning a Steering replaces the one in force (live strength changes). */
-  onToken?: (t: GeneratedToken, index: number) => Steering | null | void;
+  /**
+   * Called after each token (and awaited, so a caller can yield to its event loop there); returning
+   * additions replaces those in force from the next token on (live strength changes).
+   */
+  onToken?: (t: GeneratedToken, index: number) => readonly HookAdd[] | null | void | Promise<readonly HookAdd[] | null | void>;
 }
 
 export interface GeneratedToken {
@@ -131,26 +125,8 @@ export class ModelSession {
     return new KVCache(this.pool, this.info.layers);
   }
 
-  /** Validates and packs steering vectors into the graph's [layers, hidden] input. */
-  steeringTensor(steering: Steering | null | undefined): Float32Array | null {
-    if (!steering || steering.vectors.length === 0) return null;
-    const { layers, hidden } = this.info;
-    const out = new Float32Array(layers * hidden);
-    for (const v of steering.vectors) {
-      if (!Number.isInteger(v.layer) || v.layer < 0 || v.layer >= layers) {
-        throw new SteerlabError('BAD_SHAPE', `steering layer ${v.layer} is outside 0..${layers - 1}`);
-      }
-      if (v.vector.length !== hidden) {
-        throw new SteerlabError('BAD_SHAPE', `steering vector has ${v.vector.length} entries; this model's hidden size is ${hidden}`);
-      }
-      if (!Number.isFinite(v.beta)) throw new SteerlabError('BAD_ARGUMENT', `steering strength ${v.beta} is not finite`);
-      for (let i = 0; i < hidden; i++) out[v.layer * hidden + i] += v.beta * v.vector[i]!;
-    }
-    return out;
-  }
-
-  /** Runs ids through the model, appending to cache. */
-  async forward(cache: KVCache, ids: number[], opts: ForwardOptions = {}): Promise<ForwardResult> {
+  /** Runs ids through the model, appending to cache; applies the request's hooks (see hook-points.ts). */
+  async forward(cache: KVCache, ids: number[], req: ForwardRequest = {}): Promise<ForwardResult> {
     this.check();
     const { Tensor } = this.runtime.ort;
     const { layers, kvHeads, headDim, hidden, vocab } = this.info;
@@ -159,20 +135,26 @@ export class ModelSession {
     for (const id of ids) {
       if (!Number.isInteger(id) || id < 0 || id >= vocab) throw new SteerlabError('BAD_ARGUMENT', `token id ${id} is outside the vocabulary (0..${vocab - 1})`);
     }
+    const region = req.region ?? 'prompt';
+    const steerData = packAdds(req.add, region, layers, hidden);
+    const readHooks = req.read?.hooks ?? [];
+    const resolved = readHooks.map((h) => resolveHook(h, 'read', layers));
+    const needResid = resolved.some((h) => h.kind !== 'v');
+    const hp = needResid ? (req.read?.at ?? [S - 1]) : [];
+    for (const p of hp) if (!Number.isInteger(p) || p < 0 || p >= S) throw new SteerlabError('BAD_ARGUMENT', `read position ${p} is outside this chunk (0..${S - 1})`);
+    for (const e of req.edit ?? []) {
+      const h = resolveHook(e.hook, 'edit', layers);
+      await this.writeValues(cache, h.layer, e.start, e.values);
+    }
     const past = cache.length;
     const total = past + S;
-    const region = opts.region ?? 'prompt';
-    const steerData = this.steeringTensor(opts.steering);
-    const applies = !!steerData && (opts.steering!.positions === 'all' || opts.steering!.positions === region);
-    const hp = opts.hiddenPositions ?? [S - 1];
-    for (const p of hp) if (p < 0 || p >= S) throw new SteerlabError('BAD_ARGUMENT', `hidden position ${p} is outside this chunk (0..${S - 1})`);
-    const keep = Math.min(S, Math.max(1, opts.logitsFor ?? 1));
+    const keep = Math.min(S, Math.max(1, req.logitsFor ?? 1));
 
     const feeds: Record<string, Tensor> = {
       input_ids: new Tensor('int64', BigInt64Array.from(ids, BigInt), [1, S]),
       attention_mask: new Tensor('int64', new BigInt64Array(total).fill(1n), [1, total]),
-      steering: applies ? new Tensor('float32', steerData!, [layers, hidden]) : this.zeroSteering,
-      steering_mask: new Tensor('float32', new Float32Array(S).fill(applies ? 1 : 0), [1, S]),
+      steering: steerData ? new Tensor('float32', steerData, [layers, hidden]) : this.zeroSteering,
+      steering_mask: new Tensor('float32', new Float32Array(S).fill(steerData ? 1 : 0), [1, S]),
       // An empty gather is not allowed everywhere; read position 0 and drop it below.
       hidden_positions: new Tensor('int64', BigInt64Array.from(hp.length ? hp : [0], BigInt), [hp.length || 1]),
     };
@@ -205,10 +187,12 @@ export class ModelSession {
     if (have > keep) logits = logits.subarray((have - keep) * vocab);
     logitsT.dispose();
     const residT = out.resid_post!;
-    const hiddenAll = (await residT.getData()) as Float32Array;
+    const resid = hp.length ? ((await residT.getData()) as Float32Array) : new Float32Array(0);
     residT.dispose();
-    // Output buffers are fresh per run, so the (possibly sliced) view can be handed out as is.
-    return { logits, hidden: hp.length ? hiddenAll : new Float32Array(0), hiddenPositions: hp };
+    const values = new Map<string, Float32Array>();
+    for (const h of resolved) if (h.kind === 'v') values.set(h.name, await this.readValues(cache, h.layer, 0, cache.length));
+    // Output buffers are fresh per run, so the (possibly sliced) views can be handed out as is.
+    return { logits, acts: new ActivationCache(resid, layers, hidden, hp, values, readHooks) };
   }
 
   /**
@@ -216,7 +200,7 @@ export class ModelSession {
    * are the logits the prompt's final forward returned (so single-token candidates cost no
    * forward); multi-token candidates each run one cached forward on a fork.
    */
-  async scoreContinuations(cache: KVCache, lastLogits: Float32Array, candidates: number[][], steering?: Steering | null): Promise<number[]> {
+  async scoreContinuations(cache: KVCache, lastLogits: Float32Array, candidates: number[][], add?: readonly HookAdd[] | null): Promise<number[]> {
     if (candidates.some((c) => c.length === 0)) throw new SteerlabError('BAD_ARGUMENT', 'a candidate continuation is empty');
     const first = logSoftmax(lastLogits);
     const scores: number[] = [];
@@ -225,7 +209,7 @@ export class ModelSession {
       if (cand.length > 1) {
         const fork = cache.fork();
         try {
-          const r = await this.forward(fork, cand.slice(0, -1), { region: 'generated', steering, logitsFor: cand.length - 1, hiddenPositions: [] });
+          const r = await this.forward(fork, cand.slice(0, -1), { region: 'generated', add, logitsFor: cand.length - 1 });
           const V = this.info.vocab;
           for (let i = 1; i < cand.length; i++) lp += logSoftmax(r.logits.subarray((i - 1) * V, i * V))[cand[i]!]!;
         } finally {
@@ -242,7 +226,7 @@ export class ModelSession {
     const max = opts.maxNewTokens ?? 64;
     const stop = new Set(opts.stopIds ?? this.tokenizer.eosIds);
     const random = opts.random ?? (() => { throw new SteerlabError('BAD_ARGUMENT', 'sampling at temperature > 0 needs a seeded random source'); });
-    let steering = opts.steering ?? null;
+    let add = opts.add ?? null;
     let logits = lastLogits;
     const tokens: GeneratedToken[] = [];
     let stoppedBy: 'stop' | 'length' = 'length';
@@ -250,13 +234,13 @@ export class ModelSession {
       const id = sampleToken(logits, { temperature: opts.temperature ?? 0, topP: opts.topP, random });
       const tok = { id, ...tokenStats(logits, id) };
       tokens.push(tok);
-      const changed = opts.onToken?.(tok, i);
-      if (changed !== undefined) steering = changed;
+      const changed = opts.onToken ? await opts.onToken(tok, i) : undefined;
+      if (changed !== undefined) add = changed;
       if (stop.has(id)) {
         stoppedBy = 'stop';
         break;
       }
-      if (i + 1 < max) logits = (await this.forward(cache, [id], { region: 'generated', steering, hiddenPositions: [] })).logits;
+      if (i + 1 < max) logits = (await this.forward(cache, [id], { region: 'generated', add })).logits;
     }
     const ids = tokens.map((t) => t.id);
     const textIds = stoppedBy === 'stop' ? ids.slice(0, -1) : ids;
@@ -271,7 +255,7 @@ export class ModelSession {
   async generate(promptIds: number[], opts: GenerateOptions = {}): Promise<GenerateResult & { cache: KVCache }> {
     const cache = this.newCache();
     try {
-      const { logits } = await this.forward(cache, promptIds, { region: 'prompt', steering: opts.steering, hiddenPositions: [] });
+      const { logits } = await this.forward(cache, promptIds, { region: 'prompt', add: opts.add });
       return { ...(await this.generateFrom(cache, logits, opts)), cache };
     } catch (e) {
       cache.dispose();

@@ -19,6 +19,7 @@ export function hfTokenizer(tokenizerJson: object, tokenizerConfig: Record<strin
     encode(text: string, o: { add_special_tokens: boolean }): number[];
     decode(ids: number[], o: { skip_special_tokens: boolean }): string;
     apply_chat_template(m: ChatMessage[], o: { tokenize: false; add_generation_prompt: boolean }): string;
+    all_special_tokens?: string[];
   };
   const eos = [t.eos_token_id, ...extraEos].filter((x): x is number => typeof x === 'number' && x >= 0);
   return {
@@ -33,5 +34,6 @@ export function hfTokenizer(tokenizerJson: object, tokenizerConfig: Record<strin
     },
     eosIds: [...new Set(eos)],
     bosId: typeof t.bos_token_id === 'number' ? t.bos_token_id : null,
+    specialTokens: (t.all_special_tokens ?? []).filter((x) => x.length > 0),
   };
 }

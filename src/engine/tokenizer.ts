@@ -10,4 +10,6 @@ export interface Tokenizer {
   applyChatTemplate(messages: ChatMessage[], addGenerationPrompt?: boolean): string;
   readonly eosIds: number[];
   readonly bosId: number | null;
+  /** Texts of the special added tokens (split out before pre-tokenisation), for incremental encoding. */
+  readonly specialTokens?: readonly string[];
 }

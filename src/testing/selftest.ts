@@ -10,7 +10,7 @@ import { f16ToF32Array } from '../engine/onnx/graph.js';
 import { openGraph } from '../engine/open.js';
 import { ReferenceModel } from './reference.js';
 import type { Runtime } from '../engine/runtime/types.js';
-import type { Steering } from '../engine/session.js';
+import { residPost, type HookAdd } from '../engine/hook-points.js';
 import type { Tokenizer } from '../engine/tokenizer.js';
 import type { SelfTestCase, SelfTestRequest, SelfTestResult } from './selftest-api.js';
 
@@ -65,19 +65,20 @@ async function runCase(runtime: Runtime, req: SelfTestRequest, style: GraphStyle
   try {
     const { hidden: H, layers } = cfg;
     const vector = Float32Array.from({ length: H }, (_, i) => Math.cos(i * 0.7) * 0.4);
-    const steering: Steering = { vectors: [{ layer: LAYER, vector, beta: BETA }], positions: 'all' };
+    const add: HookAdd[] = [{ hook: residPost(LAYER), vector, scale: BETA, positions: 'all' }];
+    const allLayers = Array.from({ length: layers }, (_, l) => residPost(l));
     const positions = [2, PROMPT.length - 1];
 
     const cache = session.newCache();
-    const steered = await session.forward(cache, PROMPT, { steering, hiddenPositions: positions });
-    const decoded = await session.forward(cache, [NEXT], { steering, region: 'generated', hiddenPositions: [] });
+    const steered = await session.forward(cache, PROMPT, { add, read: { hooks: allLayers, at: positions } });
+    const decoded = await session.forward(cache, [NEXT], { add, region: 'generated' });
     cache.dispose();
 
     const zeroCache = session.newCache();
-    const zero = await session.forward(zeroCache, PROMPT, { steering: { vectors: [{ layer: LAYER, vector: new Float32Array(H), beta: 3 }], positions: 'all' }, hiddenPositions: [] });
+    const zero = await session.forward(zeroCache, PROMPT, { add: [{ hook: residPost(LAYER), vector: new Float32Array(H), scale: 3, positions: 'all' }] });
     zeroCache.dispose();
     const noneCache = session.newCache();
-    const none = await session.forward(noneCache, PROMPT, { steering: null, hiddenPositions: [] });
+    const none = await session.forward(noneCache, PROMPT, { add: null });
     noneCache.dispose();
     const plain = await plainLogits(runtime, graph, session.info.device, PROMPT, { layers, kvHeads: cfg.kvHeads, headDim: cfg.headDim, vocab: cfg.vocab }, dtype === 'fp16');
 
@@ -95,7 +96,7 @@ async function runCase(runtime: Runtime, req: SelfTestRequest, style: GraphStyle
       ...(session.info.fallbackReason ? { fallbackReason: session.info.fallbackReason } : {}),
       layers, hidden: H, layer: LAYER, beta: BETA, prompt: PROMPT, positions,
       logits: Array.from(steered.logits),
-      hiddenStates: Array.from(steered.hidden),
+      hiddenStates: allLayers.flatMap((h) => positions.flatMap((_, i) => Array.from(steered.acts.row(h, i)))),
       refLogits: Array.from(steps.at(-1)!.logits),
       refHiddenStates: refHidden,
       zeroLogits: Array.from(zero.logits),
