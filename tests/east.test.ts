@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { parseGguf } from '../src/engine/gguf/reader.js';
 import { contrastiveVector, eastVector, shuffledControl, typicalNorm, type EastRun } from '../src/steering/east.js';
-import { exportControlVector, importControlVector } from '../src/steering/controlvector.js';
-import { makeVectorFile, parseVectorFile } from '../src/steering/vector.js';
+import { ControlVector } from '../src/steering/control-vector.js';
+import { exportControlVector, importControlVector } from '../src/steering/llama-cpp.js';
+import { parseVectorFile } from '../src/steering/vector-file.js';
 
 const f = (...x: number[]) => Float32Array.from(x);
 
@@ -89,8 +90,8 @@ describe('llama.cpp control vectors', () => {
 
   it('steerlab vector JSON round-trips and rejects a wrong size', () => {
     const v = f(0.5, -1, 2);
-    const file = makeVectorFile(3, v, { method: 'east', model: { id: 'm', hash: 'h' }, residNorm: 10 });
-    expect(parseVectorFile(JSON.stringify(file)).vector).toEqual([0.5, -1, 2]);
+    const file = ControlVector.single(3, v, { residNorm: 10, meta: { method: 'east', model: { id: 'm', hash: 'h' } } }).toFile();
+    expect(parseVectorFile(JSON.stringify(file)).directions[0]!.vector).toEqual([0.5, -1, 2]);
     expect(() => parseVectorFile(JSON.stringify({ ...file, hidden: 4 }))).toThrow(expect.objectContaining({ code: 'BAD_VECTOR' }));
     expect(() => parseVectorFile('{')).toThrow(expect.objectContaining({ code: 'BAD_VECTOR' }));
   });

@@ -11,13 +11,9 @@ import { SteerlabError } from '../errors.js';
 import { GgmlType, dequantize } from '../engine/gguf/quant.js';
 import { parseGguf, tensorBytes } from '../engine/gguf/reader.js';
 import { writeControlVector } from '../engine/gguf/writer.js';
+import type { Direction } from './control-vector.js';
 
-export interface LayerDirection {
-  layer: number;
-  vector: Float32Array;
-}
-
-export function exportControlVector(dirs: readonly LayerDirection[], modelHint: string): Uint8Array {
+export function exportControlVector(dirs: readonly Direction[], modelHint: string): Uint8Array {
   for (const d of dirs) {
     if (d.layer === 0) {
       throw new SteerlabError('BAD_VECTOR', 'a vector on block 0 cannot be exported: llama.cpp control vectors start at direction.1 (the output of block 1)');
@@ -26,11 +22,11 @@ export function exportControlVector(dirs: readonly LayerDirection[], modelHint: 
   return writeControlVector(dirs.map((d) => [d.layer, d.vector] as [number, Float32Array]), modelHint);
 }
 
-export function importControlVector(bytes: Uint8Array): { modelHint: string | null; directions: LayerDirection[] } {
+export function importControlVector(bytes: Uint8Array): { modelHint: string | null; directions: Direction[] } {
   const f = parseGguf(bytes);
   const arch = f.metadata.get('general.architecture');
   if (arch !== 'controlvector') throw new SteerlabError('BAD_VECTOR', `not a control vector: general.architecture is '${String(arch)}'`);
-  const directions: LayerDirection[] = [];
+  const directions: Direction[] = [];
   for (const t of f.tensors) {
     const m = /^direction\.(\d+)$/.exec(t.name);
     if (!m) continue;
