@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   createPolicy,
   EpsilonGreedyPolicy,
@@ -10,7 +10,7 @@ import {
   type PolicyName,
 } from '../src/baselines/index';
 import { createEnv } from '../src/envs/registry';
-import { aggregate, type RunSummary } from '../src/metrics/index';
+import { aggregate, type Aggregate, type RunSummary } from '../src/metrics/index';
 import { formatTrace, parseTrace, splitRuns, type StepRecord, type SummaryRecord, type TraceRecord } from '../src/trace/index';
 import { Rng } from '../src/util/rng';
 
@@ -95,22 +95,22 @@ describe('policy action distributions', () => {
     expect(gauss.decide(new Rng(2)).probs[1]).toBeGreaterThan(0.99);
   });
 
-  it('createPolicy refuses learning policies on grid games', () => {
+  it('createPolicy refuses learning policies on grid games', async () => {
     const lake = createEnv('frozenlake');
     lake.reset(0);
     expect(() => createPolicy('ucb', lake)).toThrow(/needs a bandit; frozenlake is a grid game/);
     expect(createPolicy('random', lake).decide(new Rng(0)).probs).toEqual([0.25, 0.25, 0.25, 0.25]);
-    expect(() => runBaseline('bernoulli-hard', 'softmax' as PolicyName, { seed: 0 })).toThrow(/unknown policy 'softmax'/);
+    await expect(runBaseline('bernoulli-hard', 'softmax' as PolicyName, { seed: 0 })).rejects.toThrow(/unknown policy 'softmax'/);
   });
 });
 
 describe('Krishnamurthy et al. baselines on bernoulli-hard (K = 5, T = 100, 100 seeds)', () => {
-  const run = (policy: PolicyName) =>
-    aggregate(summaries(runBaseline('bernoulli-hard', policy, { seed: 0, episodes: 100, policyOptions: { mcDraws: 100 } })));
-  const ucb = run('ucb');
-  const ts = run('ts');
-  const greedy = run('greedy');
-  const random = run('random');
+  const run = async (policy: PolicyName) =>
+    aggregate(summaries(await runBaseline('bernoulli-hard', policy, { seed: 0, episodes: 100, policyOptions: { mcDraws: 100 } })));
+  let ucb: Aggregate, ts: Aggregate, greedy: Aggregate, random: Aggregate;
+  beforeAll(async () => {
+    [ucb, ts, greedy, random] = [await run('ucb'), await run('ts'), await run('greedy'), await run('random')];
+  });
 
   it('UCB and Thompson sampling rarely suffer a suffix failure', () => {
     expect(ucb.suffFailFreq.mean).toBeLessThanOrEqual(0.1);
@@ -144,10 +144,10 @@ describe('Krishnamurthy et al. baselines on bernoulli-hard (K = 5, T = 100, 100 
 });
 
 describe('runBaseline traces', () => {
-  it('produces valid, reproducible trace records with a summary per episode', () => {
-    const records = runBaseline('east-gauss2', 'eps-greedy', { seed: 5, episodes: 3, scenario: 'east-slot-machine', envOptions: { preset: '95-105' } });
+  it('produces valid, reproducible trace records with a summary per episode', async () => {
+    const records = await runBaseline('east-gauss2', 'eps-greedy', { seed: 5, episodes: 3, scenario: 'east-slot-machine', envOptions: { preset: '95-105' } });
     expect(parseTrace(formatTrace(records))).toEqual(records);
-    expect(runBaseline('east-gauss2', 'eps-greedy', { seed: 5, episodes: 3, scenario: 'east-slot-machine', envOptions: { preset: '95-105' } })).toEqual(records);
+    expect(await runBaseline('east-gauss2', 'eps-greedy', { seed: 5, episodes: 3, scenario: 'east-slot-machine', envOptions: { preset: '95-105' } })).toEqual(records);
     const runs = splitRuns(records);
     expect(runs.map((r) => r.runId)).toEqual(['east-gauss2:eps-greedy:5', 'east-gauss2:eps-greedy:6', 'east-gauss2:eps-greedy:7']);
     for (const r of runs) {
@@ -170,26 +170,26 @@ describe('runBaseline traces', () => {
     expect(runs[0]!.summary!.summary.regret).toBe(cum);
   });
 
-  it('episode e with seed s equals a one-episode run with seed s + e', () => {
-    const many = runBaseline('bernoulli-easy', 'ts', { seed: 10, episodes: 2, policyOptions: { mcDraws: 50 } });
-    const single = runBaseline('bernoulli-easy', 'ts', { seed: 11, policyOptions: { mcDraws: 50 } });
+  it('episode e with seed s equals a one-episode run with seed s + e', async () => {
+    const many = await runBaseline('bernoulli-easy', 'ts', { seed: 10, episodes: 2, policyOptions: { mcDraws: 50 } });
+    const single = await runBaseline('bernoulli-easy', 'ts', { seed: 11, policyOptions: { mcDraws: 50 } });
     expect(splitRuns(many)[1]).toEqual(splitRuns(single)[0]);
-    expect(runBaseline('bernoulli-easy', 'ts', { seed: 12, policyOptions: { mcDraws: 50 } })).not.toEqual(single);
+    expect(await runBaseline('bernoulli-easy', 'ts', { seed: 12, policyOptions: { mcDraws: 50 } })).not.toEqual(single);
   });
 
-  it('optimal reference walks FrozenLake in 6 steps and CliffWalking in 13, random does worse', () => {
-    const lake = runBaseline('frozenlake', 'optimal', { seed: 0, scenario: 'frozenlake-text' });
+  it('optimal reference walks FrozenLake in 6 steps and CliffWalking in 13, random does worse', async () => {
+    const lake = await runBaseline('frozenlake', 'optimal', { seed: 0, scenario: 'frozenlake-text' });
     const lakeSteps = stepsOf(lake);
     expect(lakeSteps.map((s) => s.actionLabel)).toHaveLength(6);
     expect(lakeSteps.at(-1)).toMatchObject({ reward: 1, done: true, cumRegret: 0 });
     const lakeSummary = lake.at(-1) as SummaryRecord;
     expect(lakeSummary.summary).toMatchObject({ bestArmFrac: 1, entropy: 0, suffFailFreq: 0, regret: 0 });
 
-    const cliff = stepsOf(runBaseline('cliffwalking', 'optimal', { seed: 0 }));
+    const cliff = stepsOf(await runBaseline('cliffwalking', 'optimal', { seed: 0 }));
     expect(cliff).toHaveLength(13);
     expect(cliff.reduce((s, r) => s + r.reward, 0)).toBe(-13);
 
-    const randomCliff = runBaseline('cliffwalking', 'random', { seed: 0, episodes: 5, horizon: 50 });
+    const randomCliff = await runBaseline('cliffwalking', 'random', { seed: 0, episodes: 5, horizon: 50 });
     for (const s of summaries(randomCliff)) {
       expect(s.entropy).toBeCloseTo(Math.log(4), 12);
       expect(s.meanReward).toBeLessThan(-1); // 13 steps at -1 each is the best possible
@@ -197,8 +197,8 @@ describe('runBaseline traces', () => {
     }
   });
 
-  it('rejects a scenario that does not fit the game', () => {
-    expect(() => runBaseline('frozenlake', 'random', { seed: 0, scenario: 'east-buttons' })).toThrow(/does not fit env 'frozenlake'/);
-    expect(() => runBaseline('bernoulli-hard', 'ucb', { seed: 0, episodes: 0 })).toThrow(/episodes/);
+  it('rejects a scenario that does not fit the game', async () => {
+    await expect(runBaseline('frozenlake', 'random', { seed: 0, scenario: 'east-buttons' })).rejects.toThrow(/does not fit env 'frozenlake'/);
+    await expect(runBaseline('bernoulli-hard', 'ucb', { seed: 0, episodes: 0 })).rejects.toThrow(/episodes/);
   });
 });

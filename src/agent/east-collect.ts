@@ -7,8 +7,8 @@ import type { ModelSession } from '../engine/session.js';
 import { createEnv } from '../envs/registry.js';
 import type { Scenario } from '../envs/scenario.js';
 import type { StepRecord } from '../trace/schema.js';
-import { contrastiveVector, eastVector, shuffledControl, typicalNorm, type EastRun } from '../steering/east.js';
-import { makeVectorFile, type VectorFile } from '../steering/vector.js';
+import { ControlVector, type VectorMethod } from '../steering/control-vector.js';
+import type { EastRun } from '../steering/east.js';
 import { runEpisode, type Mode } from './agent.js';
 
 export interface CollectOptions {
@@ -45,8 +45,7 @@ export async function collectEastRuns(session: ModelSession, o: CollectOptions):
       env,
       o.scenario,
       o.seed + k,
-      { mode: o.mode ?? 'exact', samples: o.samples, temperature: o.temperature ?? 1, horizon: o.horizon, recordLayers: o.layers, zPosition: o.zPosition, onStep: o.onStep },
-      { env: o.envId, scenario: o.scenario.id, policy: 'east-collect', mode: o.mode ?? 'exact', steering: null },
+      { mode: o.mode ?? 'exact', samples: o.samples, temperature: o.temperature ?? 1, horizon: o.horizon, recordLayers: o.layers, zPosition: o.zPosition, onStep: o.onStep, policyName: 'east-collect' },
     );
     // A step with no parse ended the episode without an action: its entropy is not an action entropy.
     const kept = r.steps.map((s, i) => ({ s, z: r.hidden[i]! })).filter(({ s }) => s.valid);
@@ -58,20 +57,11 @@ export async function collectEastRuns(session: ModelSession, o: CollectOptions):
   return { runs, runIds, steps };
 }
 
-export type VectorMethod = 'east' | 'uncentred' | 'contrastive' | 'shuffled';
-
-/** One vector file per layer, with the metadata a reader needs to trust and calibrate it. */
-export function vectorFromRuns(session: ModelSession, layer: number, runs: EastRun[], method: VectorMethod, runIds: string[], extra: Record<string, unknown> = {}): VectorFile {
-  const u =
-    method === 'contrastive' ? contrastiveVector(runs)
-    : method === 'uncentred' ? eastVector(runs, { center: false })
-    : method === 'shuffled' ? shuffledControl(eastVector(runs), `shuffle:${layer}`)
-    : eastVector(runs);
-  return makeVectorFile(layer, u, {
+/** One ControlVector over all collected layers, with the metadata a reader needs to trust and calibrate it. */
+export function vectorFromRuns(session: ModelSession, c: Collected, method: VectorMethod, options: Record<string, unknown> = {}): ControlVector {
+  return ControlVector.fromRuns(c.runs, method, {
     model: { id: session.info.modelId, hash: session.info.hash },
-    method,
-    residNorm: typicalNorm(runs),
-    sourceRuns: runIds,
-    options: { steps: runs.reduce((a, r) => a + r.z.length, 0), position: 'last-prompt', ...extra },
+    sourceRuns: c.runIds,
+    options: { position: 'last-prompt', ...options },
   });
 }

@@ -3,31 +3,19 @@
  * history only grows), a step costs just its new tokens; when tokenisation at the seam differs,
  * the cache is rewound to the longest common prefix first. The result equals a fresh prefill.
  */
+import { addsKey, type HookAdd } from '../engine/hook-points.js';
 import type { KVCache } from '../engine/kvcache.js';
-import type { ForwardResult, ModelSession, Steering } from '../engine/session.js';
+import type { ForwardResult, ModelSession } from '../engine/session.js';
 
 export interface ExtendResult extends ForwardResult {
   reused: number;
   computed: number;
 }
 
-const vectorIds = new WeakMap<Float32Array, number>();
-let nextVectorId = 1;
-/** Identity of a steering setting (vector object, layer, strength, positions). */
-function steeringKey(s: Steering | null): string | null {
-  if (!s || s.vectors.length === 0) return null;
-  return `${s.positions}|${s.vectors
-    .map((v) => {
-      if (!vectorIds.has(v.vector)) vectorIds.set(v.vector, nextVectorId++);
-      return `${vectorIds.get(v.vector)}@${v.layer}x${v.beta}`;
-    })
-    .join(',')}`;
-}
-
 export class PromptCache {
   private cache: KVCache;
   private ids: number[] = [];
-  /** The steering the cached prompt was computed with; a different one invalidates the cache. */
+  /** The prompt-region additions the cached prompt was computed with; different ones invalidate it. */
   private steeredWith: string | null = null;
 
   constructor(private readonly session: ModelSession, private readonly reuse = true) {
@@ -43,12 +31,13 @@ export class PromptCache {
   }
 
   /**
-   * Brings the cache to exactly `ids` (prompt region) and returns the last position's logits and
-   * the hidden state at `hiddenAt` (absolute position; default the last one, and it must be new).
+   * Brings the cache to exactly `ids` (prompt region) with the additions that apply there, and
+   * returns the last position's logits and the `read` hooks at `hiddenAt` (absolute position;
+   * default the last one, and it is always recomputed).
    */
-  async extend(ids: number[], steering: Steering | null, hiddenAt = ids.length - 1): Promise<ExtendResult> {
+  async extend(ids: number[], add: readonly HookAdd[] | null, hiddenAt = ids.length - 1, read: string[] = []): Promise<ExtendResult> {
     let lcp = 0;
-    const key = steeringKey(steering);
+    const key = addsKey(add, 'prompt');
     if (this.reuse && key === this.steeredWith) {
       // Keep >= 1 new token so logits exist, and recompute the position whose hidden state we read.
       const n = Math.min(ids.length - 1, this.ids.length, hiddenAt);
@@ -61,7 +50,7 @@ export class PromptCache {
       } else await this.session.truncate(this.cache, lcp);
     }
     const fresh = ids.slice(lcp);
-    const r = await this.session.forward(this.cache, fresh, { region: 'prompt', steering, hiddenPositions: [hiddenAt - lcp] });
+    const r = await this.session.forward(this.cache, fresh, { region: 'prompt', add, read: read.length ? { hooks: read, at: [hiddenAt - lcp] } : null });
     this.ids = ids.slice();
     this.steeredWith = key;
     return { ...r, reused: lcp, computed: fresh.length };

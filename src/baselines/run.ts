@@ -7,13 +7,12 @@
  * that calls env.reset(s) meets the same game instance as the baseline's episode with seed s. The
  * policy draws from new Rng(envSeed).fork('policy:<name>'), independent of the game's own draws.
  */
+import { runLoop, type Decision, type EpisodePolicy } from '../agent/loop.js';
 import { SteerlabError } from '../errors.js';
 import { createEnv } from '../envs/registry';
-import { checkFits, getScenario, scenarioActions, type Scenario } from '../envs/scenario';
+import { checkFits, getScenario, type Scenario } from '../envs/scenario';
 import { isBandit, type Env } from '../envs/types';
-import { entropy } from '../metrics/entropy';
-import { summaryRecordFor } from '../trace/jsonl';
-import type { RunConfig, StepRecord, TraceRecord } from '../trace/schema';
+import type { TraceRecord } from '../trace/schema';
 import { Rng, type Seed } from '../util/rng';
 import { EpsilonGreedyPolicy, GreedyPolicy, OptimalPolicy, RandomPolicy, ThompsonPolicy, UcbPolicy, type Policy } from './policies';
 
@@ -70,7 +69,30 @@ function episodeSeed(seed: Seed, e: number): Seed {
   return typeof seed === 'number' ? seed + e : `${seed}:${e}`;
 }
 
-export function runBaseline(envId: string, policyName: PolicyName, opts: BaselineOptions): TraceRecord[] {
+/** A baseline as an episode policy: a fresh policy and generator per episode, seeded by the episode. */
+export class BaselinePolicy implements EpisodePolicy {
+  readonly mode = 'baseline' as const;
+  private policy!: Policy;
+  private rng!: Rng;
+
+  constructor(readonly name: PolicyName, private readonly opts: PolicyOptions = {}) {}
+
+  start(env: Env, seed: Seed): void {
+    this.policy = createPolicy(this.name, env, this.opts);
+    this.rng = new Rng(seed).fork(`policy:${this.name}`);
+  }
+
+  decide(): Decision {
+    const { action, probs } = this.policy.decide(this.rng);
+    return { probs, action, valid: true, completion: '' };
+  }
+
+  observe(action: number, reward: number): void {
+    this.policy.update(action, reward);
+  }
+}
+
+export async function runBaseline(envId: string, policyName: PolicyName, opts: BaselineOptions): Promise<TraceRecord[]> {
   if (!(POLICY_NAMES as readonly string[]).includes(policyName)) {
     throw new SteerlabError('BAD_ARGUMENT', `unknown policy '${policyName}'; known: ${POLICY_NAMES.join(', ')}`);
   }
@@ -79,54 +101,10 @@ export function runBaseline(envId: string, policyName: PolicyName, opts: Baselin
   const env = createEnv(envId, { ...opts.envOptions, ...(opts.horizon === undefined ? {} : { horizon: opts.horizon }) });
   const scenario = typeof opts.scenario === 'string' ? getScenario(opts.scenario) : (opts.scenario ?? null);
   if (scenario) checkFits(scenario, env);
-  const labels = (scenario ? scenarioActions(scenario, env.actions()) : env.actions()).map((a) => a.label);
-
   const records: TraceRecord[] = [];
   for (let e = 0; e < episodes; e++) {
-    const seed = episodeSeed(opts.seed, e);
-    env.reset(seed);
-    const policy = createPolicy(policyName, env, opts.policyOptions);
-    const rng = new Rng(seed).fork(`policy:${policyName}`);
-    const config: RunConfig = {
-      modelId: null,
-      modelHash: null,
-      env: envId,
-      envOptions: env.params(),
-      scenario: scenario?.id ?? null,
-      seed,
-      policy: policyName,
-      mode: 'baseline',
-      steering: null,
-    };
-    const runId = `${envId}:${policyName}:${seed}`;
-    const steps: StepRecord[] = [];
-    let cumRegret = 0;
-    while (!env.isDone()) {
-      const { action, probs } = policy.decide(rng);
-      const result = env.step(action);
-      policy.update(action, result.reward);
-      cumRegret += result.regret;
-      steps.push({
-        type: 'step',
-        runId,
-        step: steps.length,
-        config,
-        promptTokens: null,
-        completion: null,
-        actionProbs: probs,
-        entropy: entropy(probs),
-        action,
-        actionLabel: labels[action]!,
-        valid: true,
-        reward: result.reward,
-        regret: result.regret,
-        cumRegret,
-        done: result.done,
-        steering: null,
-        timings: {},
-      });
-    }
-    records.push(...steps, summaryRecordFor(runId, config, steps, labels.length));
+    const r = await runLoop(env, new BaselinePolicy(policyName, opts.policyOptions), { seed: episodeSeed(opts.seed, e), scenario });
+    records.push(...r.steps, r.summary);
   }
   return records;
 }

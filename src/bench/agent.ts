@@ -23,10 +23,9 @@ export interface AgentBench {
 
 export async function benchAgent(session: ModelSession, log: (s: string) => void, samples = 25, maxThoughtTokens = 48): Promise<AgentBench> {
   const scenario = getScenario('east-buttons');
-  const cfg = (mode: 'exact' | 'sampled') => ({ env: 'east-gauss2', scenario: scenario.id, policy: 'bench', mode, steering: null });
   const run = async (reuse: boolean) => {
     const env = createEnv('east-gauss2', { preset: 'equal' });
-    const r = await runEpisode(session, env, scenario, 7, { mode: 'exact', horizon: 50, reuseCache: reuse }, cfg('exact'));
+    const r = await runEpisode(session, env, scenario, 7, { mode: 'exact', horizon: 50, reuseCache: reuse, policyName: 'bench' });
     return r.steps;
   };
   // Steps 4..6 and 47..49 (0-based) averaged, around "step 5" and "step 50".
@@ -38,7 +37,7 @@ export async function benchAgent(session: ModelSession, log: (s: string) => void
   const k5 = around(kept, 5), k50 = around(kept, 48), f5 = around(full, 5), f50 = around(full, 48);
   log(`  agent: one sampled step, M = ${samples}`);
   const env = createEnv('east-gauss2', { preset: 'equal' });
-  const sampled = await runEpisode(session, env, scenario, 7, { mode: 'sampled', samples, maxThoughtTokens, temperature: 1, horizon: 1 }, cfg('sampled'));
+  const sampled = await runEpisode(session, env, scenario, 7, { mode: 'sampled', samples, maxThoughtTokens, temperature: 1, horizon: 1, policyName: 'bench' });
   const exactStepMs = kept[0]!.timings.total!;
   const sampledStepMs = sampled.steps[0]!.timings.total!;
   return {

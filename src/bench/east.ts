@@ -23,7 +23,7 @@ export async function benchEast(session: ModelSession, log: (s: string) => void,
   const all = Array.from({ length: session.info.layers }, (_, l) => l);
   const run = async (record: boolean) => {
     const env = createEnv('east-gauss2', { preset: 'equal' });
-    const r = await runEpisode(session, env, scenario, 3, { mode: 'exact', horizon, recordLayers: record ? all : [] }, { env: 'east-gauss2', scenario: scenario.id, policy: 'bench', mode: 'exact', steering: null });
+    const r = await runEpisode(session, env, scenario, 3, { mode: 'exact', horizon, recordLayers: record ? all : [], policyName: 'bench' });
     return r.steps.reduce((a, s) => a + s.timings.total!, 0) / r.steps.length;
   };
   const off: number[] = [];

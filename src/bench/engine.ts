@@ -8,7 +8,9 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { normalizeLogProbs, sampleToken } from '../engine/logits.js';
-import type { ModelSession, Steering } from '../engine/session.js';
+import type { HookAdd } from '../engine/hook-points.js';
+import type { ModelSession } from '../engine/session.js';
+import { ControlVector } from '../steering/control-vector.js';
 import { loadModel } from '../node/models.js';
 import { exportGgufAsFolder } from './export.js';
 
@@ -40,12 +42,12 @@ export async function benchDecode(modelPath: string, workDir: string, log: (s: s
   const prompt = session.chat([{ role: 'user', content: 'Write a short story about a robot who learns to paint.' }]);
   const ids = session.encode(prompt);
   const v = Float32Array.from({ length: session.info.hidden }, (_, i) => Math.sin(i) * 0.05);
-  const steering: Steering = { vectors: [{ layer: Math.floor(session.info.layers / 2), vector: v, beta: 1 }], positions: 'generated' };
+  const steering = ControlVector.single(Math.floor(session.info.layers / 2), v).toHooks(1, 'generated');
   const input = new tjs.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]);
   const mask = new tjs.Tensor('int64', new BigInt64Array(ids.length).fill(1n), [1, ids.length]);
   const runTjs = () => model.generate({ input_ids: input, attention_mask: mask, max_new_tokens: newTokens, min_new_tokens: newTokens, do_sample: false } as never);
-  const runOurs = (s: Steering | null) => async () => {
-    const r = await session.generate(ids, { maxNewTokens: newTokens, stopIds: [], steering: s });
+  const runOurs = (add: HookAdd[] | null) => async () => {
+    const r = await session.generate(ids, { maxNewTokens: newTokens, stopIds: [], add });
     r.cache.dispose();
   };
   // Warm up each path once, then interleave repetitions so drift hits all three alike.
@@ -85,7 +87,7 @@ export async function benchScoring(session: ModelSession, reps = 30): Promise<Sc
   const last = ids.at(-1)!;
   const step = async (K: number | null) => {
     const f = cache.fork();
-    const { logits } = await session.forward(f, [last], { region: 'generated', hiddenPositions: [] });
+    const { logits } = await session.forward(f, [last], { region: 'generated' });
     if (K === null) sampleToken(logits, { temperature: 0, random: () => 0 });
     else normalizeLogProbs(await session.scoreContinuations(f, logits, Array.from({ length: K }, (_, k) => [100 + k])));
     f.dispose();

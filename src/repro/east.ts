@@ -8,7 +8,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { collectEastRuns, vectorFromRuns } from '../agent/east-collect.js';
-import { runEpisode, type SteeringControl } from '../agent/agent.js';
+import { runEpisode } from '../agent/agent.js';
 import type { ModelSession } from '../engine/session.js';
 import { buildMessages } from '../envs/prompt.js';
 import { parseAction } from '../envs/parse.js';
@@ -16,7 +16,7 @@ import { createEnv } from '../envs/registry.js';
 import { getScenario } from '../envs/scenario.js';
 import { aggregate, type Aggregate } from '../metrics/summary.js';
 import { shuffledControl } from '../steering/east.js';
-import type { VectorFile } from '../steering/vector.js';
+import { ControlVector, l2, settingHooks, type SteeringSetting } from '../steering/control-vector.js';
 import { svgPanels } from './svg.js';
 
 export const EAST_REPRO = {
@@ -63,12 +63,13 @@ export interface EastJson {
   minutes: number;
 }
 
-export async function reproduceEast(session: ModelSession, outDir: string, log: (s: string) => void, cfg: Cfg = EAST_REPRO): Promise<{ points: Point[]; vectors: VectorFile[] }> {
+export async function reproduceEast(session: ModelSession, outDir: string, log: (s: string) => void, cfg: Cfg = EAST_REPRO): Promise<{ points: Point[]; vector: ControlVector }> {
   const t0 = performance.now();
   const buttons = getScenario(cfg.collect.scenario);
   log(`collecting ${cfg.collect.episodes} x ${cfg.collect.horizon} steps at layers ${cfg.collect.layers}`);
   const c = await collectEastRuns(session, { envId: cfg.env, envOptions: cfg.envOptions, scenario: buttons, episodes: cfg.collect.episodes, horizon: cfg.collect.horizon, seed: cfg.collect.seed, layers: cfg.collect.layers, temperature: cfg.collect.temperature, onEpisode: (k, n) => log(`  episode ${k + 1}: ${n} steps`) });
-  const vectors = cfg.collect.layers.map((l) => vectorFromRuns(session, l, c.runs.get(l)!, 'east', c.runIds, { env: cfg.env, scenario: buttons.id }));
+  const cv = vectorFromRuns(session, c, 'east', { env: cfg.env, scenario: buttons.id });
+  const vectors = cv.layers.map((l) => ({ layer: l, vector: cv.direction(l).vector, norm: l2(cv.direction(l).vector), residNorm: cv.direction(l).residNorm! }));
   const vecAt = (l: number) => vectors.find((v) => v.layer === l)!;
   const runEntropies = c.runs.get(cfg.mainLayer)!.map((r) => r.h.reduce((a, b) => a + b, 0) / r.h.length);
   const collectEntropy = { mean: runEntropies.reduce((a, b) => a + b, 0) / runEntropies.length, runs: runEntropies };
@@ -77,22 +78,21 @@ export async function reproduceEast(session: ModelSession, outDir: string, log: 
   const evaluate = async (label: string, scenarioId: string, layer: number | null, r: number, temperature: number, kind: Point['vector']) => {
     const scenario = getScenario(scenarioId);
     const v = layer === null ? null : vecAt(layer);
-    const beta = v ? (r * v.residNorm!) / v.norm! : 0;
-    const raw = v ? Float32Array.from(v.vector) : null;
-    const vector = raw && kind === 'shuffled' ? shuffledControl(raw, `repro-shuffle-${layer}`) : raw;
-    const steering: SteeringControl | null = vector && beta !== 0 ? { id: `${kind}@${layer}`, layer: layer!, vector, positions: 'generated', beta: () => beta } : null;
+    const beta = v ? (r * v.residNorm) / v.norm : 0;
+    const vector = v ? (kind === 'shuffled' ? shuffledControl(v.vector, `repro-shuffle-${layer}`) : v.vector) : null;
+    const steering: SteeringSetting | null = vector && beta !== 0 ? { vector: ControlVector.single(layer!, vector, { id: `${kind}@${layer}` }), beta, positions: 'generated' } : null;
     const summaries = [];
     let parsed = 0;
     for (let k = 0; k < cfg.evaluate.seeds; k++) {
       const seed = cfg.evaluate.seed + k;
       const env = createEnv(cfg.env, cfg.envOptions);
-      const run = await runEpisode(session, env, scenario, seed, { mode: 'exact', temperature, horizon: cfg.evaluate.horizon, steering }, { env: cfg.env, scenario: scenario.id, policy: `repro-T${temperature}`, mode: 'exact', steering: steering ? { layer: steering.layer, beta, vectorId: steering.id } : null });
+      const run = await runEpisode(session, env, scenario, seed, { mode: 'exact', temperature, horizon: cfg.evaluate.horizon, steering, policyName: `repro-T${temperature}` });
       summaries.push(run.summary.summary);
       // Does the steered model still answer in the format when writing freely (greedy)?
       const env2 = createEnv(cfg.env, cfg.envOptions);
       const first = env2.reset(seed);
       const ids = session.encode(session.chat(buildMessages(scenario, env2, { initial: first, turns: [] })));
-      const g = await session.generate(ids, { maxNewTokens: 40, steering: steering ? { vectors: [{ layer: steering.layer, vector: steering.vector, beta }], positions: 'generated' } : null });
+      const g = await session.generate(ids, { maxNewTokens: 40, add: settingHooks(steering) });
       g.cache.dispose();
       if (parseAction(scenario, g.text, env2.actions()) !== null) parsed++;
     }
@@ -117,9 +117,9 @@ export async function reproduceEast(session: ModelSession, outDir: string, log: 
   const json: EastJson = { experiment: 'east', model: { id: session.info.modelId, hash: session.info.hash }, settings: cfg, collection: { steps: c.steps, runs: c.runIds.length, meanEntropy: collectEntropy }, vectors: vectors.map((v) => ({ layer: v.layer, norm: v.norm, residNorm: v.residNorm })), points, minutes };
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, 'east.json'), `${JSON.stringify(json, null, 2)}\n`);
-  writeFileSync(join(outDir, `east-vector-L${cfg.mainLayer}.json`), `${JSON.stringify(vecAt(cfg.mainLayer))}\n`);
+  writeFileSync(join(outDir, `east-vector-L${cfg.mainLayer}.json`), cv.select([cfg.mainLayer]).toJson());
   writeOutputs(outDir, json);
-  return { points, vectors };
+  return { points, vector: cv };
 }
 
 function writeOutputs(outDir: string, json: EastJson): void {

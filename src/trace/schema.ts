@@ -17,6 +17,10 @@ export const steeringConfigSchema = z.strictObject({
   beta: finite,
   /** Which vector was used (its id in the vector store or file name). */
   vectorId: z.string().min(1),
+  /** Where it is added: the forwards of the prompt, of the model's own turn, or both. */
+  positions: z.enum(['all', 'prompt', 'generated']).optional(),
+  /** Every layer of a multi-layer vector (layer is the first). */
+  layers: z.array(count).optional(),
 });
 
 export const runConfigSchema = z.strictObject({
@@ -65,7 +69,7 @@ export const stepRecordSchema = z
     /** True on the episode's last step. */
     done: z.boolean(),
     /** Steering actually in force at this step (strength may change mid-episode), or null. */
-    steering: z.strictObject({ layer: count, beta: finite }).nullable(),
+    steering: z.strictObject({ layer: count, beta: finite, layers: z.array(count).optional() }).nullable(),
     /** Wall-clock milliseconds by phase, e.g. { prompt: 12.5, decode: 80 }. */
     timings: z.record(z.string(), nonNegative),
     extra: z.record(z.string(), z.unknown()).optional(),

@@ -1,0 +1,93 @@
+/**
+ * What both LLM policies share: the prompt of a step (scenario + history through the chat
+ * template, tokenised incrementally), the kept prompt cache, the seeded generator, and the
+ * residuals recorded for EAST. The decisions themselves live in exact.ts and sampled.ts.
+ *
+ * Steering positions: 'generated' steers the assistant's turn only (in sampled mode every thought
+ * token; in exact mode the answer prefix and the scored action tokens), 'prompt' the prompt only,
+ * 'all' both. Each forward is given the step's additions and the engine applies those whose
+ * positions cover the forward's region, so the kept cache holds the history exactly as a fresh
+ * prefill with the same prompt steering would.
+ */
+import { SteerlabError } from '../errors.js';
+import { residPost } from '../engine/hook-points.js';
+import type { ActivationCache } from '../engine/hook-points.js';
+import type { ModelSession } from '../engine/session.js';
+import { buildMessages } from '../envs/prompt.js';
+import type { HistoryStyle, Scenario } from '../envs/scenario.js';
+import type { Env } from '../envs/types.js';
+import { Rng, type Seed } from '../util/rng.js';
+import type { Decision, EpisodePolicy, StepContext } from './loop.js';
+import { PromptCache } from './prompt-cache.js';
+import { TranscriptTokens } from './transcript.js';
+
+export type Mode = 'exact' | 'sampled';
+export const MODES: readonly Mode[] = ['exact', 'sampled'];
+
+export interface LlmOptions {
+  mode: Mode;
+  /** Sampled mode: completions per step (EAST: 25). */
+  samples?: number;
+  /** Sampling temperature of completions (sampled) or of the action distribution (exact). */
+  temperature?: number;
+  topP?: number;
+  /** How the played action is chosen from the exact distribution. */
+  actionPolicy?: 'sample' | 'greedy';
+  maxThoughtTokens?: number;
+  /** Layers whose residual (blocks.{L}.hook_resid_post) is kept per step, for EAST. */
+  recordLayers?: number[];
+  /** Where it is read: the last prompt token (the paper's choice) or, in exact mode, the last answer-prefix token. */
+  zPosition?: 'last-prompt' | 'last-prefix';
+  /** Keep the prompt's KV cache across steps (default true; false re-runs the full prompt). */
+  reuseCache?: boolean;
+  historyStyle?: HistoryStyle;
+  /** config.policy in the trace (default llm-sample-T{T} / llm-greedy-T0). */
+  policyName?: string;
+}
+
+export abstract class LlmPolicy implements EpisodePolicy {
+  readonly name: string;
+  readonly mode: Mode;
+  /** Per step: one residual per recorded layer (same order as recordLayers). */
+  readonly hidden: Float32Array[][] = [];
+  protected rng!: Rng;
+  protected cache!: PromptCache;
+  protected tokens!: TranscriptTokens;
+  protected readonly T: number;
+  protected readonly recordLayers: number[];
+
+  constructor(protected readonly session: ModelSession, protected readonly scenario: Scenario, protected readonly o: LlmOptions) {
+    this.mode = o.mode;
+    this.T = o.temperature ?? 1;
+    this.name = o.policyName ?? `llm-${this.T > 0 ? 'sample' : 'greedy'}-T${this.T}`;
+    this.recordLayers = o.recordLayers ?? [];
+    for (const l of this.recordLayers) if (l < 0 || l >= session.info.layers) throw new SteerlabError('BAD_ARGUMENT', `record layer ${l} is outside 0..${session.info.layers - 1}`);
+  }
+
+  start(_env: Env, seed: Seed): void {
+    this.rng = new Rng(seed).fork(`agent:${this.mode}`);
+    this.cache = new PromptCache(this.session, this.o.reuseCache ?? true);
+    this.tokens = new TranscriptTokens(this.session.tokenizer);
+  }
+
+  abstract decide(ctx: StepContext): Promise<Decision>;
+
+  /** The step's prompt text and ids: the transcript so far, ending in the assistant turn's header. */
+  protected prompt(ctx: StepContext): { text: string; ids: number[] } {
+    const text = this.session.chat(buildMessages(this.scenario, ctx.env, ctx.history, this.o.historyStyle ?? this.scenario.history.style), true);
+    return { text, ids: this.tokens.encode(text) };
+  }
+
+  /** Keeps the recorded layers' residuals at read position `index` of a forward. */
+  protected record(acts: ActivationCache, index = 0): void {
+    if (this.recordLayers.length) this.hidden.push(this.recordLayers.map((l) => acts.row(residPost(l), index)));
+  }
+
+  protected get readLayers() {
+    return this.recordLayers.map(residPost);
+  }
+
+  dispose(): void {
+    this.cache?.dispose();
+  }
+}
