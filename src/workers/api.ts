@@ -6,7 +6,9 @@
  * and the page-side client (client.ts) rethrows failures as SteerlabError with the same code.
  */
 import { SteerlabError, type ErrorCode } from '../errors.js';
+import type { Positions } from '../engine/hook-points.js';
 import type { ModelInfo } from '../engine/session.js';
+import type { ControlVectorData } from '../steering/control-vector.js';
 import type { StepRecord, SummaryRecord } from '../trace/schema.js';
 
 export type WebDevice = 'webgpu' | 'wasm';
@@ -73,11 +75,15 @@ export interface CachedModelInfo {
   storedAt: number;
 }
 
-/** One steering vector at blocks.{layer}.hook_resid_post, applied at every position. */
-export interface SteerSpec {
-  layer: number;
+/**
+ * Steering as it crosses the worker boundary, the same for free generation and for episodes: a
+ * ControlVector's plain data (one or many layers), its strength, and the positions it is added at
+ * (hook-points.ts: 'generated' = the model's own tokens, as the CLI's default).
+ */
+export interface SteeringWire {
+  vector: ControlVectorData;
   beta: number;
-  vector: Float32Array;
+  positions: Positions;
 }
 
 export interface GenerateRequest {
@@ -88,7 +94,7 @@ export interface GenerateRequest {
   /** 0 = greedy. */
   temperature: number;
   seed: number;
-  steering?: SteerSpec | null;
+  steering?: SteeringWire | null;
 }
 
 export interface TokenOut {
@@ -109,19 +115,6 @@ export interface GenerateResponse {
   ms: number;
 }
 
-/**
- * A steering vector for an agent episode. Its strength (and layer and vector) may be replaced
- * while the episode runs (setSteering); the episode reads it before every step and every
- * generated token, at the assistant's turn ('generated' positions, as the CLI's default).
- */
-export interface LiveSteering {
-  layer: number;
-  beta: number;
-  vector: Float32Array;
-  /** Names the vector in the trace's config (file name, or 'random-<seed>'). */
-  vectorId?: string;
-}
-
 export interface EpisodeRequest {
   /** A game id from listEnvs(). */
   env: string;
@@ -140,7 +133,7 @@ export interface EpisodeRequest {
   horizon?: number;
   seed: number;
   /** Steering in force at the start (null: none until setSteering). */
-  steering?: LiveSteering | null;
+  steering?: SteeringWire | null;
 }
 
 export interface EpisodeResponse {
@@ -167,7 +160,7 @@ export interface ModelApi {
    * Replaces the steering of the running episode (and of the next one, until runEpisode sets
    * its own); null = no steering. Answered at once, not queued behind the running episode.
    */
-  setSteering(steering: LiveSteering | null): Promise<void>;
+  setSteering(steering: SteeringWire | null): Promise<void>;
   /** Asks the running episode to stop before its next step; false when none is running. Not queued. */
   stopEpisode(): Promise<boolean>;
   /** Models in the IndexedDB cache. Not queued. */

@@ -5,6 +5,8 @@
 import * as Comlink from 'comlink';
 import { createWebRuntime, type WebRuntime } from '../engine/runtime/web.js';
 import { SteerlabError } from '../errors.js';
+import { settingHooks } from '../steering/control-vector.js';
+import { settingFromWire } from './steering.js';
 import type { ModelSession } from '../engine/session.js';
 import { openGguf } from '../engine/sources/gguf.js';
 import { Rng } from '../util/rng.js';
@@ -214,8 +216,8 @@ async function generate(req: GenerateRequest): Promise<GenerateResponse> {
   const promptIds = m.encode(text, !req.chat);
   if (promptIds.length === 0) throw new SteerlabError('BAD_ARGUMENT', 'the prompt encodes to no tokens');
   const rng = new Rng(req.seed);
-  const steering = req.steering ? { vectors: [{ layer: req.steering.layer, vector: req.steering.vector, beta: req.steering.beta }], positions: 'all' as const } : null;
-  const r = await m.generate(promptIds, { maxNewTokens: req.maxNewTokens, temperature: req.temperature, random: () => rng.next(), steering });
+  const add = settingHooks(settingFromWire(req.steering, m.info));
+  const r = await m.generate(promptIds, { maxNewTokens: req.maxNewTokens, temperature: req.temperature, random: () => rng.next(), add });
   r.cache.dispose();
   const texts = tokenTexts((ids) => m.decode(ids), r.ids);
   return {
