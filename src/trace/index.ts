@@ -1,11 +1,11 @@
 /** Public surface of the trace format: schemas, JSONL reading/writing, CSV export. */
 export {
-  steeringConfigSchema,
+  runSteeringSchema,
   runConfigSchema,
   stepRecordSchema,
   summaryRecordSchema,
   traceRecordSchema,
-  type SteeringConfig,
+  type RunSteering,
   type RunConfig,
   type StepRecord,
   type SummaryRecord,

@@ -10,7 +10,7 @@ const finite = z.number(); // zod 4 numbers reject NaN and ±Infinity
 const nonNegative = z.number().min(0);
 const count = z.number().int().min(0);
 
-export const steeringConfigSchema = z.strictObject({
+export const runSteeringSchema = z.strictObject({
   /** Decoder layer whose residual stream is steered (0-based). */
   layer: count,
   /** Strength: beta * u is added at each generated position. */
@@ -37,7 +37,7 @@ export const runConfigSchema = z.strictObject({
   policy: z.string().min(1),
   /** exact: action distribution from log-probs after the answer prefix; sampled: Monte-Carlo over completions. */
   mode: z.enum(['exact', 'sampled', 'baseline']),
-  steering: steeringConfigSchema.nullable(),
+  steering: runSteeringSchema.nullable(),
 });
 
 export const stepRecordSchema = z
@@ -100,7 +100,8 @@ export const summaryRecordSchema = z.strictObject({
 
 export const traceRecordSchema = z.discriminatedUnion('type', [stepRecordSchema, summaryRecordSchema]);
 
-export type SteeringConfig = z.output<typeof steeringConfigSchema>;
+/** The steering a run started with (the run config's `steering`). */
+export type RunSteering = z.output<typeof runSteeringSchema>;
 export type RunConfig = z.output<typeof runConfigSchema>;
 export type StepRecord = z.output<typeof stepRecordSchema>;
 export type SummaryRecord = z.output<typeof summaryRecordSchema>;
