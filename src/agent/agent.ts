@@ -11,7 +11,7 @@ import type { RunConfig, StepRecord, SummaryRecord } from '../trace/schema.js';
 import type { Seed } from '../util/rng.js';
 import { ExactPolicy } from './exact.js';
 import type { LlmOptions } from './llm-policy.js';
-import { runLoop, steeringConfigOf, type EpisodeHooks } from './loop.js';
+import { runLoop, steeringConfigOf, type EpisodeHooks } from '../episode/loop.js';
 import { SampledPolicy } from './sampled.js';
 
 export { MODES, type Mode } from './llm-policy.js';

@@ -7,7 +7,7 @@ import { SteerlabError } from '../errors.js';
 import { normalizeLogProbs } from '../engine/logits.js';
 import { answerCompletion, type Scenario, type ScenarioAction } from '../envs/scenario.js';
 import { settingHooks } from '../steering/control-vector.js';
-import type { Decision, StepContext } from './loop.js';
+import type { Decision, StepContext } from '../episode/loop.js';
 import { LlmPolicy } from './llm-policy.js';
 
 function argmax(p: number[]): number {

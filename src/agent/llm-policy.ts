@@ -17,7 +17,7 @@ import { buildMessages } from '../envs/prompt.js';
 import type { HistoryStyle, Scenario } from '../envs/scenario.js';
 import type { Env } from '../envs/types.js';
 import { Rng, type Seed } from '../util/rng.js';
-import type { Decision, EpisodePolicy, StepContext } from './loop.js';
+import type { Decision, EpisodePolicy, StepContext } from '../episode/loop.js';
 import { PromptCache } from './prompt-cache.js';
 import { TranscriptTokens } from './transcript.js';
 

@@ -6,7 +6,7 @@
  */
 import { parseAction } from '../envs/parse.js';
 import { settingHooks } from '../steering/control-vector.js';
-import type { Decision, StepContext } from './loop.js';
+import type { Decision, StepContext } from '../episode/loop.js';
 import { LlmPolicy } from './llm-policy.js';
 
 export class SampledPolicy extends LlmPolicy {

@@ -7,7 +7,7 @@
  * that calls env.reset(s) meets the same game instance as the baseline's episode with seed s. The
  * policy draws from new Rng(envSeed).fork('policy:<name>'), independent of the game's own draws.
  */
-import { runLoop, type Decision, type EpisodePolicy } from '../agent/loop.js';
+import { runLoop, type Decision, type EpisodePolicy } from '../episode/loop.js';
 import { SteerlabError } from '../errors.js';
 import { createEnv } from '../envs/registry';
 import { checkFits, getScenario, type Scenario } from '../envs/scenario';

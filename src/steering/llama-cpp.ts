@@ -11,7 +11,12 @@ import { SteerlabError } from '../errors.js';
 import { GgmlType, dequantize } from '../engine/gguf/quant.js';
 import { parseGguf, tensorBytes } from '../engine/gguf/reader.js';
 import { writeControlVector } from '../engine/gguf/writer.js';
-import type { Direction } from './control-vector.js';
+
+/** One direction at one block (ControlVector's Direction has the same shape). */
+export interface Direction {
+  layer: number;
+  vector: Float32Array;
+}
 
 export function exportControlVector(dirs: readonly Direction[], modelHint: string): Uint8Array {
   for (const d of dirs) {

@@ -9,7 +9,7 @@
  */
 import { runEpisode } from '../agent/agent.js';
 import { MODES } from '../agent/llm-policy.js';
-import { steeringConfigOf } from '../agent/loop.js';
+import { steeringConfigOf } from '../episode/loop.js';
 import { SteerlabError } from '../errors.js';
 import type { ModelSession } from '../engine/session.js';
 import { createEnv } from '../envs/registry.js';
