@@ -8,7 +8,7 @@ import { normalizeLogProbs } from '../engine/logits.js';
 import { answerCompletion, type Scenario, type ScenarioAction } from '../envs/scenario.js';
 import { settingHooks } from '../steering/control-vector.js';
 import type { Decision, StepContext } from '../episode/loop.js';
-import { LlmPolicy } from './llm-policy.js';
+import { DEFAULT_MIN_VALID_MASS, LlmPolicy } from './llm-policy.js';
 
 function argmax(p: number[]): number {
   let b = 0;
@@ -26,18 +26,46 @@ export function splitShared(all: number[][]): { shared: number[]; rest: number[]
   return { shared: all[0]!.slice(0, n), rest: all.map((a) => a.slice(n)) };
 }
 
-function hasPrefixClash(rest: number[][]): boolean {
-  return rest.some((a, i) => rest.some((b, j) => i !== j && a.length < b.length && a.every((x, k) => x === b[k])));
+/** Two candidates whose scored tokens cannot be told apart: one's tokens start (or equal) the other's. */
+export function findClash(rest: number[][]): [number, number] | null {
+  for (let i = 0; i < rest.length; i++) {
+    for (let j = 0; j < rest.length; j++) {
+      const a = rest[i]!, b = rest[j]!;
+      if (i !== j && a.length <= b.length && a.every((x, k) => x === b[k])) return [i, j];
+    }
+  }
+  return null;
+}
+
+/** The most likely next token that starts no valid answer, at temperature T: its id and log-prob. */
+export function bestInvalid(logits: Float32Array, valid: ReadonlySet<number>, T: number): { id: number; logprob: number } {
+  let m = -Infinity;
+  let best = -1;
+  for (let i = 0; i < logits.length; i++) {
+    const x = logits[i]! / T;
+    if (x > m) m = x;
+    if (!valid.has(i) && (best < 0 || logits[i]! > logits[best]!)) best = i;
+  }
+  let z = 0;
+  for (let i = 0; i < logits.length; i++) z += Math.exp(logits[i]! / T - m);
+  return { id: best, logprob: logits[best]! / T - (m + Math.log(z)) };
 }
 
 export class ExactPolicy extends LlmPolicy {
   /** Candidate ids: prompt + answer prefix + each answer, split at the shared head. */
   private candidates(promptIds: number[], actions: readonly ScenarioAction[], scenario: Scenario) {
     let full = actions.map((a) => this.tokens.extend(scenario.answer.prefix + a.answer));
-    // When one answer's tokens start another's ("1" vs "10"), score through the suffix ("1." vs
-    // "10.") so each probability is of the whole answer, not of a prefix shared with others.
-    if (scenario.answer.suffix && hasPrefixClash(splitShared(full).rest)) {
-      full = actions.map((a) => this.tokens.extend(answerCompletion(scenario, a)));
+    // When one answer's tokens start another's ("1" vs "10"), score through what ends the answer
+    // so each probability is of the whole answer, not of a prefix shared with others: the
+    // scenario's suffix ("1." vs "10."), else the end of the turn (the tokenizer's end token).
+    if (findClash(splitShared(full).rest)) {
+      const end = this.session.tokenizer.eosIds[0];
+      if (scenario.answer.suffix) full = actions.map((a) => this.tokens.extend(answerCompletion(scenario, a)));
+      else if (end !== undefined) full = full.map((ids) => [...ids, end]);
+      const clash = findClash(splitShared(full).rest);
+      if (clash) {
+        throw new SteerlabError('BAD_SCENARIO', `scenario '${scenario.id}': answers '${actions[clash[0]]!.answer}' and '${actions[clash[1]]!.answer}' cannot be told apart by their tokens, even with the end of the answer`);
+      }
     }
     const { shared, rest } = splitShared(full);
     if (shared.length < promptIds.length || shared.slice(0, promptIds.length).some((x, i) => x !== promptIds[i])) {
@@ -54,7 +82,8 @@ export class ExactPolicy extends LlmPolicy {
     const read = this.readLayers;
     const add = settingHooks(ctx.steering);
     const extra: Record<string, unknown> = {};
-    let scores: number[];
+    let scores: { logprobs: number[]; tempered: number[] };
+    let lastLogits: Float32Array;
     let tPrompt: number;
     if (!add) {
       // Unsteered: prompt and answer prefix go through the kept cache in one forward; the next
@@ -63,7 +92,8 @@ export class ExactPolicy extends LlmPolicy {
       tPrompt = performance.now() - t0;
       Object.assign(extra, { cachedTokens: pr.reused, newTokens: pr.computed });
       this.record(pr.acts);
-      scores = await this.session.scoreContinuations(this.cache.kv, pr.logits, rest, null);
+      lastLogits = pr.logits;
+      scores = await this.session.scoreAnswers(this.cache.kv, pr.logits, rest, { temperature: this.T });
     } else {
       // Steered: the prompt (steered where the positions say) goes through the kept cache; the
       // prefix and actions run on a fork, so the kept cache never holds a steered answer.
@@ -79,20 +109,30 @@ export class ExactPolicy extends LlmPolicy {
           logits = fr.logits;
           if (zAtPrefix) this.record(fr.acts);
         }
-        scores = await this.session.scoreContinuations(fork, logits, rest, add);
+        lastLogits = logits;
+        scores = await this.session.scoreAnswers(fork, logits, rest, { add, temperature: this.T });
       } finally {
         fork.dispose();
       }
     }
-    const T = this.T;
-    const probs = normalizeLogProbs(scores.map((sc) => sc / (T > 0 ? T : 1)));
-    extra.logprobs = scores;
-    const action = T <= 0 || this.o.actionPolicy === 'greedy' ? argmax(probs) : this.rng.categorical(probs);
+    const T = this.T > 0 ? this.T : 1;
+    // Valid mass: the probability of answering with any action at all, before renormalising.
+    const validMass = scores.tempered.reduce((m, lp) => m + Math.exp(lp), 0);
+    const probs = normalizeLogProbs(scores.tempered);
+    const invalid = bestInvalid(lastLogits, new Set(rest.map((r) => r[0]!)), T);
+    extra.logprobs = scores.logprobs;
+    extra.topInvalid = { token: invalid.id, text: this.session.decode([invalid.id]), logprob: invalid.logprob };
+    const formatBroken = validMass < (this.o.minValidMass ?? DEFAULT_MIN_VALID_MASS);
+    let action: number | null;
+    if (!formatBroken) action = this.T <= 0 || this.o.actionPolicy === 'greedy' ? argmax(probs) : this.rng.categorical(probs);
+    else action = this.scenario.onInvalid === 'random-arm' ? this.rng.int(ctx.actions.length) : null;
     return {
       probs,
       action,
-      valid: true,
-      completion: answerCompletion(this.scenario, ctx.actions[action]!),
+      valid: !formatBroken,
+      validMass,
+      ...(formatBroken ? { formatBroken } : {}),
+      completion: action === null ? '' : answerCompletion(this.scenario, ctx.actions[action]!),
       promptTokens: promptIds.length,
       traceCompletion: null,
       timings: { prompt: tPrompt },

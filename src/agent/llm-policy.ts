@@ -23,6 +23,7 @@ import { TranscriptTokens } from './transcript.js';
 
 export type Mode = 'exact' | 'sampled';
 export const MODES: readonly Mode[] = ['exact', 'sampled'];
+export const DEFAULT_MIN_VALID_MASS = 0.05;
 
 export interface LlmOptions {
   mode: Mode;
@@ -41,6 +42,12 @@ export interface LlmOptions {
   /** Keep the prompt's KV cache across steps (default true; false re-runs the full prompt). */
   reuseCache?: boolean;
   historyStyle?: HistoryStyle;
+  /**
+   * Exact mode: a step whose valid mass (the probability of any valid answer before renormalising,
+   * at the temperature in force) is below this is format-broken: it counts as invalid and its
+   * entropy is not a choice (default 0.05).
+   */
+  minValidMass?: number;
   /** config.policy in the trace (default llm-sample-T{T} / llm-greedy-T0). */
   policyName?: string;
 }

@@ -12,6 +12,16 @@ export function logSoftmax(logits: ArrayLike<number>, temperature = 1): Float64A
   return out;
 }
 
+/** log softmax(logits / T)[id] in one pass without allocation. */
+export function logProbAt(logits: ArrayLike<number>, id: number, temperature = 1): number {
+  let m = -Infinity;
+  for (let i = 0; i < logits.length; i++) if (logits[i]! / temperature > m) m = logits[i]! / temperature;
+  let z = 0;
+  for (let i = 0; i < logits.length; i++) z += Math.exp(logits[i]! / temperature - m);
+  // Same operation order as logSoftmax, so both give bit-identical values.
+  return logits[id]! / temperature - (m + Math.log(z));
+}
+
 /** Shannon entropy in nats of a distribution given by log-probabilities. */
 export function entropyFromLogProbs(lp: ArrayLike<number>): number {
   let h = 0;

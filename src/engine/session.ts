@@ -7,7 +7,7 @@
 import type { InferenceSession, Tensor } from 'onnxruntime-common';
 import { SteerlabError } from '../errors.js';
 import { KVCache, TensorPool } from './kvcache.js';
-import { logSoftmax, sampleToken, tokenStats } from './logits.js';
+import { logProbAt, logSoftmax, sampleToken, tokenStats } from './logits.js';
 import { f16ToF32Array, f32ToF16Array } from './onnx/graph.js';
 import { ActivationCache, packAdds, resolveHook, type HookAdd, type HookEdit, type HookRead, type Region } from './hook-points.js';
 import type { Device, Runtime } from './runtime/types.js';
@@ -201,24 +201,42 @@ export class ModelSession {
    * forward); multi-token candidates each run one cached forward on a fork.
    */
   async scoreContinuations(cache: KVCache, lastLogits: Float32Array, candidates: number[][], add?: readonly HookAdd[] | null): Promise<number[]> {
+    return (await this.scoreAnswers(cache, lastLogits, candidates, { add })).logprobs;
+  }
+
+  /**
+   * The same, at temperature 1 (`logprobs`) and at `temperature` applied per token (`tempered`:
+   * sum of log softmax(logits / T) over the candidate's tokens, i.e. the probability of sampling
+   * exactly that answer token by token at T). T <= 0 scores at 1.
+   */
+  async scoreAnswers(cache: KVCache, lastLogits: Float32Array, candidates: number[][], o: { add?: readonly HookAdd[] | null; temperature?: number } = {}): Promise<{ logprobs: number[]; tempered: number[] }> {
     if (candidates.some((c) => c.length === 0)) throw new SteerlabError('BAD_ARGUMENT', 'a candidate continuation is empty');
+    const T = o.temperature !== undefined && o.temperature > 0 ? o.temperature : 1;
     const first = logSoftmax(lastLogits);
-    const scores: number[] = [];
+    const firstT = T === 1 ? first : logSoftmax(lastLogits, T);
+    const logprobs: number[] = [];
+    const tempered: number[] = [];
     for (const cand of candidates) {
       let lp = first[cand[0]!]!;
+      let lt = firstT[cand[0]!]!;
       if (cand.length > 1) {
         const fork = cache.fork();
         try {
-          const r = await this.forward(fork, cand.slice(0, -1), { region: 'generated', add, logitsFor: cand.length - 1 });
+          const r = await this.forward(fork, cand.slice(0, -1), { region: 'generated', add: o.add, logitsFor: cand.length - 1 });
           const V = this.info.vocab;
-          for (let i = 1; i < cand.length; i++) lp += logSoftmax(r.logits.subarray((i - 1) * V, i * V))[cand[i]!]!;
+          for (let i = 1; i < cand.length; i++) {
+            const row = r.logits.subarray((i - 1) * V, i * V);
+            lp += logProbAt(row, cand[i]!);
+            lt += T === 1 ? logProbAt(row, cand[i]!) : logProbAt(row, cand[i]!, T);
+          }
         } finally {
           fork.dispose();
         }
       }
-      scores.push(lp);
+      logprobs.push(lp);
+      tempered.push(T === 1 ? lp : lt);
     }
-    return scores;
+    return { logprobs, tempered };
   }
 
   /** Token-by-token sampling after a prompt already in the cache. */

@@ -43,6 +43,10 @@ export interface Decision {
   /** The action played; null when nothing parsed and the episode ends. */
   action: number | null;
   valid: boolean;
+  /** Exact/thought modes: probability of any valid answer before renormalising. */
+  validMass?: number;
+  /** Valid mass below the run's minimum: the answer format broke, so the step is no choice. */
+  formatBroken?: boolean;
   /** The policy's text for the history's turn (LLM: the answer or the acted-on completion). */
   completion: string;
   /** Trace fields the policy owns. */
@@ -144,6 +148,8 @@ export async function runLoop(env: Env, policy: EpisodePolicy, o: LoopOptions): 
         action: d.action,
         actionLabel: d.action === null ? null : actions[d.action]!.label,
         valid: d.valid,
+        ...(d.validMass !== undefined ? { validMass: d.validMass } : {}),
+        ...(d.formatBroken ? { formatBroken: true } : {}),
         reward,
         regret,
         cumRegret,

@@ -60,8 +60,12 @@ export const stepRecordSchema = z
     /** Action played; null when the answer did not parse and the episode ended. */
     action: count.nullable(),
     actionLabel: z.string().nullable(),
-    /** False when the answer could not be parsed (then action is a random arm or null). */
+    /** False when the answer could not be parsed or the format broke (then action is a random arm or null). */
     valid: z.boolean(),
+    /** Exact mode: probability of any valid answer before renormalising (at the temperature in force). */
+    validMass: z.number().min(0).max(1 + 1e-9).optional(),
+    /** Valid mass fell below the run's minValidMass: the answer format broke; not a choice. */
+    formatBroken: z.literal(true).optional(),
     reward: finite,
     /** Expected regret of this step's action (0 if optimal or nothing played). */
     regret: finite,
