@@ -51,15 +51,36 @@ describe('steerlab CLI', () => {
     const v = join(dir, 'v.json');
     writeFileSync(v, JSON.stringify({ format: 'steerlab.vector/1', layer: 7, hidden: 4, vector: [0.5, -1, 2, 0.25], method: 'east' }));
     const g = join(dir, 'v.gguf');
-    expect(JSON.parse(cli('vector', 'export', v, '--gguf', g).last)).toMatchObject({ direction: 'direction.7' });
+    expect(JSON.parse(cli('vector', 'export', v, '--gguf', g).last)).toMatchObject({ directions: ['direction.7'] });
     const back = join(dir, 'back.json');
     expect(cli('vector', 'import', g, '--out', back).code).toBe(0);
     const file = JSON.parse(readFileSync(back, 'utf8'));
-    expect(file).toMatchObject({ layer: 7, hidden: 4, vector: [0.5, -1, 2, 0.25] });
+    expect(file).toMatchObject({ format: 'steerlab.vector/2', hidden: 4, directions: [{ layer: 7, vector: [0.5, -1, 2, 0.25] }] });
     writeFileSync(v, JSON.stringify({ layer: 0, hidden: 2, vector: [1, 2] }));
     const r = cli('vector', 'export', v, '--gguf', g);
     expect(r.code).not.toBe(0);
     expect(r.err).toMatch(/block 0 cannot be exported/);
+  });
+
+  it('vector export/import/info keep every layer of a multi-layer file', () => {
+    const v = join(dir, 'multi.json');
+    writeFileSync(v, JSON.stringify({ format: 'steerlab.vector/2', hidden: 2, method: 'east', directions: [{ layer: 3, vector: [3, 4], residNorm: 10 }, { layer: 7, vector: [1, 0] }] }));
+    const info = JSON.parse(cli('vector', 'info', v).last);
+    expect(info).toMatchObject({ hidden: 2, method: 'east', layers: [{ layer: 3, norm: 5, residNorm: 10, relative: 0.5 }, { layer: 7, norm: 1, residNorm: null, relative: null }] });
+    const g = join(dir, 'multi.gguf');
+    expect(JSON.parse(cli('vector', 'export', v, '--gguf', g).last)).toMatchObject({ layers: [3, 7], directions: ['direction.3', 'direction.7'], hidden: 2 });
+    const all = join(dir, 'multi-back.json');
+    expect(cli('vector', 'import', g, '--out', all).code).toBe(0);
+    expect(JSON.parse(readFileSync(all, 'utf8'))).toMatchObject({ format: 'steerlab.vector/2', hidden: 2, directions: [{ layer: 3, vector: [3, 4] }, { layer: 7, vector: [1, 0] }] });
+    const one = join(dir, 'multi-7.json');
+    expect(cli('vector', 'import', g, '--out', one, '--layer', '7').code).toBe(0);
+    const f7 = JSON.parse(readFileSync(one, 'utf8'));
+    expect(f7.directions).toHaveLength(1);
+    expect(f7.directions[0]).toMatchObject({ layer: 7, vector: [1, 0] });
+    const missing = cli('vector', 'import', g, '--out', one, '--layer', '9');
+    expect(missing.code).not.toBe(0);
+    expect(missing.out).toBe('');
+    expect(missing.err).toMatch(/no direction\.9 in .*multi\.gguf \(has layers 3, 7\)/);
   });
 
   it('model fetch says what it tried and why each failed', () => {
@@ -77,20 +98,73 @@ describe('steerlab CLI', () => {
 
   needsRealModel.it('east writes a vector with metadata; sweep ends with a table and a JSON summary', () => {
     const v = join(dir, 'east.json');
-    const r = cli('east', '--model', REAL_MODEL, '--env', 'east-gauss2', '--episodes', '2', '--horizon', '3', '--layer', '12', '--seed', '1', '--out', v);
+    const r = cli('east', '--model', REAL_MODEL, '--env', 'east-gauss2', '--episodes', '2', '--horizon', '3', '--layer', '10,12', '--seed', '1', '--out', v);
     expect(r.code, r.err).toBe(0);
+    // One multi-layer file (steerlab.vector/2) holds both layers.
     const file = JSON.parse(readFileSync(v, 'utf8'));
-    expect(file).toMatchObject({ format: 'steerlab.vector/1', layer: 12, hidden: 576, method: 'east', model: { id: expect.any(String), hash: expect.stringMatching(/^[0-9a-f]{64}$/) } });
+    expect(file).toMatchObject({ format: 'steerlab.vector/2', hidden: 576, method: 'east', model: { id: expect.any(String), hash: expect.stringMatching(/^[0-9a-f]{64}$/) } });
+    expect(file.directions.map((d: { layer: number }) => d.layer)).toEqual([10, 12]);
+    for (const d of file.directions) {
+      expect(d.vector).toHaveLength(576);
+      expect(d.residNorm).toBeGreaterThan(d.norm);
+    }
     expect(file.sourceRuns).toHaveLength(2);
-    expect(file.residNorm).toBeGreaterThan(file.norm);
+    const printed = JSON.parse(r.last);
+    expect(printed.layers.map((x: { layer: number }) => x.layer)).toEqual([10, 12]);
+    for (const x of printed.layers) expect(x.relative).toBeCloseTo(x.norm / x.residNorm, 12);
     const out = join(dir, 'sweep.jsonl');
-    const sw = cli('sweep', '--model', REAL_MODEL, '--env', 'east-gauss2', '--vector', v, '--betas', '0,50', '--seeds', '1', '--horizon', '2', '--out', out);
+    const sw = cli('sweep', '--model', REAL_MODEL, '--env', 'east-gauss2', '--vector', v, '--layers', '12', '--betas', '0,50', '--seeds', '1', '--horizon', '2', '--out', out);
     expect(sw.code, sw.err).toBe(0);
     const lines = sw.out.trim().split('\n');
     expect(lines[0]).toMatch(/entropy \(95% CI\)/);
     const summary = JSON.parse(lines.at(-1)!);
     expect(summary.rows.map((x: { beta: number }) => x.beta)).toEqual([0, 50]);
+    expect(summary.rows.map((x: { layer: number }) => x.layer)).toEqual([12, 12]);
     expect(parseTrace(readFileSync(out, 'utf8')).filter((x) => x.type === 'step')).toHaveLength(4);
+  });
+
+  /** A fixed direction for the real model (hidden 576), not learnt: enough to move the action distribution. */
+  function realVector(): string {
+    const v = join(dir, 'fixed576.json');
+    writeFileSync(v, JSON.stringify({ format: 'steerlab.vector/2', hidden: 576, directions: [{ layer: 10, vector: Array.from({ length: 576 }, (_, i) => 0.5 * Math.sin(1.7 * i)) }] }));
+    return v;
+  }
+
+  needsRealModel.it('sweep gives every cell its own run id, so metrics sees one run per cell', () => {
+    const f = join(dir, 'f.jsonl');
+    const sw = cli('sweep', '--model', REAL_MODEL, '--env', 'east-gauss2', '--vector', realVector(), '--betas', '0,3', '--seeds', '1', '--horizon', '2', '--out', f);
+    expect(sw.code, sw.err).toBe(0);
+    const steps = parseTrace(readFileSync(f, 'utf8')).filter((x) => x.type === 'step');
+    expect(steps).toHaveLength(4);
+    const ids = [...new Set(steps.map((x) => x.runId))];
+    expect(ids).toHaveLength(2);
+    expect(steps.filter((x) => x.config.steering === null).map((x) => x.runId)).toEqual([ids[0], ids[0]]);
+    expect(steps.filter((x) => x.config.steering?.beta === 3).map((x) => x.runId)).toEqual([ids[1], ids[1]]);
+    const m = JSON.parse(cli('metrics', f).last);
+    expect(m.runs).toHaveLength(2);
+    expect(m.runs.map((x: { steps: number }) => x.steps)).toEqual([2, 2]);
+    expect(new Set(m.runs.map((x: { runId: string }) => x.runId)).size).toBe(2);
+  });
+
+  needsRealModel.it('run --positions prompt steers the prompt: other action probabilities than unsteered, and the trace says prompt', () => {
+    const v = realVector();
+    const probsOf = (...extra: string[]) => {
+      const out = join(dir, `pos-${extra.join('-').replace(/[^\w-]/g, '') || 'none'}.jsonl`);
+      const r = cli('run', '--model', REAL_MODEL, '--env', 'east-gauss2', '--episodes', '1', '--horizon', '1', '--seed', '1', '--out', out, ...extra);
+      expect(r.code, r.err).toBe(0);
+      const step = parseTrace(readFileSync(out, 'utf8')).find((x) => x.type === 'step')!;
+      return step;
+    };
+    const plain = probsOf();
+    const prompt = probsOf('--vector', v, '--beta', '8', '--positions', 'prompt');
+    const generated = probsOf('--vector', v, '--beta', '8');
+    expect(plain.config.steering).toBeNull();
+    expect(prompt.config.steering).toMatchObject({ vectorId: 'fixed576.json', layer: 10, beta: 8, positions: 'prompt' });
+    expect(generated.config.steering).toMatchObject({ positions: 'generated' });
+    const diff = (a: number[], b: number[]) => Math.max(...a.map((x, i) => Math.abs(x - b[i]!)));
+    expect(diff(prompt.actionProbs, plain.actionProbs)).toBeGreaterThan(1e-3);
+    // Prompt-only steering is not the same addition as steering the answer (the default).
+    expect(diff(prompt.actionProbs, generated.actionProbs)).toBeGreaterThan(1e-3);
   });
 
   needsRealModel.it('model info, tokenize (vocabulary-only GGUF too) and generate --json', () => {
@@ -111,5 +185,8 @@ describe('steerlab CLI', () => {
     expect(g.promptIds).toEqual(full[0]);
     expect(g.ids).toHaveLength(g.logprobs.length);
     expect(g.entropies.every((h: number) => h >= 0)).toBe(true);
+    expect(g.steering).toBeNull();
+    const steered = JSON.parse(cli('generate', REAL_MODEL, '--prompt', 'The capital of France is', '--max-new-tokens', '4', '--json', '--vector', realVector(), '--beta', '2').last);
+    expect(steered.steering).toEqual({ vectorId: 'fixed576.json', layer: 10, layers: [10], beta: 2, positions: 'generated' });
   });
 });

@@ -5,29 +5,34 @@ import { join } from 'node:path';
 import { benchAgent } from '../bench/agent.js';
 import { benchDecode, benchLoad, benchScoring } from '../bench/engine.js';
 import { loadModel, modelPath } from '../node/models.js';
-import { num, parse, print } from './args.js';
+import { int, oneOfList, parseFlags, path, print } from './flags.js';
 
 export const BENCH_SECTIONS = ['load', 'decode', 'scoring', 'agent', 'east'] as const;
 
 export async function benchCommand(argv: string[]): Promise<void> {
-  const { values } = parse(argv, { model: { type: 'string' }, out: { type: 'string' }, only: { type: 'string' }, reps: { type: 'string' } });
-  const spec = (values.model as string | undefined) ?? 'default';
-  const path = modelPath(spec);
-  const only = new Set(((values.only as string | undefined) ?? BENCH_SECTIONS.join(',')).split(','));
+  const { values } = parseFlags(argv, {
+    model: path().default('default'),
+    out: path().optional(),
+    only: oneOfList(BENCH_SECTIONS).default([...BENCH_SECTIONS]),
+    reps: int({ min: 1 }).default(9),
+  }, {});
+  const spec = values.model;
+  const file = modelPath(spec);
+  const only = new Set<string>(values.only);
   const log = (s: string) => process.stderr.write(`${s}\n`);
   const result: Record<string, unknown> = {
     date: new Date().toISOString(),
-    model: path,
+    model: file,
     backend: 'onnxruntime-node (cpu)',
     machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version },
   };
   if (only.has('load')) {
     log('load: GGUF parse + convert + session, in a child process');
-    result.load = benchLoad(path);
+    result.load = benchLoad(file);
   }
   if (only.has('decode')) {
     log('decode: transformers.js generate() vs our loop');
-    result.decode = await benchDecode(path, join(tmpdir(), 'steerlab-bench'), log, num(values.reps, 'reps', 9));
+    result.decode = await benchDecode(file, join(tmpdir(), 'steerlab-bench'), log, values.reps);
   }
   const session = await loadModel(spec);
   try {
@@ -47,7 +52,7 @@ export async function benchCommand(argv: string[]): Promise<void> {
   } finally {
     await session.dispose();
   }
-  const out = (values.out as string | undefined) ?? join('bench-results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  const out = values.out ?? join('bench-results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   mkdirSync(join(out, '..'), { recursive: true });
   writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
   print(JSON.stringify(result));

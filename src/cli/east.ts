@@ -1,86 +1,105 @@
 /** `steerlab east`, `steerlab vector export|import|info`, `steerlab sweep`. */
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
-import { collectEastRuns, vectorFromRuns, type VectorMethod } from '../agent/east-collect.js';
-import type { Mode, SteeringControl } from '../agent/agent.js';
+import { basename } from 'node:path';
+import { collectEastRuns, vectorFromRuns } from '../agent/east-collect.js';
 import { SteerlabError } from '../errors.js';
+import { POSITIONS } from '../engine/hook-points.js';
 import { aggregate } from '../metrics/summary.js';
 import { loadModel } from '../node/models.js';
-import { exportControlVector, importControlVector } from '../steering/controlvector.js';
-import { shuffledControl } from '../steering/east.js';
-import { l2, makeVectorFile, parseVectorFile } from '../steering/vector.js';
+import { ControlVector, VECTOR_METHODS, l2, type SteeringSetting } from '../steering/control-vector.js';
 import { formatTraceLine } from '../trace/jsonl.js';
-import { list, need, num, parse, print } from './args.js';
-import { envOptionsFrom, episodeFlags, runLlmEpisodes, scenarioFrom } from './run.js';
+import { episodeFlags, int, numbers, oneOf, parseFlags, path, print, text } from './flags.js';
+import { gameFrom, runLlmEpisodes } from './run.js';
+import { DEFAULT_POSITIONS, readVector, settingFromFlags } from './steering.js';
 
-const common = episodeFlags;
+/** Per layer: the direction's norm, the typical residual norm there, and their ratio. */
+export function layerNorms(v: ControlVector) {
+  return v.directions.map((d) => ({ layer: d.layer, norm: l2(d.vector), residNorm: d.residNorm ?? null, relative: v.relativeNorm(d.layer) }));
+}
+
+export const Z_POSITIONS = ['last-prompt', 'last-prefix'] as const;
+
+const eastFlags = {
+  ...episodeFlags,
+  model: path(),
+  episodes: int({ min: 1 }).default(10),
+  layer: numbers({ int: true, min: 0 }),
+  method: oneOf(VECTOR_METHODS).default('east'),
+  position: oneOf(Z_POSITIONS).default('last-prompt'),
+  out: path(),
+  trace: path().optional(),
+};
 
 export async function eastCommand(argv: string[]): Promise<void> {
-  const { values } = parse(argv, { ...common, episodes: { type: 'string' }, layer: { type: 'string' }, out: { type: 'string' }, method: { type: 'string' }, trace: { type: 'string' }, position: { type: 'string' } });
-  const zPosition = ((values.position as string | undefined) ?? 'last-prompt') as 'last-prompt' | 'last-prefix';
-  if (!['last-prompt', 'last-prefix'].includes(zPosition)) throw new SteerlabError('BAD_ARGUMENT', '--position must be last-prompt or last-prefix');
-  const envId = need(values.env as string | undefined, '--env ENV');
-  const layers = list(need(values.layer as string | undefined, '--layer L'), 'layer');
-  const method = ((values.method as string | undefined) ?? 'east') as VectorMethod;
-  if (!['east', 'uncentred', 'contrastive', 'shuffled'].includes(method)) throw new SteerlabError('BAD_ARGUMENT', '--method must be east, uncentred, contrastive or shuffled');
-  const out = need(values.out as string | undefined, '--out vector.json');
-  const trace = values.trace as string | undefined;
+  const { values } = parseFlags(argv, eastFlags, {});
+  const { envId, envOptions, scenario } = gameFrom(values);
+  const layers = [...new Set(values.layer)];
+  const { method, position: zPosition, out, trace } = values;
   if (trace) writeFileSync(trace, '');
-  const session = await loadModel(need(values.model as string | undefined, '--model M'));
+  const session = await loadModel(values.model);
   try {
-    for (const l of layers) if (l < 0 || l >= session.info.layers) throw new SteerlabError('BAD_ARGUMENT', `--layer ${l} is outside 0..${session.info.layers - 1}`);
+    for (const l of layers) if (l >= session.info.layers) throw new SteerlabError('BAD_ARGUMENT', `--layer ${l} is outside 0..${session.info.layers - 1}`);
     const c = await collectEastRuns(session, {
       envId,
-      envOptions: envOptionsFrom(values['env-options']),
-      scenario: scenarioFrom(values.scenario as string | undefined, envId),
-      episodes: num(values.episodes, 'episodes', 10),
-      horizon: values.horizon === undefined ? undefined : num(values.horizon, 'horizon'),
-      seed: num(values.seed, 'seed', 0),
+      envOptions,
+      scenario,
+      episodes: values.episodes,
+      horizon: values.horizon,
+      seed: values.seed,
       layers,
       zPosition,
-      mode: ((values.mode as string | undefined) ?? 'exact') as Mode,
-      samples: num(values.samples, 'samples', 25),
-      temperature: num(values.temperature, 'temperature', 1),
+      mode: values.mode,
+      samples: values.samples,
+      temperature: values.temperature,
       onStep: trace ? (r) => appendFileSync(trace, formatTraceLine(r)) : undefined,
       onEpisode: (k, n) => process.stderr.write(`episode ${k + 1}: ${n} steps\n`),
     });
-    const files = layers.map((l) => vectorFromRuns(session, l, c.runs.get(l)!, method, c.runIds, { env: envId, scenario: values.scenario ?? null, position: zPosition }));
-    // One layer: the file is the vector; several: out gets a .L suffix per layer.
-    files.forEach((f, i) => writeFileSync(layers.length === 1 ? out : out.replace(/(\.json)?$/, `.${layers[i]}.json`), `${JSON.stringify(f)}\n`));
-    print(JSON.stringify(files.map((f) => ({ layer: f.layer, norm: f.norm, residNorm: f.residNorm, relative: f.norm! / f.residNorm!, steps: c.steps, method }))));
+    // One file holds every layer's direction (steerlab.vector/2).
+    const vector = vectorFromRuns(session, c, method, { env: envId, scenario: values.scenario ?? null, position: zPosition });
+    writeFileSync(out, vector.toJson());
+    print(JSON.stringify({ out, method, steps: c.steps, layers: layerNorms(vector) }));
   } finally {
     await session.dispose();
   }
 }
 
+const vectorShapes = {
+  export: { gguf: path(), 'model-hint': text().default('llama') },
+  import: { out: path(), layer: int({ min: 0 }).optional() },
+  info: {},
+};
+
 export async function vectorCommand(argv: string[]): Promise<void> {
   const [sub, ...rest] = argv;
-  const { values, positionals } = parse(rest, { gguf: { type: 'string' }, out: { type: 'string' }, layer: { type: 'string' }, 'model-hint': { type: 'string' } });
-  const input = need(positionals[0], 'an input file');
   if (sub === 'export') {
-    const v = parseVectorFile(readFileSync(input, 'utf8'));
-    const hint = (values['model-hint'] as string | undefined) ?? 'llama';
-    writeFileSync(need(values.gguf as string | undefined, '--gguf out.gguf'), exportControlVector([{ layer: v.layer, vector: Float32Array.from(v.vector) }], hint));
-    print(JSON.stringify({ layer: v.layer, direction: `direction.${v.layer}`, hidden: v.hidden }));
+    const { values, positionals } = parseFlags(rest, vectorShapes.export, { required: ['vector.json'] });
+    const v = readVector(positionals[0]!);
+    writeFileSync(values.gguf, v.toGguf(values['model-hint']));
+    print(JSON.stringify({ layers: v.layers, directions: v.layers.map((l) => `direction.${l}`), hidden: v.hidden }));
     return;
   }
   if (sub === 'import') {
-    const cv = importControlVector(new Uint8Array(readFileSync(input)));
-    let dir = cv.directions[0]!;
-    if (values.layer !== undefined) {
-      const L = num(values.layer, 'layer');
-      dir = cv.directions.find((d) => d.layer === L) ?? (() => { throw new SteerlabError('BAD_VECTOR', `no direction.${L} in ${input} (has ${cv.directions.map((d) => d.layer).join(', ')})`); })();
-    } else if (cv.directions.length > 1) {
-      throw new SteerlabError('BAD_ARGUMENT', `${input} holds ${cv.directions.length} layers (${cv.directions.map((d) => d.layer).join(', ')}); choose one with --layer`);
+    const { values, positionals } = parseFlags(rest, vectorShapes.import, { required: ['in.gguf'] });
+    const input = positionals[0]!;
+    let bytes: Uint8Array;
+    try {
+      bytes = new Uint8Array(readFileSync(input));
+    } catch (e) {
+      throw new SteerlabError('BAD_ARGUMENT', `cannot read ${input}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
-    const file = makeVectorFile(dir.layer, dir.vector, { method: 'llama.cpp control vector', model: cv.modelHint ? { id: cv.modelHint } : undefined });
-    writeFileSync(need(values.out as string | undefined, '--out vector.json'), `${JSON.stringify(file)}\n`);
-    print(JSON.stringify({ layer: dir.layer, hidden: dir.vector.length, norm: file.norm }));
+    let v = ControlVector.fromGguf(bytes, basename(input));
+    if (values.layer !== undefined) {
+      if (!v.layers.includes(values.layer)) throw new SteerlabError('BAD_VECTOR', `no direction.${values.layer} in ${input} (has layers ${v.layers.join(', ')})`);
+      v = v.select([values.layer]);
+    }
+    writeFileSync(values.out, v.toJson());
+    print(JSON.stringify({ layers: layerNorms(v).map(({ layer, norm }) => ({ layer, norm })), hidden: v.hidden }));
     return;
   }
   if (sub === 'info') {
-    const v = parseVectorFile(readFileSync(input, 'utf8'));
-    const norm = l2(v.vector);
-    print(JSON.stringify({ layer: v.layer, hidden: v.hidden, method: v.method ?? null, model: v.model ?? null, norm, residNorm: v.residNorm ?? null, relativeToResid: v.residNorm ? norm / v.residNorm : null, sourceRuns: v.sourceRuns?.length ?? 0 }));
+    const { positionals } = parseFlags(rest, vectorShapes.info, { required: ['vector.json'] });
+    const v = readVector(positionals[0]!);
+    print(JSON.stringify({ hidden: v.hidden, method: v.meta.method ?? null, model: v.meta.model ?? null, sourceRuns: v.meta.sourceRuns?.length ?? 0, layers: layerNorms(v) }));
     return;
   }
   throw new SteerlabError('BAD_ARGUMENT', `unknown 'vector' subcommand '${sub ?? ''}' (export, import, info)`);
@@ -97,28 +116,50 @@ export interface SweepRow {
   regret: { mean: number; lo: number | null; hi: number | null };
 }
 
+const sweepFlags = {
+  ...episodeFlags,
+  model: path(),
+  vector: path(),
+  layers: numbers({ int: true, min: 0 }).optional(),
+  betas: numbers().default([0, 1, 2, 4]),
+  temperatures: numbers({ min: 0 }).optional(),
+  seeds: int({ min: 1 }).default(5),
+  out: path().optional(),
+  control: oneOf(['none', 'shuffled']).default('none'),
+  positions: oneOf(POSITIONS).default(DEFAULT_POSITIONS),
+};
+
+/**
+ * The vector for each swept layer: a one-layer vector is moved there (atLayer); a multi-layer
+ * file gives each listed layer its own direction (the layers must be among the file's).
+ */
+export function sweepVectors(v: ControlVector, layers: readonly number[] | undefined): Map<number, ControlVector> {
+  if (v.layers.length === 1) return new Map((layers ?? v.layers).map((l) => [l, v.atLayer(l)]));
+  const missing = (layers ?? []).filter((l) => !v.layers.includes(l));
+  if (missing.length) throw new SteerlabError('BAD_ARGUMENT', `--layers ${missing.join(',')}: vector '${v.id}' has layers ${v.layers.join(', ')}; a multi-layer vector cannot be moved, choose --layers among them`);
+  return new Map((layers ?? v.layers).map((l) => [l, v.select([l])]));
+}
+
 export async function sweepCommand(argv: string[]): Promise<void> {
-  const { values } = parse(argv, { ...common, vector: { type: 'string' }, layers: { type: 'string' }, betas: { type: 'string' }, temperatures: { type: 'string' }, seeds: { type: 'string' }, out: { type: 'string' }, control: { type: 'string' }, positions: { type: 'string' } });
-  const envId = need(values.env as string | undefined, '--env ENV');
-  const file = parseVectorFile(readFileSync(need(values.vector as string | undefined, '--vector FILE'), 'utf8'));
-  const layers = values.layers ? list(values.layers, 'layers') : [file.layer];
-  const betas = values.betas ? list(values.betas, 'betas') : [0, 1, 2, 4];
-  const temps = values.temperatures ? list(values.temperatures, 'temperatures') : [num(values.temperature, 'temperature', 1)];
-  const seeds = num(values.seeds, 'seeds', 5);
-  const out = values.out as string | undefined;
+  const { values } = parseFlags(argv, sweepFlags, {});
+  const { envId, envOptions, scenario } = gameFrom(values);
+  const base = settingFromFlags({ vector: values.vector, positions: values.positions })!;
+  const control = values.control;
+  const vector = control === 'shuffled' ? base.vector.shuffled(() => 'sweep-control') : base.vector;
+  const byLayer = sweepVectors(vector, values.layers ? [...new Set(values.layers)] : undefined);
+  const temps = values.temperatures ?? [values.temperature];
+  const out = values.out;
   if (out) writeFileSync(out, '');
-  const control = (values.control as string | undefined) ?? 'none';
-  if (!['none', 'shuffled'].includes(control)) throw new SteerlabError('BAD_ARGUMENT', '--control must be none or shuffled');
-  const vector = control === 'shuffled' ? shuffledControl(Float32Array.from(file.vector), 'sweep-control') : Float32Array.from(file.vector);
-  const session = await loadModel(need(values.model as string | undefined, '--model M'));
+  const session = await loadModel(values.model);
   const rows: SweepRow[] = [];
   try {
-    for (const layer of layers) for (const temperature of temps) for (const beta of betas) {
-      const steering: SteeringControl | null = beta === 0 ? null : { id: `${control === 'shuffled' ? 'shuffled:' : ''}${file.method ?? 'vector'}@${layer}`, layer, vector, positions: (values.positions as 'generated' | 'all' | undefined) ?? 'generated', beta: () => beta };
+    for (const v of byLayer.values()) v.checkFits(session.info);
+    for (const [layer, v] of byLayer) for (const temperature of temps) for (const beta of values.betas) {
+      const steering: SteeringSetting | null = beta === 0 ? null : { vector: v, beta, positions: base.positions };
       const summaries = await runLlmEpisodes({
-        session, envId, envOptions: envOptionsFrom(values['env-options']), scenario: scenarioFrom(values.scenario as string | undefined, envId),
-        episodes: seeds, horizon: values.horizon === undefined ? undefined : num(values.horizon, 'horizon'), seed: num(values.seed, 'seed', 0),
-        mode: ((values.mode as string | undefined) ?? 'exact') as Mode, samples: num(values.samples, 'samples', 25), temperature, steering, out,
+        session, envId, envOptions, scenario,
+        episodes: values.seeds, horizon: values.horizon, seed: values.seed,
+        mode: values.mode, samples: values.samples, temperature, steering, out,
       });
       const agg = aggregate(summaries.map((s) => s.summary));
       const row: SweepRow = { layer, beta, temperature, control, runs: summaries.length, entropy: agg.entropy, invalidRate: agg.invalidRate, regret: agg.regret };

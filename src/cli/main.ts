@@ -6,25 +6,33 @@ import { csvCommand, envsCommand, metricsCommand, runCommand } from './run.js';
 
 const USAGE = `steerlab <command>
   model fetch                         put the default model into the cache; prints its path
-  model info <model>                  one JSON object: architecture, layers, hidden, heads, ...
+  model info <model> [--dtype D]      one JSON object: architecture, layers, hidden, heads, ...
   tokenize <model> --json FILE        JSON array of strings -> JSON array of token-id arrays
-  generate <model> --prompt TEXT [--chat] [--max-new-tokens N] [--temperature T] [--seed S]
-           [--vector FILE --layer L --beta B [--positions all|prompt|generated]] [--json]
-  run --env ENV [--env-options JSON] [--scenario FILE|ID] --episodes N --horizon T --seed S
-      --policy llm|random|greedy|egreedy|ucb|ts|optimal [--model M] [--mode exact|sampled --samples M]
-      [--temperature T] [--vector FILE --layer L --beta B] --out trace.jsonl
+  generate <model> --prompt TEXT [--chat] [--max-new-tokens N] [--temperature T] [--top-p P] [--seed S]
+           [--dtype D] [--vector FILE [--layer L] [--beta B] [--positions all|prompt|generated]] [--json]
+  run --env ENV [--env-options JSON] [--scenario FILE|ID] [--episodes N] [--horizon T] [--seed S]
+      [--policy llm|random|greedy|egreedy|ucb|ts|optimal] [--model M] [--mode exact|sampled] [--samples M]
+      [--temperature T] [--vector FILE [--layer L] [--beta B] [--positions all|prompt|generated]] [--out trace.jsonl]
   metrics trace.jsonl...              per-run and aggregate metrics (95 % intervals) as JSON
   csv trace.jsonl [--summaries]       the same records as CSV
   envs                                games and built-in scenarios
-  east --model M --env ENV [--scenario S] --episodes N --horizon T --layer L[,L2] --seed S
-       [--method east|uncentred|contrastive|shuffled] [--position last-prompt|last-prefix] --out vector.json
-  vector export vector.json --gguf out.gguf | vector import in.gguf --out vector.json [--layer L]
-  vector info vector.json             norm relative to the typical residual norm at its layer
-  sweep --model M --env ENV --vector FILE [--layers ...] --betas ... [--temperatures ...]
-        [--control shuffled] --seeds N --horizon T --out sweep.jsonl
-  repro east [--out DIR]              regenerate docs/results/east.{md,json,svg}
-  bench [--only load,decode,scoring,agent,east] [--out FILE]   benchmarks -> JSON
-<model> is a .gguf path, a local transformers.js folder, a hub id, or 'default'.`;
+  east --model M --env ENV [--env-options JSON] [--scenario S] [--episodes N] [--horizon T] --layer L[,L2...]
+       [--seed S] [--mode exact|sampled] [--samples M] [--temperature T]
+       [--method east|uncentred|contrastive|shuffled] [--position last-prompt|last-prefix]
+       [--trace trace.jsonl] --out vector.json       one vector file with every layer's direction
+  vector export vector.json --gguf out.gguf [--model-hint ARCH]   every layer -> llama.cpp control vector
+  vector import in.gguf --out vector.json [--layer L]             all layers, or only layer L
+  vector info vector.json             per layer: norm, residual norm, relative
+  sweep --model M --env ENV --vector FILE [--layers L,...] [--betas B,...] [--temperatures T,...]
+        [--control none|shuffled] [--positions all|prompt|generated] [--seeds N] [--horizon T]
+        [--seed S] [--mode exact|sampled] [--samples M] [--out sweep.jsonl]
+                                      a one-layer vector is moved to each layer; a multi-layer file
+                                      steers each listed layer (among its own) with that layer's direction
+  repro east [--out DIR] [--model M] [--report-only]   regenerate docs/results/east.{md,json,svg}
+  bench [--model M] [--only load,decode,scoring,agent,east] [--reps N] [--out FILE]   benchmarks -> JSON
+<model> is a .gguf path, a local transformers.js folder, a hub id, or 'default'.
+Steering adds beta x the vector at --positions (default generated); --beta defaults to 1.
+Numbers may be negative without '=' (--beta -2); unknown flags are refused.`;
 
 type Command = (argv: string[]) => Promise<void>;
 const COMMANDS: Record<string, () => Promise<Command>> = {

@@ -3,26 +3,28 @@ import { readFileSync } from 'node:fs';
 import { SteerlabError } from '../errors.js';
 import { fetchDefaultModel } from '../node/fetch.js';
 import { loadTokenizerOnly, modelInfo } from '../node/inspect.js';
-import { need, parse, print } from './args.js';
+import { DTYPES } from './generate.js';
+import { oneOf, parseFlags, path, print } from './flags.js';
 
 export async function modelCommand(argv: string[]): Promise<void> {
   const [sub, ...rest] = argv;
   if (sub === 'fetch') {
+    parseFlags(rest, {}, {});
     const path = await fetchDefaultModel((l) => process.stderr.write(`${l}\n`));
     print(path);
     return;
   }
   if (sub === 'info') {
-    const { values, positionals } = parse(rest, { dtype: { type: 'string' } });
-    print(JSON.stringify(modelInfo(need(positionals[0], '<model>'), values.dtype as string | undefined)));
+    const { values, positionals } = parseFlags(rest, { dtype: oneOf(DTYPES).optional() }, { required: ['<model>'] });
+    print(JSON.stringify(modelInfo(positionals[0]!, values.dtype)));
     return;
   }
   throw new SteerlabError('BAD_ARGUMENT', `unknown 'model' subcommand '${sub ?? ''}' (fetch, info)`);
 }
 
 export async function tokenizeCommand(argv: string[]): Promise<void> {
-  const { values, positionals } = parse(argv, { json: { type: 'string' } });
-  const file = need(values.json as string | undefined, '--json FILE');
+  const { values, positionals } = parseFlags(argv, { json: path() }, { required: ['<model>'] });
+  const file = values.json;
   let texts: unknown;
   try {
     texts = JSON.parse(readFileSync(file, 'utf8'));
@@ -30,6 +32,6 @@ export async function tokenizeCommand(argv: string[]): Promise<void> {
     throw new SteerlabError('BAD_ARGUMENT', `${file}: ${(e as Error).message}`);
   }
   if (!Array.isArray(texts) || texts.some((t) => typeof t !== 'string')) throw new SteerlabError('BAD_ARGUMENT', `${file} must hold a JSON array of strings`);
-  const tok = loadTokenizerOnly(need(positionals[0], '<model>'));
+  const tok = loadTokenizerOnly(positionals[0]!);
   print(JSON.stringify((texts as string[]).map((t) => tok.encode(t))));
 }
