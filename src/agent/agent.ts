@@ -13,6 +13,7 @@ import { ExactPolicy } from './exact.js';
 import type { LlmOptions } from './llm-policy.js';
 import { runLoop, steeringConfigOf, type EpisodeHooks } from '../episode/loop.js';
 import { SampledPolicy } from './sampled.js';
+import { ThoughtPolicy } from './thought.js';
 
 export { MODES, type Mode } from './llm-policy.js';
 
@@ -33,7 +34,10 @@ export interface EpisodeResult {
 
 export async function runEpisode(session: ModelSession, env: Env, scenario: Scenario, seed: Seed, opts: AgentOptions): Promise<EpisodeResult> {
   checkFits(scenario, env);
-  const policy = opts.mode === 'exact' ? new ExactPolicy(session, scenario, opts) : new SampledPolicy(session, scenario, opts);
+  const policy =
+    opts.mode === 'exact' ? new ExactPolicy(session, scenario, opts)
+    : opts.mode === 'thought' ? new ThoughtPolicy(session, scenario, opts)
+    : new SampledPolicy(session, scenario, opts);
   const s = opts.steering;
   const steering = typeof s === 'function' ? s : s ? () => s : undefined;
   const r = await runLoop(env, policy, {

@@ -6,6 +6,7 @@
 import { SteerlabError } from '../errors.js';
 import { normalizeLogProbs } from '../engine/logits.js';
 import { answerCompletion, type Scenario, type ScenarioAction } from '../envs/scenario.js';
+import type { HookAdd } from '../engine/hook-points.js';
 import { settingHooks } from '../steering/control-vector.js';
 import type { Decision, StepContext } from '../episode/loop.js';
 import { DEFAULT_MIN_VALID_MASS, LlmPolicy } from './llm-policy.js';
@@ -52,15 +53,15 @@ export function bestInvalid(logits: Float32Array, valid: ReadonlySet<number>, T:
 }
 
 export class ExactPolicy extends LlmPolicy {
-  /** Candidate ids: prompt + answer prefix + each answer, split at the shared head. */
-  private candidates(promptIds: number[], actions: readonly ScenarioAction[], scenario: Scenario) {
-    let full = actions.map((a) => this.tokens.extend(scenario.answer.prefix + a.answer));
+  /** Candidate ids: prompt + tail (a thought) + answer prefix + each answer, split at the shared head. */
+  protected candidates(promptIds: number[], actions: readonly ScenarioAction[], scenario: Scenario, tail = '') {
+    let full = actions.map((a) => this.tokens.extend(tail + scenario.answer.prefix + a.answer));
     // When one answer's tokens start another's ("1" vs "10"), score through what ends the answer
     // so each probability is of the whole answer, not of a prefix shared with others: the
     // scenario's suffix ("1." vs "10."), else the end of the turn (the tokenizer's end token).
     if (findClash(splitShared(full).rest)) {
       const end = this.session.tokenizer.eosIds[0];
-      if (scenario.answer.suffix) full = actions.map((a) => this.tokens.extend(answerCompletion(scenario, a)));
+      if (scenario.answer.suffix) full = actions.map((a) => this.tokens.extend(tail + answerCompletion(scenario, a)));
       else if (end !== undefined) full = full.map((ids) => [...ids, end]);
       const clash = findClash(splitShared(full).rest);
       if (clash) {
@@ -72,6 +73,28 @@ export class ExactPolicy extends LlmPolicy {
       throw new SteerlabError('BAD_SCENARIO', `scenario '${scenario.id}': the answer prefix merges with the prompt's last token; exact scoring needs a clean boundary`);
     }
     return { shared, rest, prefix: shared.slice(promptIds.length) };
+  }
+
+  /**
+   * The exact distribution after the kept prompt + `tail` + answer prefix, on a fork: the tail's
+   * tokens get `add.tail`, the prefix and scored answers `add.answer` (thought mode steers either).
+   */
+  protected async scoreAfter(ctx: StepContext, promptIds: number[], promptLogits: Float32Array, tail: string, add: { tail: readonly HookAdd[] | null; answer: readonly HookAdd[] | null }) {
+    const { shared, rest } = this.candidates(promptIds, ctx.actions, this.scenario, tail);
+    const head = shared.slice(promptIds.length);
+    const tailIds = this.tokens.extend(tail).slice(promptIds.length);
+    let n = 0;
+    while (n < tailIds.length && n < head.length && tailIds[n] === head[n]) n++;
+    const fork = this.cache.kv.fork();
+    try {
+      let logits = promptLogits;
+      if (n > 0) logits = (await this.session.forward(fork, head.slice(0, n), { region: 'generated', add: add.tail })).logits;
+      if (head.length > n) logits = (await this.session.forward(fork, head.slice(n), { region: 'generated', add: add.answer })).logits;
+      const scores = await this.session.scoreAnswers(fork, logits, rest, { add: add.answer, temperature: this.T });
+      return { probs: normalizeLogProbs(scores.tempered), validMass: scores.tempered.reduce((m, lp) => m + Math.exp(lp), 0), logprobs: scores.logprobs };
+    } finally {
+      fork.dispose();
+    }
   }
 
   async decide(ctx: StepContext): Promise<Decision> {

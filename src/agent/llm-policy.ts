@@ -14,6 +14,7 @@ import { residPost } from '../engine/hook-points.js';
 import type { ActivationCache } from '../engine/hook-points.js';
 import type { ModelSession } from '../engine/session.js';
 import { buildMessages } from '../envs/prompt.js';
+import { renderTranscript } from '../envs/transcript.js';
 import type { HistoryStyle, Scenario } from '../envs/scenario.js';
 import type { Env } from '../envs/types.js';
 import { Rng, type Seed } from '../util/rng.js';
@@ -21,14 +22,16 @@ import type { Decision, EpisodePolicy, StepContext } from '../episode/loop.js';
 import { PromptCache } from './prompt-cache.js';
 import { TranscriptTokens } from './transcript.js';
 
-export type Mode = 'exact' | 'sampled';
-export const MODES: readonly Mode[] = ['exact', 'sampled'];
+export type Mode = 'exact' | 'sampled' | 'thought';
+export const MODES: readonly Mode[] = ['exact', 'sampled', 'thought'];
 export const DEFAULT_MIN_VALID_MASS = 0.05;
 
 export interface LlmOptions {
   mode: Mode;
-  /** Sampled mode: completions per step (EAST: 25). */
+  /** Sampled mode: completions per step (EAST: 25); thought mode: thoughts per step (default 5). */
   samples?: number;
+  /** Thought mode: steer the thought tokens, the answer positions, or both (default both). */
+  thoughtSteering?: 'thought' | 'answer' | 'both';
   /** Sampling temperature of completions (sampled) or of the action distribution (exact). */
   temperature?: number;
   topP?: number;
@@ -79,9 +82,16 @@ export abstract class LlmPolicy implements EpisodePolicy {
 
   abstract decide(ctx: StepContext): Promise<Decision>;
 
-  /** The step's prompt text and ids: the transcript so far, ending in the assistant turn's header. */
+  /**
+   * The step's prompt text and ids: the transcript so far, ending where the agent writes (the chat
+   * template's assistant header, or the scenario's agent marker in transcript style).
+   */
   protected prompt(ctx: StepContext): { text: string; ids: number[] } {
-    const text = this.session.chat(buildMessages(this.scenario, ctx.env, ctx.history, this.o.historyStyle ?? this.scenario.history.style), true);
+    const style = this.o.historyStyle ?? this.scenario.history.style;
+    const text =
+      this.scenario.prompt.style === 'transcript'
+        ? renderTranscript(this.scenario, ctx.env, ctx.history, style)
+        : this.session.chat(buildMessages(this.scenario, ctx.env, ctx.history, style), true);
     return { text, ids: this.tokens.encode(text) };
   }
 

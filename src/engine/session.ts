@@ -68,6 +68,8 @@ export interface GenerateOptions {
   /** Hook additions for the prompt and every generated token (each applies where its positions say). */
   add?: readonly HookAdd[] | null;
   stopIds?: number[];
+  /** Checked after each token with all ids so far; true ends generation there (e.g. a stop string was written). */
+  stopWhen?: (ids: number[]) => boolean;
   /**
    * Called after each token (and awaited, so a caller can yield to its event loop there); returning
    * additions replaces those in force from the next token on (live strength changes).
@@ -248,6 +250,8 @@ export class ModelSession {
     let logits = lastLogits;
     const tokens: GeneratedToken[] = [];
     let stoppedBy: 'stop' | 'length' = 'length';
+    /** Stopped by stopWhen: the last token is text (an end token is not). */
+    let stopText = false;
     for (let i = 0; i < max; i++) {
       const id = sampleToken(logits, { temperature: opts.temperature ?? 0, topP: opts.topP, random });
       const tok = { id, ...tokenStats(logits, id) };
@@ -258,10 +262,15 @@ export class ModelSession {
         stoppedBy = 'stop';
         break;
       }
+      if (opts.stopWhen?.(tokens.map((t) => t.id))) {
+        stoppedBy = 'stop';
+        stopText = true;
+        break;
+      }
       if (i + 1 < max) logits = (await this.forward(cache, [id], { region: 'generated', add })).logits;
     }
     const ids = tokens.map((t) => t.id);
-    const textIds = stoppedBy === 'stop' ? ids.slice(0, -1) : ids;
+    const textIds = stoppedBy === 'stop' && !stopText ? ids.slice(0, -1) : ids;
     return { ids, tokens, text: this.decode(textIds), stoppedBy };
   }
 

@@ -135,7 +135,7 @@ export function renderSummary(
   return [header, ...lines].filter((l) => l !== '').join('\n');
 }
 
-function joinParts(parts: string[]): string {
+export function joinParts(parts: string[]): string {
   return parts.filter((p) => p.trim() !== '').join('\n\n');
 }
 

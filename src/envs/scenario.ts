@@ -129,6 +129,30 @@ export const scenarioSchema = z
     }),
     /** EAST ends the episode on an unparseable answer; BanditBench plays a random arm instead. */
     onInvalid: z.enum(['end-episode', 'random-arm']),
+    /**
+     * How the prompt is laid out: 'chat' through the model's chat template, or 'transcript': one
+     * continuing text with no template (system, intro, the worked `examples`, then each round's
+     * question, the agent's words after `agent`, and the feedback), which small models follow better.
+     */
+    prompt: z
+      .strictObject({
+        style: z.enum(['chat', 'transcript']).default('chat'),
+        /** Worked turns shown before the game, as written. */
+        examples: z.string().default(''),
+        /** Text before the agent's words in each round of a transcript (e.g. "Agent: "). */
+        agent: z.string().default(''),
+      })
+      .default({ style: 'chat', examples: '', agent: '' }),
+    /**
+     * Thought mode: the model's thought starts after `prefix` and ends at the first of `stop` (or the
+     * token limit); then answer.prefix follows and the actions are scored exactly.
+     */
+    thought: z
+      .strictObject({
+        prefix: z.string().default('Thought:'),
+        stop: z.array(text).min(1).default(['Action:']),
+      })
+      .default({ prefix: 'Thought:', stop: ['Action:'] }),
   })
   .superRefine((s, ctx) => {
     const fields: Array<[keyof typeof TEMPLATE_FIELDS, string]> = [

@@ -36,7 +36,7 @@ export const runConfigSchema = z.strictObject({
   /** The model's decoding policy ("greedy", "sample") or the baseline's name ("ucb"). */
   policy: z.string().min(1),
   /** exact: action distribution from log-probs after the answer prefix; sampled: Monte-Carlo over completions. */
-  mode: z.enum(['exact', 'sampled', 'baseline']),
+  mode: z.enum(['exact', 'sampled', 'thought', 'baseline']),
   steering: runSteeringSchema.nullable(),
 });
 

@@ -1,0 +1,109 @@
+/**
+ * Thought mode: each step samples M thoughts (the model's free text after the scenario's thought
+ * prefix, up to N tokens, ended by the scenario's stop strings), then appends the fixed answer
+ * prefix and scores every action exactly given that thought. The action distribution is the
+ * mixture mean_m p(a | thought_m); the trace keeps its entropy, the mean conditional entropy and
+ * their difference (how much the thoughts disagree), the valid mass per thought, and the thoughts.
+ * The played action is drawn from one (seeded) thought's own distribution.
+ *
+ * Steering acts on the thought tokens, on the answer positions (prefix and scored actions), or
+ * both (`thoughtSteering`); its `positions` still decide between prompt and generated forwards.
+ */
+import { answerCompletion } from '../envs/scenario.js';
+import { entropy } from '../metrics/entropy.js';
+import { settingHooks } from '../steering/control-vector.js';
+import type { Decision, StepContext } from '../episode/loop.js';
+import { ExactPolicy } from './exact.js';
+import { DEFAULT_MIN_VALID_MASS } from './llm-policy.js';
+
+export type ThoughtSteering = 'thought' | 'answer' | 'both';
+export const THOUGHT_STEERING: readonly ThoughtSteering[] = ['thought', 'answer', 'both'];
+
+/** The thought text up to (not including) the first stop string, and whether one was found. */
+export function cutAtStop(text: string, stops: readonly string[]): { thought: string; stopped: boolean } {
+  let at = -1;
+  for (const s of stops) {
+    const i = text.indexOf(s);
+    if (i >= 0 && (at < 0 || i < at)) at = i;
+  }
+  return at < 0 ? { thought: text, stopped: false } : { thought: text.slice(0, at), stopped: true };
+}
+
+/** The mixture of per-thought distributions, its entropy, the mean conditional entropy and their gap. */
+export function mixture(dists: readonly number[][]): { probs: number[]; entropy: number; conditional: number; gap: number } {
+  const K = dists[0]!.length;
+  const probs = new Array<number>(K).fill(0);
+  for (const d of dists) d.forEach((p, k) => (probs[k]! += p / dists.length));
+  const h = entropy(probs);
+  const conditional = dists.reduce((s, d) => s + entropy(d), 0) / dists.length;
+  return { probs, entropy: h, conditional, gap: h - conditional };
+}
+
+export class ThoughtPolicy extends ExactPolicy {
+  override async decide(ctx: StepContext): Promise<Decision> {
+    const t0 = performance.now();
+    const { ids: promptIds } = this.prompt(ctx);
+    const add = settingHooks(ctx.steering);
+    const where = this.o.thoughtSteering ?? 'both';
+    const thoughtAdd = where === 'answer' ? null : add;
+    const answerAdd = where === 'thought' ? null : add;
+    const { prefix: thoughtPrefix, stop } = this.scenario.thought;
+    const pr = await this.cache.extend(promptIds, add, promptIds.length - 1, this.readLayers);
+    const tPrompt = performance.now() - t0;
+    this.record(pr.acts);
+    const M = this.o.samples ?? 5;
+    const minMass = this.o.minValidMass ?? DEFAULT_MIN_VALID_MASS;
+    const thoughts: string[] = [];
+    const dists: number[][] = [];
+    const masses: number[] = [];
+    const kept: number[] = [];
+    const random = () => this.rng.next();
+    const headIds = this.tokens.extend(thoughtPrefix).slice(promptIds.length);
+    for (let m = 0; m < M; m++) {
+      const fork = this.cache.kv.fork();
+      try {
+        // The thought prefix is forced text of the model's own turn: generated positions.
+        let logits = pr.logits;
+        if (headIds.length) logits = (await this.session.forward(fork, headIds, { region: 'generated', add: thoughtAdd })).logits;
+        const g = await this.session.generateFrom(fork, logits, {
+          maxNewTokens: this.o.maxThoughtTokens ?? 64,
+          temperature: this.T,
+          topP: this.o.topP,
+          random,
+          add: thoughtAdd,
+          stopWhen: (ids) => cutAtStop(this.session.decode(ids), stop).stopped,
+          onToken: ctx.hooks.pause ? async () => void (await ctx.hooks.pause!()) : undefined,
+        });
+        const { thought } = cutAtStop(g.text, stop);
+        thoughts.push(thought);
+        // Score the actions after prompt + prefix + thought + answer prefix, re-tokenised as text.
+        const tail = `${thoughtPrefix}${thought}`;
+        const s = await this.scoreAfter(ctx, promptIds, pr.logits, tail, { tail: thoughtAdd, answer: answerAdd });
+        masses.push(s.validMass);
+        dists.push(s.probs);
+        if (s.validMass >= minMass) kept.push(m);
+      } finally {
+        fork.dispose();
+      }
+    }
+    const extra: Record<string, unknown> = { cachedTokens: pr.reused, newTokens: pr.computed, validMassPerThought: masses };
+    const base = { promptTokens: promptIds.length, completions: thoughts, timings: { prompt: tPrompt }, extra };
+    if (!kept.length) {
+      const mix = mixture(dists);
+      const action = this.scenario.onInvalid === 'random-arm' ? this.rng.int(ctx.actions.length) : null;
+      return { ...base, probs: mix.probs, action, valid: false, formatBroken: true, validMass: masses.reduce((a, b) => a + b, 0) / M, completion: '', traceCompletion: null };
+    }
+    const mix = mixture(kept.map((m) => dists[m]!));
+    Object.assign(extra, { meanConditionalEntropy: mix.conditional, entropyGap: mix.gap, thoughtsKept: kept.length });
+    const pick = kept[this.rng.int(kept.length)]!;
+    const action = this.T <= 0 ? argmaxOf(dists[pick]!) : this.rng.categorical(dists[pick]!);
+    const completion = `${thoughtPrefix}${thoughts[pick]}${answerCompletion(this.scenario, ctx.actions[action]!)}`;
+    return { ...base, probs: mix.probs, action, valid: true, validMass: kept.reduce((a, m) => a + masses[m]!, 0) / kept.length, completion, traceCompletion: completion };
+  }
+}
+
+function argmaxOf(p: number[]): number {
+  let b = 0;
+  for (let i = 1; i < p.length; i++) if (p[i]! > p[b]!) b = i;
+  return b;
+}
