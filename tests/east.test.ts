@@ -96,3 +96,44 @@ describe('llama.cpp control vectors', () => {
     expect(() => parseVectorFile('{')).toThrow(expect.objectContaining({ code: 'BAD_VECTOR' }));
   });
 });
+
+describe('EAST nulls and confounds', () => {
+  const runs: EastRun[] = [
+    { z: [f(1, 0), f(3, 2)], h: [1, 3] },
+    { z: [f(0, 4), f(0, 0), f(0, 2)], h: [2, 0, 2] },
+  ];
+
+  it('the permuted-entropy null is Eq. 1 on entropies shuffled within runs, nothing else changed', async () => {
+    const { permutedEntropyVector } = await import('../src/steering/east.js');
+    const { Rng } = await import('../src/util/rng.js');
+    const rng = new Rng('perm');
+    const byHand = eastVector(runs.map((r) => ({ z: r.z, h: rng.shuffle([...r.h]) })));
+    expect(Array.from(permutedEntropyVector(runs, 'perm'))).toEqual(Array.from(byHand));
+    // Same entropies per run (only their order moves), and a run with equal entropies is unchanged.
+    const flat: EastRun[] = [{ z: [f(1, 0), f(3, 2)], h: [2, 2] }];
+    expect(Array.from(permutedEntropyVector(flat, 1))).toEqual(Array.from(eastVector(flat)));
+  });
+
+  it('the step direction is the within-run slope of z on the step index', async () => {
+    const { stepDirection, cosine, projectOut } = await import('../src/steering/east.js');
+    // z_t = (t, 5) in one run and (2t + 7, 1) in another: pooled slope sum(dt*dz)/sum(dt^2).
+    const a: EastRun = { z: [f(0, 5), f(1, 5), f(2, 5)], h: [1, 1, 1] };
+    const b: EastRun = { z: [f(7, 1), f(9, 1)], h: [1, 1] };
+    // run a: dt = -1,0,1 -> sum dt*dz = (2, 0), sum dt^2 = 2; run b: dt = -.5,.5, dz = (-1,0),(1,0) -> (1, 0), 0.5
+    const d = stepDirection([a, b]);
+    expect(d[0]).toBeCloseTo(3 / 2.5, 6);
+    expect(d[1]).toBeCloseTo(0, 6);
+    expect(cosine(f(1, 1), f(2, 2))).toBeCloseTo(1, 12);
+    expect(cosine(f(1, 0), f(0, 3))).toBeCloseTo(0, 12);
+    const p = projectOut(f(3, 4), f(1, 0));
+    expect(Array.from(p)).toEqual([0, 4]);
+  });
+
+  it('random directions have the requested norm and are reproducible by seed', async () => {
+    const { randomDirection } = await import('../src/steering/east.js');
+    const a = randomDirection(64, 7, 's1');
+    expect(Math.hypot(...a)).toBeCloseTo(7, 4);
+    expect(Array.from(randomDirection(64, 7, 's1'))).toEqual(Array.from(a));
+    expect(Array.from(randomDirection(64, 7, 's2'))).not.toEqual(Array.from(a));
+  });
+});

@@ -26,6 +26,7 @@ import cliffwalkingJson from '../src/scenarios/cliffwalking-text.json';
 
 const EXPECTED_IDS = [
   'east-buttons',
+  'east-buttons-transcript',
   'east-slot-machine',
   'krishnamurthy-buttons',
   'krishnamurthy-ads',

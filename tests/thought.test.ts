@@ -11,9 +11,9 @@ import { openTinyChar, type TinyModel } from './helpers/tiny.js';
 
 describe('thought-mode pieces', () => {
   it('a thought ends before the first stop string', () => {
-    expect(cutAtStop(' I will try 2.\nAction: I choose', ['Action:'])).toEqual({ thought: ' I will try 2.\n', stopped: true });
-    expect(cutAtStop('abc', ['Action:'])).toEqual({ thought: 'abc', stopped: false });
-    expect(cutAtStop('x\n\nAction: y', ['Action:', '\n\n'])).toEqual({ thought: 'x', stopped: true });
+    expect(cutAtStop(' I will try 2.\nAction: I choose', ['Action:'])).toEqual({ thought: ' I will try 2.\n', stopped: true, by: 'Action:' });
+    expect(cutAtStop('abc', ['Action:'])).toEqual({ thought: 'abc', stopped: false, by: null });
+    expect(cutAtStop('x\n\nAction: y', ['Action:', '\n\n'])).toEqual({ thought: 'x', stopped: true, by: '\n\n' });
   });
 
   it('mixture entropy, mean conditional entropy and their gap, by hand', () => {

@@ -19,14 +19,15 @@ import { DEFAULT_MIN_VALID_MASS } from './llm-policy.js';
 export type ThoughtSteering = 'thought' | 'answer' | 'both';
 export const THOUGHT_STEERING: readonly ThoughtSteering[] = ['thought', 'answer', 'both'];
 
-/** The thought text up to (not including) the first stop string, and whether one was found. */
-export function cutAtStop(text: string, stops: readonly string[]): { thought: string; stopped: boolean } {
+/** The thought text up to (not including) the first stop string, and which one ended it (null: none). */
+export function cutAtStop(text: string, stops: readonly string[]): { thought: string; stopped: boolean; by: string | null } {
   let at = -1;
+  let by: string | null = null;
   for (const s of stops) {
     const i = text.indexOf(s);
-    if (i >= 0 && (at < 0 || i < at)) at = i;
+    if (i >= 0 && (at < 0 || i < at)) [at, by] = [i, s];
   }
-  return at < 0 ? { thought: text, stopped: false } : { thought: text.slice(0, at), stopped: true };
+  return at < 0 ? { thought: text, stopped: false, by: null } : { thought: text.slice(0, at), stopped: true, by };
 }
 
 /** The mixture of per-thought distributions, its entropy, the mean conditional entropy and their gap. */
@@ -54,6 +55,8 @@ export class ThoughtPolicy extends ExactPolicy {
     const M = this.o.samples ?? 5;
     const minMass = this.o.minValidMass ?? DEFAULT_MIN_VALID_MASS;
     const thoughts: string[] = [];
+    /** What ended each thought: a stop string, the end token, or the token limit. */
+    const endedBy: string[] = [];
     const dists: number[][] = [];
     const masses: number[] = [];
     const kept: number[] = [];
@@ -74,8 +77,9 @@ export class ThoughtPolicy extends ExactPolicy {
           stopWhen: (ids) => cutAtStop(this.session.decode(ids), stop).stopped,
           onToken: ctx.hooks.pause ? async () => void (await ctx.hooks.pause!()) : undefined,
         });
-        const { thought } = cutAtStop(g.text, stop);
+        const { thought, by } = cutAtStop(g.text, stop);
         thoughts.push(thought);
+        endedBy.push(by ?? (g.stoppedBy === 'stop' ? 'end' : 'length'));
         // Score the actions after prompt + prefix + thought + answer prefix, re-tokenised as text.
         const tail = `${thoughtPrefix}${thought}`;
         const s = await this.scoreAfter(ctx, promptIds, pr.logits, tail, { tail: thoughtAdd, answer: answerAdd });
@@ -86,7 +90,7 @@ export class ThoughtPolicy extends ExactPolicy {
         fork.dispose();
       }
     }
-    const extra: Record<string, unknown> = { cachedTokens: pr.reused, newTokens: pr.computed, validMassPerThought: masses };
+    const extra: Record<string, unknown> = { cachedTokens: pr.reused, newTokens: pr.computed, validMassPerThought: masses, thoughtEndedBy: endedBy };
     const base = { promptTokens: promptIds.length, completions: thoughts, timings: { prompt: tPrompt }, extra };
     if (!kept.length) {
       const mix = mixture(dists);

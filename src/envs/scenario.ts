@@ -11,6 +11,7 @@ import { firstIssue } from './issue';
 import { placeholders, renderTemplate } from './template';
 import { STEP_EVENTS, type ActionSpec, type Env, type StepEvent } from './types';
 import eastButtons from '../scenarios/east-buttons.json';
+import eastButtonsTranscript from '../scenarios/east-buttons-transcript.json';
 import eastSlotMachine from '../scenarios/east-slot-machine.json';
 import krishnamurthyButtons from '../scenarios/krishnamurthy-buttons.json';
 import krishnamurthyAds from '../scenarios/krishnamurthy-ads.json';
@@ -220,6 +221,7 @@ let builtins: Scenario[] | null = null;
 export function builtinScenarios(): Scenario[] {
   builtins ??= [
     eastButtons,
+    eastButtonsTranscript,
     eastSlotMachine,
     krishnamurthyButtons,
     krishnamurthyAds,

@@ -96,3 +96,67 @@ export function typicalNorm(runs: readonly EastRun[]): number {
   }
   return n ? s / n : 0;
 }
+
+/**
+ * The permuted-entropy null: entropies shuffled within each run (seeded), then Eq. 1 exactly as
+ * for the vector itself. It keeps every step's activation and each run's entropy values, and
+ * breaks only which step had which entropy.
+ */
+export function permutedEntropyVector(runs: readonly EastRun[], seed: Seed): Float32Array {
+  const rng = new Rng(seed);
+  return eastVector(runs.map((r) => ({ z: r.z, h: rng.shuffle([...r.h]) })));
+}
+
+/**
+ * The direction along which activations move with the step index inside a run: the within-run
+ * least-squares slope of z on t, d = sum (t - mean t)(z_t - mean z) / sum (t - mean t)^2, pooled.
+ * A vector with a large cosine to it encodes "early vs late in the episode".
+ */
+export function stepDirection(runs: readonly EastRun[]): Float32Array {
+  const H = check(runs);
+  const acc = new Float64Array(H);
+  let den = 0;
+  for (const r of runs) {
+    const n = r.z.length;
+    if (n < 2) continue;
+    const m = runMean(r.z, H);
+    const tm = (n - 1) / 2;
+    r.z.forEach((z, t) => {
+      den += (t - tm) ** 2;
+      for (let i = 0; i < H; i++) acc[i] += (t - tm) * (z[i]! - m[i]!);
+    });
+  }
+  if (den === 0) throw new SteerlabError('BAD_ARGUMENT', 'the step direction needs runs of at least two steps');
+  return Float32Array.from(acc, (x) => x / den);
+}
+
+export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let ab = 0, aa = 0, bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ab += a[i]! * b[i]!;
+    aa += a[i]! * a[i]!;
+    bb += b[i]! * b[i]!;
+  }
+  return aa && bb ? ab / Math.sqrt(aa * bb) : 0;
+}
+
+/** u with its component along d removed (same construction otherwise). */
+export function projectOut(u: Float32Array, d: ArrayLike<number>): Float32Array {
+  let ud = 0, dd = 0;
+  for (let i = 0; i < u.length; i++) {
+    ud += u[i]! * d[i]!;
+    dd += d[i]! * d[i]!;
+  }
+  const k = dd ? ud / dd : 0;
+  return Float32Array.from(u, (x, i) => x - k * d[i]!);
+}
+
+/** A direction drawn uniformly on the sphere and scaled to `norm`, reproducible by seed. */
+export function randomDirection(hidden: number, norm: number, seed: Seed): Float32Array {
+  const rng = new Rng(seed);
+  const v = Float64Array.from({ length: hidden }, () => rng.normal());
+  let n = 0;
+  for (const x of v) n += x * x;
+  n = Math.sqrt(n);
+  return Float32Array.from(v, (x) => (x / n) * norm);
+}
