@@ -1,17 +1,18 @@
 /**
- * Page entry: start the model worker, build the page state, mount the UI and load the default
+ * Page entry: start the model worker, build the page state (one module per concern, shared with
+ * the components through Svelte context: src/ui/context.ts), mount the UI and load the default
  * model. URL parameters: ?device=webgpu|wasm picks the device, ?autoload=0 skips the load.
  */
 import { mount } from 'svelte';
 import App from './ui/App.svelte';
-import { Lab } from './ui/lab.svelte';
+import { createLab, labContext } from './ui/context.js';
 import { createModelClient } from './workers/client.js';
 
 const params = new URLSearchParams(location.search);
-const lab = new Lab(createModelClient());
+const lab = createLab(createModelClient());
 const device = params.get('device');
-if (device === 'webgpu' || device === 'wasm') lab.device = device;
+if (device === 'webgpu' || device === 'wasm') lab.model.device = device;
 
-mount(App, { target: document.getElementById('app')!, props: { lab } });
-if (params.get('autoload') !== '0') void lab.loadDefault();
-else void lab.refreshCache();
+mount(App, { target: document.getElementById('app')!, context: labContext(lab) });
+if (params.get('autoload') !== '0') void lab.model.loadDefault();
+else void lab.model.refreshCache();

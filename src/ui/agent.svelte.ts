@@ -1,31 +1,21 @@
 /**
- * The Agent panel's state and actions: game and run settings, the live steering strength, the
- * step records streamed from the worker's episode, and their export. The episode itself runs in
- * the worker (src/agent runEpisode behind ModelClient.runEpisode).
+ * The Agent panel's state: game and run settings, the step records streamed from the worker's
+ * episode, run/stop, and their export. The episode runs in the worker (src/agent runEpisode
+ * behind ModelClient.runEpisode), steered by the page's one steering control: whatever changes it
+ * during a run (strength, layer, vector, positions) is sent with setSteering at once, and the
+ * episode uses it from its next step or token.
  */
 import { formatTrace } from '../trace/jsonl.js';
 import { toCsv } from '../trace/csv.js';
 import type { StepRecord, SummaryRecord, TraceRecord } from '../trace/schema.js';
-import type { EpisodeRequest, LiveSteering } from '../workers/api.js';
+import type { EpisodeRequest, SteeringWire } from '../workers/api.js';
 import type { ModelClient } from '../workers/client.js';
+import { describe } from './describe.js';
 import { downloadText } from './download.js';
 import { actionLabels, gameChoices, gameOptions, type EastPreset } from './games.js';
-
-/** What the agent needs from the page: the loaded model and the selected steering direction. */
-export interface AgentHost {
-  readonly status: string;
-  readonly busy: boolean;
-  readonly model: { layers: number } | null;
-  readonly layer: number;
-  readonly direction: { vector: Float32Array; id: string; label: string } | { problem: string };
-}
+import type { SteeringState } from './steering.svelte.js';
 
 export type AgentStatus = 'idle' | 'running' | 'stopping' | 'done' | 'stopped' | 'failed';
-
-function describe(e: unknown): string {
-  const err = e as { code?: string; message?: string };
-  return err.code ? `${err.code}: ${err.message}` : String(err.message ?? e);
-}
 
 export class AgentState {
   readonly games = gameChoices();
@@ -40,14 +30,13 @@ export class AgentState {
   temperature = $state(1);
   horizon = $state(20);
   seed = $state(1);
-  /** Strength of the live steering; moving it during a run changes the next step or token. */
-  beta = $state(0);
 
   // the run
   status = $state<AgentStatus>('idle');
   steps = $state.raw<StepRecord[]>([]);
   summary = $state.raw<SummaryRecord | null>(null);
   error = $state<string | null>(null);
+  /** Why the last live steering change was refused by the worker. */
   steeringError = $state<string | null>(null);
   /** Settings of the run on display (labels and K stay with it while the pickers change). */
   shown = $state.raw<{ env: string; scenario: string; labels: string[]; horizon: number; mode: 'exact' | 'sampled' } | null>(null);
@@ -57,25 +46,22 @@ export class AgentState {
   readonly running = $derived(this.status === 'running' || this.status === 'stopping');
   readonly last = $derived(this.steps.at(-1) ?? null);
 
-  /** The steering the episode should have now: the page's direction at its layer, this strength. */
-  readonly live = $derived.by((): LiveSteering | null => {
-    const d = this.host.direction;
-    if ('problem' in d) return null;
-    return { layer: this.host.layer, beta: this.beta, vector: d.vector, vectorId: d.id };
-  });
+  private readonly stopPushing: () => void;
 
   constructor(
     private readonly client: ModelClient,
-    private readonly host: AgentHost,
+    private readonly steering: Pick<SteeringState, 'wire'>,
   ) {
-    // Whatever changes the steering while an episode runs (the strength slider, the layer, the
-    // vector) goes to the worker at once; the episode reads it before its next step or token.
-    $effect.root(() => {
+    this.stopPushing = $effect.root(() => {
       $effect(() => {
-        const live = this.live;
-        if (this.running) void this.push(live);
+        const wire = this.steering.wire;
+        if (this.running) void this.push(wire);
       });
     });
+  }
+
+  dispose(): void {
+    this.stopPushing();
   }
 
   selectEnv(id: string): void {
@@ -86,9 +72,9 @@ export class AgentState {
     this.horizon = Math.min(g.horizon, 50);
   }
 
-  private async push(live: LiveSteering | null): Promise<void> {
+  private async push(wire: SteeringWire | null): Promise<void> {
     try {
-      await this.client.setSteering(live);
+      await this.client.setSteering(wire);
       this.steeringError = null;
     } catch (e) {
       this.steeringError = describe(e);
@@ -105,7 +91,7 @@ export class AgentState {
       temperature: this.temperature,
       horizon: this.horizon,
       seed: this.seed,
-      steering: this.live,
+      steering: this.steering.wire,
     };
   }
 

@@ -1,29 +1,41 @@
 /**
- * Steering vectors for the page: read a vector JSON file, or draw a random unit direction from
- * a seed. Pure functions; the file format is steerlab's vector JSON (src/steering/vector.ts).
+ * Steering vectors for the page, as ControlVectors (src/steering/control-vector.ts): read from a
+ * vector file (format 1 or 2, the same parser as the CLI), or a random unit direction drawn from a
+ * seed; checked against the loaded model; and turned into the worker's SteeringWire. Pure functions.
  */
 import { SteerlabError } from '../errors.js';
-import { parseVectorFile } from '../steering/vector.js';
+import type { Positions } from '../engine/hook-points.js';
+import { ControlVector, type ControlVectorData } from '../steering/control-vector.js';
 import { Rng } from '../util/rng.js';
+import type { SteeringWire } from '../workers/api.js';
 
-export interface VectorFile {
-  layer: number;
-  hidden: number;
-  vector: Float32Array;
-  /** Every other top-level field, kept for display (method, model, prompt pairs...). */
-  metadata: Record<string, unknown>;
+/** A vector file's text as a ControlVector named `id` (the file name on the page, as the CLI names it). */
+export function readVectorJson(text: string, id: string): ControlVector {
+  return ControlVector.fromJson(text, id);
 }
 
-export function parseVectorJson(text: string): VectorFile {
-  const { layer, hidden, vector, ...metadata } = parseVectorFile(text);
-  return { layer, hidden, vector: Float32Array.from(vector), metadata };
+/**
+ * A one-layer vector file as plain fields: layer, hidden, vector, and the file's metadata. A
+ * multi-layer file is refused (the page itself keeps the whole ControlVector: readVectorJson).
+ */
+export function parseVectorJson(text: string): { layer: number; hidden: number; vector: Float32Array; metadata: Record<string, unknown> } {
+  const v = readVectorJson(text, 'vector');
+  if (v.directions.length !== 1) throw new SteerlabError('BAD_VECTOR', `vector file has ${v.directions.length} layers (${v.layers.join(', ')}); expected one`);
+  const d = v.directions[0]!;
+  const metadata = Object.fromEntries(Object.entries(v.meta).filter(([, x]) => x !== undefined));
+  return { layer: d.layer, hidden: v.hidden, vector: d.vector, metadata };
 }
 
-/** Checks a vector against the loaded model's shape; returns a one-line problem or null. */
-export function vectorProblem(v: { layer: number; hidden: number }, model: { layers: number; hidden: number }): string | null {
-  if (v.hidden !== model.hidden) return `the vector has ${v.hidden} dimensions; this model's hidden size is ${model.hidden}`;
-  if (v.layer >= model.layers) return `the vector is for layer ${v.layer}; this model has layers 0..${model.layers - 1}`;
-  return null;
+/** Why a vector does not fit the loaded model (ControlVector.checkFits' line), or null when it fits. */
+export function vectorProblem(v: ControlVector | { layer: number; hidden: number }, model: { layers: number; hidden: number }): string | null {
+  const vector = v instanceof ControlVector ? v : ControlVector.single(v.layer, new Float32Array(v.hidden), { id: 'vector' });
+  try {
+    vector.checkFits(model);
+    return null;
+  } catch (e) {
+    if (e instanceof SteerlabError) return e.message;
+    throw e;
+  }
 }
 
 /** A direction drawn uniformly on the unit sphere (normalised standard normals), reproducible by seed. */
@@ -38,4 +50,24 @@ export function randomUnitVector(hidden: number, seed: number | string): Float32
   }
   norm = Math.sqrt(norm);
   return Float32Array.from(v, (x) => x / norm);
+}
+
+/** The seeded random unit direction at one layer, named `random-seed-<seed>` in traces. */
+export function randomVector(hidden: number, seed: number, layer: number): ControlVector {
+  return ControlVector.single(layer, randomUnitVector(hidden, seed), { id: `random-seed-${seed}` });
+}
+
+/** A ControlVector's plain data (no class instance, no reactive proxy), for structured clone. */
+export function vectorData(v: ControlVector): ControlVectorData {
+  return {
+    id: v.id,
+    hidden: v.hidden,
+    directions: v.directions.map((d) => ({ layer: d.layer, vector: d.vector, ...(d.residNorm !== undefined ? { residNorm: d.residNorm } : {}) })),
+    meta: JSON.parse(JSON.stringify(v.meta)) as ControlVectorData['meta'],
+  };
+}
+
+/** The steering as the worker takes it, for generation and episodes alike. */
+export function steeringWire(v: ControlVector, beta: number, positions: Positions): SteeringWire {
+  return { vector: vectorData(v), beta, positions };
 }

@@ -15,9 +15,11 @@ import type { Browser, Page } from 'playwright-core';
 import { build, preview as startPreview, type PreviewServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runEpisode } from '../../src/agent/agent.js';
+import type { Positions } from '../../src/engine/hook-points.js';
 import { createEnv, getScenario } from '../../src/envs/index.js';
 import { nodeRuntime } from '../../src/engine/runtime/node.js';
 import { openGguf } from '../../src/engine/sources/gguf.js';
+import { ControlVector, settingHooks } from '../../src/steering/control-vector.js';
 import { STEP_COLUMNS } from '../../src/trace/csv.js';
 import { parseTrace } from '../../src/trace/jsonl.js';
 import type { StepRecord } from '../../src/trace/schema.js';
@@ -54,12 +56,25 @@ async function loadTiny(page: Page, bytes: Uint8Array, device: 'wasm' | 'webgpu'
   );
 }
 
-function generate(page: Page, req: Omit<GenerateRequest, 'steering'> & { steering?: { layer: number; beta: number; vector: number[] } }): Promise<GenerateResponse> {
-  return page.evaluate(
-    (r) => window.steerlab.client.generate({ ...r, steering: r.steering ? { ...r.steering, vector: Float32Array.from(r.steering.vector) } : null }),
-    req,
-  );
+/** A one-layer test vector as the page sends it (SteeringWire); positions default to 'generated', as on the page. */
+interface TestSteering {
+  layer: number;
+  beta: number;
+  vector: number[];
+  positions?: Positions;
 }
+
+function generate(page: Page, req: Omit<GenerateRequest, 'steering'> & { steering?: TestSteering }): Promise<GenerateResponse> {
+  return page.evaluate(({ steering: s, ...r }) => {
+    const steering = s
+      ? { vector: { id: 'test-vector', hidden: s.vector.length, directions: [{ layer: s.layer, vector: Float32Array.from(s.vector) }], meta: {} }, beta: s.beta, positions: s.positions ?? 'generated' }
+      : null;
+    return window.steerlab.client.generate({ ...r, steering });
+  }, req);
+}
+
+/** The same steering for the Node engine, as `steerlab generate` applies it. */
+const nodeHooks = (s: TestSteering) => settingHooks({ vector: ControlVector.single(s.layer, Float32Array.from(s.vector), { id: 'test-vector' }), beta: s.beta, positions: s.positions ?? 'generated' });
 
 const results: Partial<Record<'wasm' | 'webgpu', SelfTestResult>> = {};
 
@@ -157,7 +172,7 @@ describe('the model worker', () => {
       expect(progress.find((p) => p.phase === 'download' && p.fraction === 1)?.loaded).toBe(tiny.bytes.length);
     }, 30_000);
 
-    it('generates the same tokens as the Node engine for the same seed, and steering changes them', async () => {
+    it('generates the same tokens as the Node engine for the same seed, steered or not; steering on generated positions keeps the first token', async () => {
       const req = { prompt: 'Hello there', chat: true, maxNewTokens: 12, temperature: 2, seed: 11 };
       const a = await generate(page, req);
       const b = await generate(page, req);
@@ -173,20 +188,37 @@ describe('the model worker', () => {
       try {
         const ids = session.encode(session.chat([{ role: 'user', content: req.prompt }]), false);
         expect(a.promptTokens).toBe(ids.length);
-        const rng = new Rng(req.seed);
-        const node = await session.generate(ids, { maxNewTokens: req.maxNewTokens, temperature: req.temperature, random: () => rng.next() });
-        node.cache.dispose();
+        const nodeGenerate = async (temperature: number, steering?: TestSteering) => {
+          const rng = new Rng(req.seed);
+          const r = await session.generate(ids, { maxNewTokens: req.maxNewTokens, temperature, random: () => rng.next(), add: steering ? nodeHooks(steering) : null });
+          r.cache.dispose();
+          return r;
+        };
+        const node = await nodeGenerate(req.temperature);
         expect(a.ids).toEqual(node.ids);
         expect(a.text).toBe(node.text);
+        const other = await generate(page, { ...req, seed: 12 });
+        expect(other.ids).not.toEqual(a.ids);
+
+        const vector = Array.from({ length: 64 }, (_, i) => Math.sin(i * 1.3));
+        const greedy = await generate(page, { ...req, temperature: 0 });
+        const generated: TestSteering = { layer: 1, beta: 8, vector };
+        const steered = await generate(page, { ...req, temperature: 0, steering: generated });
+        // 'generated': the prompt is not steered, so the first token (from the prompt's last position) is the plain one
+        expect(steered.ids[0]).toBe(greedy.ids[0]);
+        expect(steered.ids).not.toEqual(greedy.ids);
+        // and the page steers exactly as the CLI's engine does
+        expect(steered.ids).toEqual((await nodeGenerate(0, generated)).ids);
+        const all: TestSteering = { ...generated, positions: 'all' };
+        const everywhere = await generate(page, { ...req, temperature: 0, steering: all });
+        expect(everywhere.ids).not.toEqual(greedy.ids);
+        expect(everywhere.ids).not.toEqual(steered.ids);
+        expect(everywhere.ids).toEqual((await nodeGenerate(0, all)).ids);
+        // beta 0 is no steering
+        expect((await generate(page, { ...req, temperature: 0, steering: { ...all, beta: 0 } })).ids).toEqual(greedy.ids);
       } finally {
         await session.dispose();
       }
-      const other = await generate(page, { ...req, seed: 12 });
-      expect(other.ids).not.toEqual(a.ids);
-      const vector = Array.from({ length: 64 }, (_, i) => Math.sin(i * 1.3));
-      const steered = await generate(page, { ...req, temperature: 0, steering: { layer: 1, beta: 8, vector } });
-      const greedy = await generate(page, { ...req, temperature: 0 });
-      expect(steered.ids).not.toEqual(greedy.ids);
     }, 60_000);
 
     it('plays an agent episode in the worker, streaming every step record before it resolves, as the Node engine plays it', async () => {
@@ -216,7 +248,10 @@ describe('the model worker', () => {
       // the same episode on onnxruntime-node: same actions, same probabilities (f32 weights, no int8 kernels)
       const { session } = await openGguf(nodeRuntime, tiny.bytes, 'tiny');
       try {
-        const node = await runEpisode(session, createEnv('east-gauss2', { preset: '95-105', horizon: 4 }), getScenario('east-buttons'), 5, { mode: 'exact', temperature: 1, horizon: 4 }, steps[0]!.config);
+        // as the worker runs it (src/workers/episode.ts), without steering: the run config follows from the session and the options
+        const node = await runEpisode(session, createEnv('east-gauss2', { preset: '95-105', horizon: 4 }), getScenario('east-buttons'), 5, { mode: 'exact', temperature: 1, horizon: 4, steering: null });
+        expect(node.steps[0]!.config).toEqual(steps[0]!.config);
+        expect(node.steps.map((x) => x.runId)).toEqual(steps.map((x) => x.runId));
         expect(steps.map((x) => x.action)).toEqual(node.steps.map((x) => x.action));
         steps.forEach((x, i) => expect(maxAbsDiff(x.actionProbs, node.steps[i]!.actionProbs)).toBeLessThan(1e-4));
         expect(steps.map((x) => x.cumRegret)).toEqual(node.steps.map((x) => x.cumRegret));
@@ -228,6 +263,7 @@ describe('the model worker', () => {
     it('episode arguments are checked, and the live controls answer while no episode runs', async () => {
       const out = await page.evaluate(async () => {
         const c = window.steerlab.client;
+        const vec = (layer: number, hidden: number) => ({ id: 'v', hidden, directions: [{ layer, vector: new Float32Array(hidden).fill(0.1) }], meta: {} });
         const fail = async (p: Promise<unknown>) => {
           try {
             await p;
@@ -240,17 +276,27 @@ describe('the model worker', () => {
         return {
           wrongScenario: await fail(c.runEpisode({ env: 'east-gauss2', scenario: 'frozenlake-text', mode: 'exact', temperature: 1, seed: 1 })),
           badHorizon: await fail(c.runEpisode({ env: 'east-gauss2', scenario: 'east-buttons', mode: 'exact', temperature: 1, seed: 1, horizon: 0 })),
-          badVector: await fail(c.setSteering({ layer: 1, beta: 2, vector: new Float32Array(3) })),
-          badLayer: await fail(c.setSteering({ layer: 3, beta: 2, vector: new Float32Array(64) })),
+          badVector: await fail(c.setSteering({ vector: vec(1, 3), beta: 2, positions: 'generated' })),
+          badLayer: await fail(c.setSteering({ vector: vec(3, 64), beta: 2, positions: 'generated' })),
+          badBeta: await fail(c.setSteering({ vector: vec(1, 64), beta: NaN, positions: 'generated' })),
+          badPositions: await fail(c.setSteering({ vector: vec(1, 64), beta: 2, positions: 'x' as 'all' })),
+          notAVector: await fail(c.setSteering({ vector: { id: 'v', hidden: 2, directions: [{ layer: 1, vector: [1, 2] as unknown as Float32Array }], meta: {} }, beta: 2, positions: 'generated' })),
+          generateBadLayer: await fail(c.generate({ prompt: 'x', chat: false, maxNewTokens: 1, temperature: 0, seed: 1, steering: { vector: vec(3, 64), beta: 2, positions: 'all' } })),
+          fine: await c.setSteering({ vector: vec(2, 64), beta: 2, positions: 'prompt' }),
           cleared: await c.setSteering(null),
           stopIdle: await c.stopEpisode(),
         };
       });
       expect(out.wrongScenario).toMatchObject({ name: 'SteerlabError', code: 'BAD_SCENARIO' });
-      expect(out.wrongScenario!.message).toMatch(/frozenlake-text.*not east-gauss2/);
+      expect(out.wrongScenario!.message).toMatch(/^scenario 'frozenlake-text' does not fit env 'east-gauss2'/);
       expect(out.badHorizon).toMatchObject({ code: 'BAD_ARGUMENT', message: 'horizon must be a whole number >= 1, got 0' });
-      expect(out.badVector).toMatchObject({ code: 'BAD_ARGUMENT', message: "the steering vector has 3 entries; this model's hidden size is 64" });
-      expect(out.badLayer).toMatchObject({ code: 'BAD_ARGUMENT', message: 'steering layer 3 is outside 0..2' });
+      expect(out.badVector).toMatchObject({ name: 'SteerlabError', code: 'BAD_SHAPE', message: "vector 'v' has 3 dimensions; this model's hidden size is 64" });
+      expect(out.badLayer).toMatchObject({ name: 'SteerlabError', code: 'BAD_SHAPE', message: "vector 'v' is for layer 3; this model has layers 0..2" });
+      expect(out.badBeta).toMatchObject({ name: 'SteerlabError', code: 'BAD_ARGUMENT', message: 'steering strength must be a finite number, got NaN' });
+      expect(out.badPositions).toMatchObject({ name: 'SteerlabError', code: 'BAD_ARGUMENT', message: "unknown positions 'x' (all, prompt, generated)" });
+      expect(out.notAVector).toMatchObject({ name: 'SteerlabError', code: 'BAD_VECTOR', message: 'a direction vector must be a Float32Array' });
+      expect(out.generateBadLayer).toMatchObject({ name: 'SteerlabError', code: 'BAD_SHAPE', message: "vector 'v' is for layer 3; this model has layers 0..2" });
+      expect(out.fine).toBeUndefined();
       expect(out.cleared).toBeUndefined();
       expect(out.stopIdle).toBe(false);
     }, 30_000);
@@ -369,7 +415,14 @@ describe('the lab page', () => {
     expect(info).toMatch(/on wasm/);
     expect(info).toMatch(/3 layers, hidden 64, vocab 259/);
     expect(await page.locator('.fallback').count()).toBe(0);
+    // one steering control for both panels, at the middle block, its thumb where its label says
+    expect(await page.locator('input[name=layer]').count()).toBe(1);
+    expect(await page.locator('input[name=beta]').count()).toBe(1);
     expect(await page.locator('input[name=layer]').getAttribute('max')).toBe('2');
+    expect(await page.locator('input[name=layer]').inputValue()).toBe('1');
+    expect(await page.locator('section.steering').getByText('layer 1', { exact: true }).count()).toBe(1);
+    expect(await page.locator('input[name=positions]:checked').getAttribute('value')).toBe('generated');
+    expect(await page.locator('section.agent .steering-summary').innerText()).toBe('layer 1, β 8, generated positions, random unit direction, seed 7');
     await page.screenshot({ path: 'test-results/browser/lab-loaded.png', fullPage: true });
   }, 30_000);
 
@@ -377,8 +430,15 @@ describe('the lab page', () => {
     await page.locator('input[name=max-tokens]').fill('6');
     await page.locator('input[name=temperature]').fill('0');
     await page.locator('input[name=beta]').fill('20');
+    expect(await page.locator('input[name=beta-value]').inputValue()).toBe('20');
     await page.getByRole('button', { name: 'Generate with and without steering' }).click();
     await page.locator('.comparison').waitFor({ timeout: 60_000 });
+    const ids = (side: string) => page.locator(`.comparison .${side} .tok`).evaluateAll((els) => els.map((e) => Number(/^#(\d+)/.exec(e.getAttribute('title')!)![1])));
+    const plain = await ids('plain');
+    const steered = await ids('steered');
+    // 'generated' positions: the first token comes from the unsteered prompt, the rest are steered
+    expect(steered[0]).toBe(plain[0]);
+    expect(steered).not.toEqual(plain);
     for (const side of ['plain', 'steered']) {
       const toks = page.locator(`.comparison .${side} .tok`);
       const n = await toks.count();
@@ -387,7 +447,7 @@ describe('the lab page', () => {
       expect(await toks.first().getAttribute('title')).toMatch(/entropy \d+\.\d\d nats/);
       expect(await toks.first().getAttribute('style')).toMatch(/background-color: rgba\(230, 120, 20, [\d.]+\)/);
     }
-    expect(await page.locator('.comparison .steered h3').innerText()).toMatch(/layer 1, β 20, random unit direction, seed 7/);
+    expect(await page.locator('.comparison .steered h3').innerText()).toBe('with steering layer 1, β 20, generated positions, random unit direction, seed 7');
     await page.screenshot({ path: 'test-results/browser/lab-generated.png', fullPage: true });
   }, 60_000);
 
@@ -402,8 +462,20 @@ describe('the lab page', () => {
     await page.getByRole('button', { name: 'Generate with and without steering' }).click();
     await expect.poll(() => page.locator('.comparison .steered h3').innerText(), { timeout: 60_000 }).toMatch(/layer 2, .*file v\.json/);
     await input.setInputFiles({ name: 'wide.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify({ layer: 0, hidden: 3, vector: [1, 0, 0] })) });
-    await expect.poll(() => page.locator('.steering .error').first().innerText()).toMatch(/3 dimensions; this model's hidden size is 64/);
+    await expect.poll(() => page.locator('.steering .error').first().innerText()).toBe("vector 'wide.json' has 3 dimensions; this model's hidden size is 64");
     expect(await page.getByRole('button', { name: 'Generate with and without steering' }).isEnabled()).toBe(true);
+    await page.getByRole('button', { name: 'Generate with and without steering' }).click();
+    await expect.poll(() => page.locator('.generate .generate-error').innerText()).toBe("vector 'wide.json' has 3 dimensions; this model's hidden size is 64");
+    // a format-2 file with two layers is used whole: the layer slider does not apply
+    const two = { format: 'steerlab.vector/2', hidden: 64, directions: [0, 2].map((layer) => ({ layer, vector: vector.map((x) => x * (layer + 1)) })), method: 'test' };
+    await input.setInputFiles({ name: 'two.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(two)) });
+    await expect.poll(() => page.locator('.steering .file-info').innerText()).toBe('two.json: layers 0, 2, hidden 64, test');
+    expect(await page.locator('input[name=layer]').isDisabled()).toBe(true);
+    expect(await page.locator('.steering .error').count()).toBe(0);
+    await page.locator('input[name=positions][value=all]').check();
+    await page.getByRole('button', { name: 'Generate with and without steering' }).click();
+    await expect.poll(() => page.locator('.comparison .steered h3').innerText(), { timeout: 60_000 }).toBe('with steering layers 0, 2, β 20, all positions, file two.json');
+    await page.locator('input[name=positions][value=generated]').check();
   }, 90_000);
 
   it('logged no page errors and fetched nothing from outside', () => {
@@ -443,7 +515,7 @@ describe('the agent panel', () => {
   it('runs an exact-mode episode step by step into the chart and the action bars, and exports JSONL and CSV', async () => {
     expect(await page.locator('.model').getAttribute('data-status')).toBe('ready');
     await settings({ mode: 'exact', horizon: 6, seed: 3, temperature: 2, preset: '95-105' });
-    await page.locator('input[name=agent-beta]').fill('0');
+    await page.locator('input[name=beta]').fill('0');
     await agent().getByRole('button', { name: 'Run', exact: true }).click();
     await page.locator('section.agent[data-status="done"], section.agent[data-status="failed"]').waitFor({ timeout: 60_000 });
     expect(await agent().getAttribute('data-status'), await agent().innerText()).toBe('done');
@@ -496,19 +568,20 @@ describe('the agent panel', () => {
     expect(await agent().locator('.completion').textContent()).toBe(last.completion);
   }, 60_000);
 
-  it('moving the strength during a run steers the next steps, and Stop ends the run early', async () => {
+  it('moving the strength during a run steers the next steps (their action probabilities leave the unsteered run\'s), and Stop ends the run early', async () => {
     const horizon = 20;
     const changeAt = 2;
     const stopAt = 7;
     await settings({ mode: 'exact', horizon, seed: 5, temperature: 2, preset: 'equal' });
-    await page.locator('input[name=agent-vector-source][value=random]').check();
-    await page.locator('input[name=agent-beta]').fill('0');
-    expect(await page.locator('input[name=agent-layer]').inputValue()).toBe('1');
-    // Drive the slider and Stop from inside the page as step records arrive, as a user would,
-    // but without a round trip to the test process between steps.
+    await page.locator('input[name=vector-source][value=random]').check();
+    await page.locator('input[name=positions][value=generated]').check();
+    await page.locator('input[name=beta]').fill('0');
+    expect(await page.locator('input[name=layer]').inputValue()).toBe('1');
+    // Drive the (one, shared) strength slider and Stop from inside the page as step records
+    // arrive, as a user would, but without a round trip to the test process between steps.
     await page.evaluate(({ changeAt, stopAt }) => {
       const panel = document.querySelector('section.agent')!;
-      const slider = panel.querySelector<HTMLInputElement>('input[name=agent-beta]')!;
+      const slider = document.querySelector<HTMLInputElement>('section.steering input[name=beta]')!;
       const stop = [...panel.querySelectorAll('button')].find((b) => b.textContent === 'Stop')!;
       const log = { changedAfter: -1, stoppedAfter: -1 };
       (window as unknown as { liveLog: typeof log }).liveLog = log;
@@ -547,14 +620,29 @@ describe('the agent panel', () => {
     expect(await stepsShown()).toBe(n);
     expect(await chartPoints()).toBe(n);
     expect(await agent().locator('.progress-text').innerText()).toBe(`step ${n} / ${horizon} · stopped`);
-    expect(steps[0]!.config.steering).toEqual({ layer: 1, beta: 0, vectorId: 'random-seed-7' });
+    expect(steps[0]!.config.steering).toEqual({ layer: 1, beta: 0, vectorId: 'random-seed-7', positions: 'generated' });
     // Steps made before the slider moved ran unsteered; from some step after it, every step ran at beta 6.
     const first = steps.findIndex((r) => r.steering !== null);
     expect(first).toBeGreaterThanOrEqual(log.changedAfter);
     expect(steps.slice(0, first).every((r) => r.steering === null)).toBe(true);
     expect(steps.slice(first).map((r) => r.steering)).toEqual(steps.slice(first).map(() => ({ layer: 1, beta: 6 })));
     expect(await agent().locator('.beta-in-force').innerText()).toBe('6 at layer 1');
-  }, 90_000);
+
+    // The same seed unsteered (beta 0 all along): the same steps until the slider moved, and
+    // different action probabilities at every steered step, the first of which saw the same history.
+    await page.locator('input[name=beta]').fill('0');
+    await agent().getByRole('button', { name: 'Run', exact: true }).click();
+    await page.locator('section.agent[data-status="done"], section.agent[data-status="failed"]').waitFor({ timeout: 60_000 });
+    expect(await agent().getAttribute('data-status'), await agent().innerText()).toBe('done');
+    const plain = parseTrace((await exported('Export trace (JSONL)')).text).filter((r): r is StepRecord => r.type === 'step');
+    expect(plain).toHaveLength(horizon);
+    expect(plain.every((r) => r.steering === null)).toBe(true);
+    expect(plain[0]!.config).toEqual(steps[0]!.config);
+    expect(steps.slice(0, first).map((r) => [r.action, r.actionProbs])).toEqual(plain.slice(0, first).map((r) => [r.action, r.actionProbs]));
+    expect(steps.slice(0, first + 1).map((r) => r.promptTokens)).toEqual(plain.slice(0, first + 1).map((r) => r.promptTokens));
+    const moved = steps.slice(first).map((r, i) => maxAbsDiff(r.actionProbs, plain[first + i]!.actionProbs));
+    for (const d of moved) expect(d, `|steered - unsteered| per step from step ${first}: ${moved.join(', ')}`).toBeGreaterThan(1e-3);
+  }, 120_000);
 
   it('the model panel says the model came from the browser cache, and clears it', async () => {
     expect(await page.locator('.model .storage').getAttribute('data-storage')).toBe('stored');
@@ -739,12 +827,24 @@ needsRealModel.describe('the default model on wasm', () => {
     await page.locator('.model[data-status="ready"], .model[data-status="failed"]').waitFor({ timeout: 90_000 });
     expect(await page.locator('.model').getAttribute('data-status'), await page.locator('.model').innerText()).toBe('ready');
     expect(await page.locator('.model .info').innerText()).toMatch(/on wasm · llama, 30 layers, hidden 576, vocab 49152/);
+    // the layer slider's thumb sits where its label says, in the loaded model's range
+    expect(await page.locator('input[name=layer]').getAttribute('max')).toBe('29');
+    expect(await page.locator('input[name=layer]').inputValue()).toBe('15');
+    expect(await page.locator('section.steering').getByText('layer 15', { exact: true }).count()).toBe(1);
     await page.locator('input[name=max-tokens]').fill('4');
+    // SmolLM2's residual stream at block 15 is large: a unit direction needs beta ~100 to move
+    // greedy tokens, and on 'generated' positions alone its first tokens hardly move; steer all.
+    await page.locator('input[name=beta-value]').fill('120');
+    await page.locator('input[name=positions][value=all]').check();
     await page.getByRole('button', { name: 'Generate with and without steering' }).click();
     await page.locator('.comparison').waitFor({ timeout: 120_000 });
     const plain = await page.locator('.comparison .plain .tokens').innerText();
     expect(plain.trim().length).toBeGreaterThan(0);
     expect(await page.locator('.comparison .plain .tok').count()).toBe(4);
+    expect(await page.locator('.comparison .steered h3').innerText()).toBe('with steering layer 15, β 120, all positions, random unit direction, seed 7');
+    const ids = (side: string) => page.locator(`.comparison .${side} .tok`).evaluateAll((els) => els.map((e) => e.getAttribute('title')!.split(' ')[0]));
+    expect(await ids('steered')).not.toEqual(await ids('plain'));
+    expect(await page.locator('.comparison .steered .tokens').innerText()).not.toBe(plain);
     await page.screenshot({ path: 'test-results/browser/lab-smollm2.png', fullPage: true });
   }, 240_000);
 });
