@@ -147,7 +147,9 @@ export class ExactPolicy extends LlmPolicy {
     extra.topInvalid = { token: invalid.id, text: this.session.decode([invalid.id]), logprob: invalid.logprob };
     const formatBroken = validMass < (this.o.minValidMass ?? DEFAULT_MIN_VALID_MASS);
     let action: number | null;
-    if (!formatBroken) action = this.T <= 0 || this.o.actionPolicy === 'greedy' ? argmax(probs) : this.rng.categorical(probs);
+    const forced = this.o.forcedActions?.[ctx.step];
+    if (forced !== undefined) action = forced;
+    else if (!formatBroken) action = this.T <= 0 || this.o.actionPolicy === 'greedy' ? argmax(probs) : this.rng.categorical(probs);
     else action = this.scenario.onInvalid === 'random-arm' ? this.rng.int(ctx.actions.length) : null;
     return {
       probs,

@@ -51,6 +51,11 @@ export interface LlmOptions {
    * entropy is not a choice (default 0.05).
    */
   minValidMass?: number;
+  /**
+   * Exact mode, for paired comparisons: play these actions (by step) instead of the model's own
+   * choice, so every condition is measured on the same histories (teacher forcing).
+   */
+  forcedActions?: readonly number[];
   /** config.policy in the trace (default llm-sample-T{T} / llm-greedy-T0). */
   policyName?: string;
 }

@@ -33,8 +33,8 @@ export async function reproCommand(argv: string[]): Promise<void> {
   }
   const session = await loadModel(values.model);
   try {
-    const { points } = await reproduceEast(session, out, (s) => process.stderr.write(`${s}\n`));
-    print(JSON.stringify({ points: points.length }));
+    const { conditions, choice } = await reproduceEast(session, out, (s) => process.stderr.write(`${s}\n`));
+    print(JSON.stringify({ conditions: conditions.length, choice }));
   } finally {
     await session.dispose();
   }

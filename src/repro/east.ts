@@ -1,206 +1,197 @@
 /**
- * Reproduces EAST's headline on the offline default model (SmolLM2-135M-Instruct) and the
- * equal-means two-armed Gaussian bandit, in exact mode: collect runs, compute the vector, then
- * measure action entropy vs steering strength against temperature alone, the shuffled control,
- * a layer sweep, and transfer from the Buttons to the Slot-machine wording. Writes JSON, a
- * Markdown report and an SVG figure. Deterministic given the settings below.
+ * EAST on the offline default model (SmolLM2-135M-Instruct), measured so the numbers can be
+ * trusted (see the README's EAST section and ../shared notes on experiments):
+ *  1. collect: logged exact-mode runs on collection seeds give the vector per layer (Eq. 1), the
+ *     permuted-entropy null, the step-index direction, and the residual norm at the steered
+ *     positions (the last answer-prefix token, where the action logits are read);
+ *  2. tune: layer and strength are chosen on separate tuning seeds by a rule fixed in advance
+ *     (highest choice-step entropy among conditions with at most 10 % format-broken steps);
+ *  3. evaluate on held-out seeds: closed-loop episodes (the agent plays its own actions) for the
+ *     vector, its controls and temperature alone, and paired replays of the unsteered histories
+ *     for the vector against 20 random directions of the same norm; then thought mode and a small
+ *     sampled free-text check on the transcript wording, where the format holds.
+ * Every condition keeps per-seed values: entropy over choice steps, valid mass, the format-broken
+ * share, invalid rate and regret. Deterministic given the settings below.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { collectEastRuns, vectorFromRuns } from '../agent/east-collect.js';
-import { runEpisode } from '../agent/agent.js';
+import { collectEastRuns, type Collected } from '../agent/east-collect.js';
+import { runEpisode, type AgentOptions } from '../agent/agent.js';
 import type { ModelSession } from '../engine/session.js';
-import { buildMessages } from '../envs/prompt.js';
-import { parseAction } from '../envs/parse.js';
 import { createEnv } from '../envs/registry.js';
 import { getScenario } from '../envs/scenario.js';
-import { aggregate, type Aggregate } from '../metrics/summary.js';
-import { shuffledControl } from '../steering/east.js';
-import { ControlVector, l2, settingHooks, type SteeringSetting } from '../steering/control-vector.js';
-import { svgPanels } from './svg.js';
+import { choiceStats } from '../metrics/choice.js';
+import { ControlVector, l2, type SteeringSetting } from '../steering/control-vector.js';
+import { cosine, eastVector, permutedEntropyVector, projectOut, randomDirection, shuffledControl, stepDirection, typicalNorm } from '../steering/east.js';
+import type { StepRecord } from '../trace/schema.js';
+import { renderEastReport, type Condition, type EastJson, type SeedValues } from './east-report.js';
+
+export { renderEastReport, type EastJson } from './east-report.js';
 
 export const EAST_REPRO = {
   env: 'east-gauss2',
   envOptions: { preset: 'equal' },
-  collect: { scenario: 'east-buttons', episodes: 12, horizon: 30, seed: 1000, layers: [5, 10, 15, 20, 25], temperature: 1 },
-  mainLayer: 15,
-  evaluate: { seeds: 6, horizon: 20, seed: 0 },
-  /** Strength as a multiple of the typical residual norm at the layer: beta = r * residNorm / |u|. */
-  relativeStrengths: [0, 0.25, 0.5, 1, 2, 4],
-  temperatures: [0.5, 1, 1.5, 2, 3],
-  shuffledStrengths: [1, 2, 4],
-  layerSweepStrength: 2,
-  transfer: { scenario: 'east-slot-machine', strengths: [0, 1, 2, 4] },
+  minValidMass: 0.05,
+  collect: { scenario: 'east-buttons', episodes: 12, horizon: 30, seed: 1000, layers: [5, 10, 15, 20, 25], temperature: 1, prefixNormEpisodes: 4 },
+  tune: { seeds: 6, seed: 2000, horizon: 10, strengths: [0.5, 1, 2, 4], maxBrokenRate: 0.1, minValidMassRatio: 0.5 },
+  evaluate: { seeds: 20, seed: 3000, horizon: 20, replaySeeds: 10, replayHorizon: 10, temperatures: [1.5, 2, 3], randomDirections: 20, transfer: 'east-slot-machine' },
+  thought: { scenario: 'east-buttons-transcript', seeds: 8, seed: 4000, horizon: 5, thoughts: 2, maxThoughtTokens: 24, temperature: 0.7, temperatures: [1, 1.3] },
+  sampled: { scenario: 'east-buttons-transcript', seeds: 4, seed: 5000, horizon: 5, samples: 6, maxThoughtTokens: 32, temperature: 0.7, temperatures: [1] },
+  /** Words that express uncertainty in a thought (lower-case, matched as substrings). */
+  hedges: ['not sure', 'unsure', 'uncertain', "don't know", 'do not know', 'maybe', 'perhaps', 'might', 'explore', 'try'],
 };
 
-type Cfg = typeof EAST_REPRO;
+export type EastCfg = typeof EAST_REPRO;
 
-export interface Point {
-  label: string;
-  layer: number | null;
-  relativeStrength: number;
-  beta: number;
-  temperature: number;
-  scenario: string;
-  vector: 'east' | 'shuffled' | 'none';
-  metrics: Pick<Aggregate, 'entropy' | 'regret' | 'invalidRate' | 'bestArmFrac'>;
-  /** Fraction of seeds whose greedy free-text answer at step 1 parses in the scenario's format. */
-  freeTextParseRate: number;
+function seedValues(seed: number, steps: StepRecord[], hedges?: readonly string[]): SeedValues {
+  const c = choiceStats(steps);
+  const v: SeedValues = { seed, steps: c.steps, entropy: c.entropy, validMass: c.validMass, brokenRate: c.brokenRate, invalidRate: c.invalidRate, regret: c.regret };
+  if (hedges) {
+    const thoughts = steps.flatMap((s) => s.completions ?? []);
+    v.hedgeRate = thoughts.length ? thoughts.filter((t) => hedges.some((h) => t.toLowerCase().includes(h))).length / thoughts.length : null;
+    v.parseRate = steps.length ? steps.reduce((a, s) => a + (s.extra?.invalidFraction === undefined ? 0 : 1 - (s.extra.invalidFraction as number)), 0) / steps.length : null;
+  }
+  return v;
 }
 
-/** Re-renders the Markdown report and the figure from a saved east.json (no model runs). */
-export function renderEastReport(outDir: string, json: EastJson): void {
-  writeOutputs(outDir, json);
-}
-
-export interface EastJson {
-  experiment: string;
-  model: { id: string; hash: string };
-  settings: Cfg;
-  collection: { steps: number; runs: number; meanEntropy: unknown };
-  vectors: { layer: number; norm?: number; residNorm?: number }[];
-  points: Point[];
-  minutes: number;
-}
-
-export async function reproduceEast(session: ModelSession, outDir: string, log: (s: string) => void, cfg: Cfg = EAST_REPRO): Promise<{ points: Point[]; vector: ControlVector }> {
+export async function reproduceEast(session: ModelSession, outDir: string, log: (s: string) => void, cfg: EastCfg = EAST_REPRO): Promise<EastJson> {
   const t0 = performance.now();
+  const env = () => createEnv(cfg.env, cfg.envOptions);
   const buttons = getScenario(cfg.collect.scenario);
-  log(`collecting ${cfg.collect.episodes} x ${cfg.collect.horizon} steps at layers ${cfg.collect.layers}`);
-  const c = await collectEastRuns(session, { envId: cfg.env, envOptions: cfg.envOptions, scenario: buttons, episodes: cfg.collect.episodes, horizon: cfg.collect.horizon, seed: cfg.collect.seed, layers: cfg.collect.layers, temperature: cfg.collect.temperature, onEpisode: (k, n) => log(`  episode ${k + 1}: ${n} steps`) });
-  const cv = vectorFromRuns(session, c, 'east', { env: cfg.env, scenario: buttons.id });
-  const vectors = cv.layers.map((l) => ({ layer: l, vector: cv.direction(l).vector, norm: l2(cv.direction(l).vector), residNorm: cv.direction(l).residNorm! }));
-  const vecAt = (l: number) => vectors.find((v) => v.layer === l)!;
-  const runEntropies = c.runs.get(cfg.mainLayer)!.map((r) => r.h.reduce((a, b) => a + b, 0) / r.h.length);
-  const collectEntropy = { mean: runEntropies.reduce((a, b) => a + b, 0) / runEntropies.length, runs: runEntropies };
+  const conditions: Condition[] = [];
 
-  const points: Point[] = [];
-  const evaluate = async (label: string, scenarioId: string, layer: number | null, r: number, temperature: number, kind: Point['vector']) => {
+  // 1. Collection: z at the last prompt token (the vector), and at the last prefix token (the yardstick).
+  log(`collect: ${cfg.collect.episodes} x ${cfg.collect.horizon} steps at layers ${cfg.collect.layers}`);
+  const base = { envId: cfg.env, envOptions: cfg.envOptions, scenario: buttons, horizon: cfg.collect.horizon, seed: cfg.collect.seed, layers: cfg.collect.layers, temperature: cfg.collect.temperature };
+  const c: Collected = await collectEastRuns(session, { ...base, episodes: cfg.collect.episodes, onEpisode: (k, n) => log(`  episode ${k + 1}: ${n} steps`) });
+  const atPrefix = await collectEastRuns(session, { ...base, episodes: cfg.collect.prefixNormEpisodes, zPosition: 'last-prefix' });
+  const layers = cfg.collect.layers.map((L) => {
+    const runs = c.runs.get(L)!;
+    const u = eastVector(runs);
+    const d = stepDirection(runs);
+    return { layer: L, u, norm: l2(u), promptNorm: typicalNorm(runs), prefixNorm: typicalNorm(atPrefix.runs.get(L)!), cosStep: cosine(u, d), d };
+  });
+  const at = (L: number) => layers.find((x) => x.layer === L)!;
+  /** Strength r: beta · |u| = r · (typical residual norm at the last answer-prefix token). */
+  const betaOf = (L: number, r: number) => (r * at(L).prefixNorm) / at(L).norm;
+  const sameNorm = (v: Float32Array, L: number) => Float32Array.from(v, (x) => (x * at(L).norm) / l2(v));
+  const directions = (L: number) => ({
+    east: at(L).u,
+    shuffled: shuffledControl(at(L).u, `repro-shuffle-${L}`),
+    permuted: sameNorm(permutedEntropyVector(c.runs.get(L)!, `repro-permute-${L}`), L),
+    projected: sameNorm(projectOut(at(L).u, at(L).d), L),
+  });
+  const setting = (L: number, v: Float32Array, r: number, id: string): SteeringSetting => ({ vector: ControlVector.single(L, v, { id }), beta: betaOf(L, r), positions: 'generated' });
+
+  const play = async (label: string, scenarioId: string, seeds: number[], opts: Omit<AgentOptions, 'steering'>, steer: SteeringSetting | null, meta: Omit<Condition, 'label' | 'scenario' | 'mode' | 'perSeed'>, forced?: Map<number, number[]>, hedges?: readonly string[]) => {
     const scenario = getScenario(scenarioId);
-    const v = layer === null ? null : vecAt(layer);
-    const beta = v ? (r * v.residNorm) / v.norm : 0;
-    const vector = v ? (kind === 'shuffled' ? shuffledControl(v.vector, `repro-shuffle-${layer}`) : v.vector) : null;
-    const steering: SteeringSetting | null = vector && beta !== 0 ? { vector: ControlVector.single(layer!, vector, { id: `${kind}@${layer}` }), beta, positions: 'generated' } : null;
-    const summaries = [];
-    let parsed = 0;
-    for (let k = 0; k < cfg.evaluate.seeds; k++) {
-      const seed = cfg.evaluate.seed + k;
-      const env = createEnv(cfg.env, cfg.envOptions);
-      const run = await runEpisode(session, env, scenario, seed, { mode: 'exact', temperature, horizon: cfg.evaluate.horizon, steering, policyName: `repro-T${temperature}` });
-      summaries.push(run.summary.summary);
-      // Does the steered model still answer in the format when writing freely (greedy)?
-      const env2 = createEnv(cfg.env, cfg.envOptions);
-      const first = env2.reset(seed);
-      const ids = session.encode(session.chat(buildMessages(scenario, env2, { initial: first, turns: [] })));
-      const g = await session.generate(ids, { maxNewTokens: 40, add: settingHooks(steering) });
-      g.cache.dispose();
-      if (parseAction(scenario, g.text, env2.actions()) !== null) parsed++;
+    const perSeed: SeedValues[] = [];
+    const runs = new Map<number, StepRecord[]>();
+    for (const seed of seeds) {
+      const r = await runEpisode(session, env(), scenario, seed, { minValidMass: cfg.minValidMass, ...opts, steering: steer, forcedActions: forced?.get(seed) });
+      runs.set(seed, r.steps);
+      perSeed.push(seedValues(seed, r.steps, hedges));
     }
-    const agg = aggregate(summaries);
-    const p: Point = { label, layer, relativeStrength: r, beta, temperature, scenario: scenarioId, vector: kind, metrics: { entropy: agg.entropy, regret: agg.regret, invalidRate: agg.invalidRate, bestArmFrac: agg.bestArmFrac }, freeTextParseRate: parsed / cfg.evaluate.seeds };
-    points.push(p);
-    log(`  ${label}: entropy ${agg.entropy.mean.toFixed(3)} [${agg.entropy.lo?.toFixed(3)}, ${agg.entropy.hi?.toFixed(3)}], free-text parse ${p.freeTextParseRate.toFixed(2)}`);
+    const cond: Condition = { label, scenario: scenarioId, mode: opts.mode, ...meta, perSeed };
+    conditions.push(cond);
+    log(`  ${label}: ${summaryLine(cond)}`);
+    return runs;
   };
+  const seedsOf = (n: number, from: number) => Array.from({ length: n }, (_, k) => from + k);
+  const actionsOf = (runs: Map<number, StepRecord[]>) => new Map([...runs].map(([s, st]) => [s, st.flatMap((x) => (x.action === null ? [] : [x.action]))]));
 
-  log('entropy vs strength (EAST vector, main layer)');
-  for (const r of cfg.relativeStrengths) await evaluate(`east L${cfg.mainLayer} r=${r}`, buttons.id, r === 0 ? null : cfg.mainLayer, r, 1, r === 0 ? 'none' : 'east');
-  log('entropy vs temperature alone');
-  for (const T of cfg.temperatures) await evaluate(`temperature ${T}`, buttons.id, null, 0, T, 'none');
-  log('shuffled control');
-  for (const r of cfg.shuffledStrengths) await evaluate(`shuffled L${cfg.mainLayer} r=${r}`, buttons.id, cfg.mainLayer, r, 1, 'shuffled');
-  log('layer sweep');
-  for (const l of cfg.collect.layers.filter((l) => l !== cfg.mainLayer)) await evaluate(`east L${l} r=${cfg.layerSweepStrength}`, buttons.id, l, cfg.layerSweepStrength, 1, 'east');
-  log('transfer to the slot-machine wording');
-  for (const r of cfg.transfer.strengths) await evaluate(`transfer L${cfg.mainLayer} r=${r}`, cfg.transfer.scenario, r === 0 ? null : cfg.mainLayer, r, 1, r === 0 ? 'none' : 'east');
+  // 2. Tuning seeds: unsteered runs, then paired replays of each layer x strength.
+  log('tune: layer x strength on tuning seeds (replays of the unsteered histories)');
+  const tuneSeeds = seedsOf(cfg.tune.seeds, cfg.tune.seed);
+  const exact = { mode: 'exact' as const, temperature: 1 };
+  const tuneBase = await play('tune: unsteered', buttons.id, tuneSeeds, { ...exact, horizon: cfg.tune.horizon }, null, { set: 'tune', vector: 'none', layer: null, r: 0, beta: 0, temperature: 1 });
+  const tuneForced = actionsOf(tuneBase);
+  for (const L of cfg.collect.layers) for (const r of cfg.tune.strengths) {
+    await play(`tune: east L${L} r=${r}`, buttons.id, tuneSeeds, { ...exact, horizon: cfg.tune.horizon }, setting(L, at(L).u, r, `east@${L}`), { set: 'tune', vector: 'east', layer: L, r, beta: betaOf(L, r), temperature: 1, replay: true }, tuneForced);
+  }
+  const tuned = conditions.filter((x) => x.set === 'tune' && x.vector === 'east');
+  // Keeping the format: few broken steps, and at least half the unsteered valid mass.
+  const baseMass = meanOf(conditions.find((x) => x.label === 'tune: unsteered')!, 'validMass');
+  const ok = tuned.filter((x) => mean(x.perSeed.map((s) => s.brokenRate)) <= cfg.tune.maxBrokenRate && meanOf(x, 'validMass') >= cfg.tune.minValidMassRatio * baseMass);
+  const pick = (ok.length ? ok : tuned).reduce((a, b) => (meanOf(b, 'entropy') > meanOf(a, 'entropy') ? b : a));
+  const choice = { layer: pick.layer!, r: pick.r, keptFormat: ok.length > 0, tried: tuned.length };
+  log(`  chosen: layer ${choice.layer}, r = ${choice.r}${choice.keptFormat ? '' : ' (no condition kept the format; the highest-entropy one is used)'}`);
 
-  const minutes = (performance.now() - t0) / 60000;
-  const json: EastJson = { experiment: 'east', model: { id: session.info.modelId, hash: session.info.hash }, settings: cfg, collection: { steps: c.steps, runs: c.runIds.length, meanEntropy: collectEntropy }, vectors: vectors.map((v) => ({ layer: v.layer, norm: v.norm, residNorm: v.residNorm })), points, minutes };
+  // 3. Held-out evaluation seeds.
+  const L = choice.layer;
+  const r = choice.r;
+  const dirs = directions(L);
+  const evalSeeds = seedsOf(cfg.evaluate.seeds, cfg.evaluate.seed);
+  const ev = { ...exact, horizon: cfg.evaluate.horizon };
+  log('evaluate: closed loop on held-out seeds');
+  const plain = await play('unsteered', buttons.id, evalSeeds, ev, null, { set: 'eval', vector: 'none', layer: null, r: 0, beta: 0, temperature: 1 });
+  for (const kind of ['east', 'shuffled', 'permuted', 'projected'] as const) {
+    await play(`${kind} L${L} r=${r}`, buttons.id, evalSeeds, ev, setting(L, dirs[kind], r, `${kind}@${L}`), { set: 'eval', vector: kind, layer: L, r, beta: betaOf(L, r), temperature: 1 });
+  }
+  await play(`east L${L} r=${2 * r}`, buttons.id, evalSeeds, ev, setting(L, dirs.east, 2 * r, `east@${L}`), { set: 'eval', vector: 'east', layer: L, r: 2 * r, beta: betaOf(L, 2 * r), temperature: 1 });
+  for (const T of cfg.evaluate.temperatures) {
+    await play(`temperature ${T}`, buttons.id, evalSeeds, { ...ev, temperature: T }, null, { set: 'eval', vector: 'none', layer: null, r: 0, beta: 0, temperature: T });
+  }
+  await play(`transfer: unsteered (${cfg.evaluate.transfer})`, cfg.evaluate.transfer, evalSeeds, ev, null, { set: 'transfer', vector: 'none', layer: null, r: 0, beta: 0, temperature: 1 });
+  await play(`transfer: east L${L} r=${r}`, cfg.evaluate.transfer, evalSeeds, ev, setting(L, dirs.east, r, `east@${L}`), { set: 'transfer', vector: 'east', layer: L, r, beta: betaOf(L, r), temperature: 1 });
+
+  log(`evaluate: paired replays of the unsteered histories (${cfg.evaluate.replaySeeds} seeds, first ${cfg.evaluate.replayHorizon} steps), vector vs ${cfg.evaluate.randomDirections} random directions of the same norm`);
+  const forced = actionsOf(plain);
+  const rp = { ...exact, horizon: cfg.evaluate.replayHorizon };
+  const replaySeeds = evalSeeds.slice(0, cfg.evaluate.replaySeeds);
+  await play('replay: unsteered', buttons.id, replaySeeds, rp, null, { set: 'replay', vector: 'none', layer: null, r: 0, beta: 0, temperature: 1, replay: true }, forced);
+  for (const kind of ['east', 'shuffled', 'permuted', 'projected'] as const) {
+    await play(`replay: ${kind} L${L} r=${r}`, buttons.id, replaySeeds, rp, setting(L, dirs[kind], r, `${kind}@${L}`), { set: 'replay', vector: kind, layer: L, r, beta: betaOf(L, r), temperature: 1, replay: true }, forced);
+  }
+  for (let i = 0; i < cfg.evaluate.randomDirections; i++) {
+    const v = randomDirection(session.info.hidden, at(L).norm, `repro-random-${L}-${i}`);
+    await play(`replay: random #${i + 1} L${L} r=${r}`, buttons.id, replaySeeds, rp, setting(L, v, r, `random${i + 1}@${L}`), { set: 'replay', vector: 'random', layer: L, r, beta: betaOf(L, r), temperature: 1, replay: true }, forced);
+  }
+
+  // 4. Free text where the format holds: thought mode and sampled completions on the transcript wording.
+  const th = cfg.thought;
+  log(`thought mode on ${th.scenario} (${th.thoughts} thoughts of <= ${th.maxThoughtTokens} tokens)`);
+  const thSeeds = seedsOf(th.seeds, th.seed);
+  const thOpts = { mode: 'thought' as const, samples: th.thoughts, maxThoughtTokens: th.maxThoughtTokens, horizon: th.horizon };
+  await play(`thought: unsteered T=${th.temperature}`, th.scenario, thSeeds, { ...thOpts, temperature: th.temperature }, null, { set: 'thought', vector: 'none', layer: null, r: 0, beta: 0, temperature: th.temperature }, undefined, cfg.hedges);
+  await play(`thought: east L${L} r=${r}`, th.scenario, thSeeds, { ...thOpts, temperature: th.temperature }, setting(L, dirs.east, r, `east@${L}`), { set: 'thought', vector: 'east', layer: L, r, beta: betaOf(L, r), temperature: th.temperature }, undefined, cfg.hedges);
+  await play(`thought: shuffled L${L} r=${r}`, th.scenario, thSeeds, { ...thOpts, temperature: th.temperature }, setting(L, dirs.shuffled, r, `shuffled@${L}`), { set: 'thought', vector: 'shuffled', layer: L, r, beta: betaOf(L, r), temperature: th.temperature }, undefined, cfg.hedges);
+  for (const T of th.temperatures) {
+    await play(`thought: temperature ${T}`, th.scenario, thSeeds, { ...thOpts, temperature: T }, null, { set: 'thought', vector: 'none', layer: null, r: 0, beta: 0, temperature: T }, undefined, cfg.hedges);
+  }
+  const sm = cfg.sampled;
+  log(`sampled free text on ${sm.scenario} (${sm.samples} completions per step)`);
+  const smSeeds = seedsOf(sm.seeds, sm.seed);
+  const smOpts = { mode: 'sampled' as const, samples: sm.samples, maxThoughtTokens: sm.maxThoughtTokens, horizon: sm.horizon };
+  const smScenario = sm.scenario;
+  await play(`sampled: unsteered T=${sm.temperature}`, smScenario, smSeeds, { ...smOpts, temperature: sm.temperature }, null, { set: 'sampled', vector: 'none', layer: null, r: 0, beta: 0, temperature: sm.temperature }, undefined, cfg.hedges);
+  await play(`sampled: east L${L} r=${r}`, smScenario, smSeeds, { ...smOpts, temperature: sm.temperature }, setting(L, dirs.east, r, `east@${L}`), { set: 'sampled', vector: 'east', layer: L, r, beta: betaOf(L, r), temperature: sm.temperature }, undefined, cfg.hedges);
+  for (const T of sm.temperatures) {
+    await play(`sampled: temperature ${T}`, smScenario, smSeeds, { ...smOpts, temperature: T }, null, { set: 'sampled', vector: 'none', layer: null, r: 0, beta: 0, temperature: T }, undefined, cfg.hedges);
+  }
+
+  const json: EastJson = {
+    experiment: 'east/2',
+    model: { id: session.info.modelId, hash: session.info.hash },
+    settings: cfg,
+    collection: { steps: c.steps, runs: c.runIds.length },
+    layers: layers.map(({ layer, norm, promptNorm, prefixNorm, cosStep }) => ({ layer, norm, promptNorm, prefixNorm, cosStep })),
+    choice,
+    conditions,
+    minutes: (performance.now() - t0) / 60000,
+  };
   mkdirSync(outDir, { recursive: true });
-  writeFileSync(join(outDir, 'east.json'), `${JSON.stringify(json, null, 2)}\n`);
-  writeFileSync(join(outDir, `east-vector-L${cfg.mainLayer}.json`), cv.select([cfg.mainLayer]).toJson());
-  writeOutputs(outDir, json);
-  return { points, vector: cv };
+  writeFileSync(join(outDir, 'east.json'), `${JSON.stringify(json, null, 1)}\n`);
+  const cv = ControlVector.fromRuns(new Map([[L, c.runs.get(L)!]]), 'east', { model: json.model, sourceRuns: c.runIds, options: { position: 'last-prompt', env: cfg.env, scenario: buttons.id } });
+  writeFileSync(join(outDir, `east-vector-L${L}.json`), cv.toJson());
+  renderEastReport(outDir, json);
+  return json;
 }
 
-function writeOutputs(outDir: string, json: EastJson): void {
-  const { points, settings: cfg } = json;
-  const sel = (pred: (p: Point) => boolean) => points.filter(pred);
-  const series = (pts: Point[], x: (p: Point) => number) => pts.map((p) => ({ x: x(p), y: p.metrics.entropy.mean, lo: p.metrics.entropy.lo, hi: p.metrics.entropy.hi }));
-  const eastPts = sel((p) => p.label.startsWith(`east L${cfg.mainLayer} r=`));
-  const shufPts = [points.find((p) => p.label === `east L${cfg.mainLayer} r=0`)!, ...sel((p) => p.vector === 'shuffled')];
-  const tempPts = sel((p) => p.label.startsWith('temperature'));
-  const transferPts = sel((p) => p.label.startsWith('transfer'));
-  const layerPts = [...sel((p) => p.label.startsWith('east L') && p.relativeStrength === cfg.layerSweepStrength)].sort((a, b) => a.layer! - b.layer!);
-  writeFileSync(
-    join(outDir, 'east-entropy.svg'),
-    svgPanels([
-      { title: 'Action entropy vs steering strength', xLabel: 'strength r (beta = r * |resid| / |u|)', yLabel: 'mean action entropy (nats)', yMax: Math.log(2) * 1.05, series: [
-        { name: `EAST vector, layer ${cfg.mainLayer}`, color: '#d62728', points: series(eastPts, (p) => p.relativeStrength) },
-        { name: 'shuffled control', color: '#7f7f7f', dashed: true, points: series(shufPts, (p) => p.relativeStrength) },
-        { name: 'transfer to slot machines', color: '#1f77b4', points: series(transferPts, (p) => p.relativeStrength) },
-      ] },
-      { title: 'Action entropy vs temperature alone', xLabel: 'temperature', yLabel: 'mean action entropy (nats)', yMax: Math.log(2) * 1.05, series: [{ name: 'no steering', color: '#2ca02c', points: series(tempPts, (p) => p.temperature) }] },
-      { title: `Layer sweep (r = ${cfg.layerSweepStrength})`, xLabel: 'layer', yLabel: 'mean action entropy (nats)', yMax: Math.log(2) * 1.05, series: [{ name: 'EAST vector per layer', color: '#9467bd', points: series(layerPts, (p) => p.layer!) }] },
-    ]),
-  );
-  writeFileSync(join(outDir, 'east.md'), report(json, points, cfg));
+const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : Number.NaN);
+function meanOf(c: Condition, key: 'entropy' | 'validMass'): number {
+  return mean(c.perSeed.flatMap((s) => (s[key] === null ? [] : [s[key]!])));
 }
-
-
-function fmt(a: { mean: number; lo: number | null; hi: number | null }): string {
-  return `${a.mean.toFixed(3)} [${a.lo?.toFixed(3) ?? '–'}, ${a.hi?.toFixed(3) ?? '–'}]`;
-}
-
-function report(json: { model: { id: string; hash: string }; collection: { steps: number; runs: number }; vectors: { layer: number; norm?: number; residNorm?: number }[]; minutes: number }, points: Point[], cfg: Cfg): string {
-  const rows = points.map((p) => `| ${p.label} | ${p.scenario} | ${p.layer ?? '–'} | ${p.relativeStrength} | ${p.beta.toFixed(1)} | ${p.temperature} | ${fmt(p.metrics.entropy)} | ${fmt(p.metrics.bestArmFrac)} | ${p.freeTextParseRate.toFixed(2)} |`);
-  return `# EAST on SmolLM2-135M-Instruct (equal-means two-armed Gaussian bandit)
-
-Generated by \`npm run repro:east\` (${json.minutes.toFixed(1)} min on this machine's CPU); numbers come from
-[east.json](east.json), the figure is [east-entropy.svg](east-entropy.svg). Model: \`${json.model.id}\`
-(sha256 \`${json.model.hash.slice(0, 16)}…\`).
-
-## Setup
-- Game: \`${cfg.env}\` with means (100, 100), sigma 10; wording \`${cfg.collect.scenario}\` (transfer: \`${cfg.transfer.scenario}\`).
-- Exact mode: the action distribution is the model's normalised probability of each action's answer
-  tokens after the fixed prefix "Action: I choose Button " — no sampling noise in the entropy itself.
-  The played action is drawn from that distribution (seeded).
-- Vector: Eq. 1 of the paper (entropy-weighted, run-centred), from ${json.collection.runs} runs / ${json.collection.steps} steps
-  (seeds ${cfg.collect.seed}…), z read at the last prompt token. Steering adds beta·u to
-  \`blocks.L.hook_resid_post\` on the assistant's positions (answer prefix and action tokens).
-- Strength: the EAST vector is small next to the residual stream (|u| / |resid| per layer:
-  ${json.vectors.map((v) => `L${v.layer} ${((v.norm ?? 0) / (v.residNorm ?? 1)).toFixed(4)}`).join(', ')}), so strengths are given as
-  r = beta·|u| / |resid| and beta is derived from r.
-- Evaluation: ${cfg.evaluate.seeds} seeds (${cfg.evaluate.seed}…), ${cfg.evaluate.horizon} steps each; intervals are 95 % Student-t over seeds.
-
-## Results
-| condition | wording | layer | r | beta | T | action entropy (nats) | best-arm fraction | free-text parse rate |
-|---|---|---|---|---|---|---|---|---|
-${rows.join('\n')}
-
-(Maximum entropy for two actions is ln 2 = 0.693. With equal means every arm is optimal, so regret is 0.)
-
-## What this small model does and does not show
-Generated from the table above (the same code writes both, so they cannot disagree):
-
-${interpret(points, cfg)}
-`;
-}
-
-function interpret(points: Point[], cfg: Cfg): string {
-  const base = points.find((p) => p.label === `east L${cfg.mainLayer} r=0`)!;
-  const east = points.filter((p) => p.label.startsWith(`east L${cfg.mainLayer} r=`) && p.relativeStrength > 0);
-  const best = east.reduce((a, b) => (b.metrics.entropy.mean > a.metrics.entropy.mean ? b : a), east[0]!);
-  const shuf = points.filter((p) => p.vector === 'shuffled');
-  const temps = points.filter((p) => p.label.startsWith('temperature'));
-  const sep = (a: Point, b: Point) => (a.metrics.entropy.lo ?? -Infinity) > (b.metrics.entropy.hi ?? Infinity) || (a.metrics.entropy.hi ?? Infinity) < (b.metrics.entropy.lo ?? -Infinity);
-  const lines = [
-    `- Unsteered (T = 1) mean action entropy: ${fmt(base.metrics.entropy)} nats.`,
-    `- Largest EAST effect at layer ${cfg.mainLayer}: r = ${best.relativeStrength} gives ${fmt(best.metrics.entropy)}; the 95 % intervals ${sep(best, base) ? 'do not overlap' : 'overlap'} with the unsteered run.`,
-    `- Shuffled control (same entries, random order): ${shuf.map((p) => `r = ${p.relativeStrength}: ${fmt(p.metrics.entropy)}`).join('; ')}. Where the shuffled vector stays near or below the unsteered entropy while EAST rises, the effect is the direction's, not the perturbation's size; where both rise, strength alone is doing it.`,
-    `- Layer sweep at r = ${cfg.layerSweepStrength}: ${points.filter((p) => p.label.startsWith('east L') && p.relativeStrength === cfg.layerSweepStrength).sort((a, b) => a.layer! - b.layer!).map((p) => `L${p.layer}: ${p.metrics.entropy.mean.toFixed(3)}`).join('; ')}.`,
-    `- Transfer (vector from the Buttons wording, applied to the Slot-machine wording): ${points.filter((p) => p.label.startsWith('transfer')).map((p) => `r = ${p.relativeStrength}: ${fmt(p.metrics.entropy)}`).join('; ')}.`,
-    `- With equal means every arm is optimal, so regret and best-arm fraction carry no information here; entropy is the measure.`,
-    `- Temperature alone (exact mode, so answers never become unparseable): ${temps.map((p) => `T = ${p.temperature}: ${p.metrics.entropy.mean.toFixed(3)}`).join('; ')}. In exact mode temperature reshapes the action distribution directly, so it does raise entropy here; the paper's contrast (temperature breaks the format first) concerns free-text sampling, which this 135M model does not follow even unsteered (free-text parse rate at r = 0: ${base.freeTextParseRate.toFixed(2)}).`,
-  ];
-  return lines.join('\n');
+function summaryLine(c: Condition): string {
+  return `entropy ${meanOf(c, 'entropy').toFixed(3)}, valid mass ${meanOf(c, 'validMass').toFixed(3)}, broken ${mean(c.perSeed.map((s) => s.brokenRate)).toFixed(2)}, invalid ${mean(c.perSeed.map((s) => s.invalidRate)).toFixed(2)}`;
 }
