@@ -78,7 +78,7 @@ describe('agent on a tiny character-level model', () => {
     const fresh = await runEpisode(t.session, env, scenario, 5, { ...opts, reuseCache: false });
     expect(kept.steps.map((s) => s.action)).toEqual(fresh.steps.map((s) => s.action));
     kept.steps.forEach((s, i) => {
-      s.actionProbs.forEach((p, k) => expect(Math.abs(p - fresh.steps[i]!.actionProbs[k]!)).toBeLessThan(1e-4));
+      s.actionProbs!.forEach((p, k) => expect(Math.abs(p - fresh.steps[i]!.actionProbs![k]!)).toBeLessThan(1e-4));
     });
     // Later steps really reused the cache.
     expect((kept.steps[3]!.extra as { cachedTokens: number }).cachedTokens).toBeGreaterThan(0);
@@ -118,7 +118,7 @@ describe('agent on a tiny character-level model', () => {
     // beta = 0: the whole trace (all but wall-clock timings) is identical to the unsteered run.
     const strip = (steps: typeof plain.steps) => steps.map((s) => ({ ...s, timings: {} }));
     expect(strip(zero.steps)).toEqual(strip(plain.steps));
-    expect(Math.abs(strong.steps[0]!.actionProbs[0]! - plain.steps[0]!.actionProbs[0]!)).toBeGreaterThan(1e-3);
+    expect(Math.abs(strong.steps[0]!.actionProbs![0]! - plain.steps[0]!.actionProbs![0]!)).toBeGreaterThan(1e-3);
     expect(strong.steps[0]!.steering).toEqual({ layer: 1, beta: 3 });
   });
 
@@ -129,8 +129,8 @@ describe('agent on a tiny character-level model', () => {
     const plain = await runEpisode(t.session, env, scenario, 9, { mode: 'exact', horizon: 2, policyName });
     const prompt = await runEpisode(t.session, env, scenario, 9, { mode: 'exact', horizon: 2, policyName, steering: live(vector, 1, 'prompt', () => 3) });
     const generated = await runEpisode(t.session, env, scenario, 9, { mode: 'exact', horizon: 2, policyName, steering: live(vector, 1, 'generated', () => 3) });
-    expect(Math.abs(prompt.steps[0]!.actionProbs[0]! - plain.steps[0]!.actionProbs[0]!)).toBeGreaterThan(1e-3);
-    expect(Math.abs(prompt.steps[0]!.actionProbs[0]! - generated.steps[0]!.actionProbs[0]!)).toBeGreaterThan(1e-3);
+    expect(Math.abs(prompt.steps[0]!.actionProbs![0]! - plain.steps[0]!.actionProbs![0]!)).toBeGreaterThan(1e-3);
+    expect(Math.abs(prompt.steps[0]!.actionProbs![0]! - generated.steps[0]!.actionProbs![0]!)).toBeGreaterThan(1e-3);
     expect(prompt.steps[0]!.config.steering).toEqual({ layer: 1, beta: 3, vectorId: 'v', positions: 'prompt' });
     // Distinct steering gives distinct run ids (a sweep's cells never merge).
     expect(new Set([plain, prompt, generated].map((r) => r.summary.runId)).size).toBe(3);
@@ -156,7 +156,7 @@ needsRealModel.describe('agent on SmolLM2-135M-Instruct', () => {
     expect(parseTrace(text)).toHaveLength(21);
     expect(text).toEqual(strip(b));
     for (const st of a.steps) {
-      expect(st.actionProbs.reduce((x, y) => x + y, 0)).toBeCloseTo(1, 6);
+      expect(st.actionProbs!.reduce((x, y) => x + y, 0)).toBeCloseTo(1, 6);
       expect(st.entropy).toBeGreaterThanOrEqual(0);
       expect(st.entropy).toBeLessThanOrEqual(Math.log(2) + 1e-9);
     }
@@ -238,7 +238,7 @@ describe('exact scoring when one answer is a prefix of another', () => {
     }
     const mx = Math.max(...scores);
     const z = scores.reduce((a, b) => a + Math.exp(b - mx), 0);
-    scores.forEach((sc, k) => expect(Math.abs(r.steps[0]!.actionProbs[k]! - Math.exp(sc - mx) / z)).toBeLessThan(1e-5));
+    scores.forEach((sc, k) => expect(Math.abs(r.steps[0]!.actionProbs![k]! - Math.exp(sc - mx) / z)).toBeLessThan(1e-5));
   });
 });
 
@@ -256,7 +256,7 @@ describe('prompt cache and steering on all positions', () => {
     const opts = (reuse: boolean): AgentOptions => ({ mode: 'exact', horizon: 4, reuseCache: reuse, minValidMass: 0, steering: live(vector, 1, 'all', (step) => [0, 1, 1, 2][step]!), policyName });
     const kept = await runEpisode(t.session, env, scenario, 3, opts(true));
     const fresh = await runEpisode(t.session, env, scenario, 3, opts(false));
-    kept.steps.forEach((s, i) => s.actionProbs.forEach((p, k) => expect(Math.abs(p - fresh.steps[i]!.actionProbs[k]!)).toBeLessThan(1e-4)));
+    kept.steps.forEach((s, i) => s.actionProbs!.forEach((p, k) => expect(Math.abs(p - fresh.steps[i]!.actionProbs![k]!)).toBeLessThan(1e-4)));
     // step 2 keeps beta 1 and reuses the cache; steps 1 and 3 change beta and recompute
     expect((kept.steps[2]!.extra as { cachedTokens: number }).cachedTokens).toBeGreaterThan(0);
     expect((kept.steps[3]!.extra as { cachedTokens: number }).cachedTokens).toBe(0);

@@ -95,13 +95,15 @@ describe('parseFlags and its building blocks', () => {
   it('episode and steering groups validate every value', () => {
     const shape2 = { ...episodeFlags, ...steeringFlags };
     const r = parseFlags(['--env', 'bernoulli-easy'], shape2, {});
-    expect(r.values).toMatchObject({ env: 'bernoulli-easy', 'env-options': {}, seed: 0, mode: 'exact', samples: 25, temperature: 1 });
+    expect(r.values).toMatchObject({ env: 'bernoulli-easy', 'env-options': {}, seed: 0, mode: 'exact', temperature: 1, 'min-valid-mass': 0.05 });
+    expect(r.values.samples).toBeUndefined();
     expect(r.values.positions).toBeUndefined();
     for (const [argv, msg] of [
       [['--horizon', '0'], /^--horizon must be a whole number >= 1/],
       [['--samples', '0'], /^--samples must be a whole number >= 1/],
       [['--temperature', '-0.5'], /^--temperature must be a number >= 0/],
-      [['--mode', 'exakt'], /^--mode must be one of exact, sampled/],
+      [['--mode', 'exakt'], /^--mode must be one of exact, sampled, thought/],
+      [['--min-valid-mass', '1.5'], /^--min-valid-mass must be/],
       [['--positions', 'everywhere'], /^--positions must be one of all, prompt, generated \(got 'everywhere'\)/],
       [['--layer', '-1'], /^--layer must be a whole number >= 0/],
       [['--beta', 'NaN'], /^--beta must be a number/],
@@ -162,8 +164,8 @@ describe('CLI validation happens before any model is loaded', () => {
   }
 
   it.each([
-    ['east --mode exakt', ['east', '--model', model, '--env', 'east-gauss2', '--layer', '5', '--out', join(dir, 'e.json'), '--mode', 'exakt'], /--mode must be one of exact, sampled \(got 'exakt'\)/],
-    ['sweep --mode exakt', ['sweep', '--model', model, '--env', 'east-gauss2', '--vector', vec, '--mode', 'exakt'], /--mode must be one of exact, sampled \(got 'exakt'\)/],
+    ['east --mode exakt', ['east', '--model', model, '--env', 'east-gauss2', '--layer', '5', '--out', join(dir, 'e.json'), '--mode', 'exakt'], /--mode must be one of exact, sampled, thought \(got 'exakt'\)/],
+    ['sweep --mode exakt', ['sweep', '--model', model, '--env', 'east-gauss2', '--vector', vec, '--mode', 'exakt'], /--mode must be one of exact, sampled, thought \(got 'exakt'\)/],
     ['run --positions everywhere', ['run', '--model', model, '--env', 'east-gauss2', '--vector', vec, '--positions', 'everywhere'], /--positions must be one of all, prompt, generated \(got 'everywhere'\)/],
     ['run --episodes 0', ['run', '--model', model, '--env', 'east-gauss2', '--episodes', '0'], /--episodes must be a whole number >= 1 \(got '0'\)/],
     ['generate --temperature -1', ['generate', model, '--prompt', 'x', '--temperature', '-1'], /--temperature must be a number >= 0 \(got '-1'\)/],

@@ -162,9 +162,9 @@ describe('steerlab CLI', () => {
     expect(prompt.config.steering).toMatchObject({ vectorId: 'fixed576.json', layer: 10, beta: 8, positions: 'prompt' });
     expect(generated.config.steering).toMatchObject({ positions: 'generated' });
     const diff = (a: number[], b: number[]) => Math.max(...a.map((x, i) => Math.abs(x - b[i]!)));
-    expect(diff(prompt.actionProbs, plain.actionProbs)).toBeGreaterThan(1e-3);
+    expect(diff(prompt.actionProbs!, plain.actionProbs!)).toBeGreaterThan(1e-3);
     // Prompt-only steering is not the same addition as steering the answer (the default).
-    expect(diff(prompt.actionProbs, generated.actionProbs)).toBeGreaterThan(1e-3);
+    expect(diff(prompt.actionProbs!, generated.actionProbs!)).toBeGreaterThan(1e-3);
   });
 
   needsRealModel.it('model info, tokenize (vocabulary-only GGUF too) and generate --json', () => {

@@ -113,6 +113,7 @@ describe('summarizeRun', () => {
     const s = summarizeRun(steps);
     expect(Object.keys(s)).toEqual([
       'entropy',
+      'validMass',
       'regret',
       'suffFailFreq',
       'kMinFrac',
@@ -120,6 +121,7 @@ describe('summarizeRun', () => {
       'bestArmFrac',
       'coverage',
       'invalidRate',
+      'invalidAnswerRate',
       'meanReward',
     ]);
     expect(Object.keys(s)).toEqual([...METRIC_KEYS]);
@@ -131,6 +133,8 @@ describe('summarizeRun', () => {
     expect(s.bestArmFrac).toBeCloseTo(1 / 6, 12);
     expect(s.coverage).toBe(1);
     expect(s.invalidRate).toBe(0);
+    expect(s.invalidAnswerRate).toBe(0);
+    expect(s.validMass).toBeNull();
     expect(s.meanReward).toBe(0.5);
   });
 
@@ -146,7 +150,52 @@ describe('summarizeRun', () => {
     expect(s.invalidRate).toBe(0.25);
     expect(s.bestArmFrac).toBe(0.25); // the null step is not optimal
     expect(s.coverage).toBeCloseTo(2 / 3, 12);
-    expect(s.entropy).toBeCloseTo((3 * Math.log(3)) / 4, 12);
+    // The invalid step is no choice: entropy is the mean over the three valid steps.
+    expect(s.entropy).toBeCloseTo(Math.log(3), 12);
+    expect(s.invalidAnswerRate).toBe(0.25);
+  });
+
+  it('keeps format-broken and no-distribution steps out of entropy, and reports valid mass and invalid answers', () => {
+    const p = [0.5, 0.5];
+    const mixed: StepLike[] = [
+      { action: 0, valid: true, reward: 1, regret: 0, actionProbs: [0.9, 0.1], validMass: 0.8 },
+      // renormalised ~50/50 from almost nothing: format-broken, not a choice
+      { action: 1, valid: false, formatBroken: true, reward: 0, regret: 0.1, actionProbs: p, validMass: 0.01 },
+      { action: 1, valid: true, reward: 0, regret: 0.1, actionProbs: [0.2, 0.8], validMass: 0.6 },
+    ];
+    const s = summarizeRun(mixed);
+    const h = (q: number[]) => -q.reduce((a, x) => a + x * Math.log(x), 0);
+    expect(s.entropy).toBeCloseTo((h([0.9, 0.1]) + h([0.2, 0.8])) / 2, 12);
+    expect(s.validMass).toBeCloseTo((0.8 + 0.01 + 0.6) / 3, 12);
+    expect(s.invalidRate).toBeCloseTo(1 / 3, 12);
+    // sampled: no parse gives no distribution; invalid answers count per completion
+    const sampled: StepLike[] = [
+      { action: 0, valid: true, reward: 1, regret: 0, actionProbs: [1, 0], extra: { invalidFraction: 0.5 } },
+      { action: null, valid: false, reward: 0, regret: 0, actionProbs: null, extra: { invalidFraction: 1 } },
+    ];
+    const t = summarizeRun(sampled, { numActions: 2 });
+    expect(t.entropy).toBe(0);
+    expect(t.invalidRate).toBe(0.5);
+    expect(t.invalidAnswerRate).toBe(0.75);
+    const none = summarizeRun([{ action: null, valid: false, reward: 0, regret: 0, actionProbs: null }], { numActions: 2 });
+    expect(none.entropy).toBeNull();
+  });
+
+  it('judges a run that ended early on the configured horizon', () => {
+    const u = [1 / 3, 1 / 3, 1 / 3];
+    // best arm 2 played at once, then the episode ended at step 2 of a 10-round horizon
+    const early: StepLike[] = [
+      { action: 2, valid: true, reward: 1, regret: 0, actionProbs: u },
+      { action: null, valid: false, reward: 0, regret: 0, actionProbs: null },
+    ];
+    // On its own length (2 rounds) the run looks fine: round 1 of [1, 2] played the best arm.
+    const own = summarizeRun(early, { numActions: 3 });
+    expect(own.suffFailFreq).toBe(0);
+    const onHorizon = summarizeRun(early, { numActions: 3, horizon: 10 });
+    expect(onHorizon.suffFailFreq).toBe(1); // rounds 5..10 never play the best arm
+    expect(onHorizon.bestArmFrac).toBeCloseTo(1 / 10, 12);
+    expect(onHorizon.kMinFrac).toBe(0);
+    expect(own.bestArmFrac).toBeCloseTo(1 / 2, 12);
   });
 
   it('rejects empty runs and inconsistent action counts', () => {
@@ -177,14 +226,18 @@ describe('intervals and aggregate', () => {
   });
 
   it('aggregates every key over runs', () => {
-    const base = Object.fromEntries(METRIC_KEYS.map((k) => [k, 0])) as RunSummary;
+    const base = Object.fromEntries(METRIC_KEYS.map((k) => [k, 0])) as unknown as RunSummary;
     const runs = [1, 2, 3].map((x) => ({ ...base, regret: x, suffFailFreq: x === 2 ? 1 : 0 }));
     const agg = aggregate(runs);
     expect(Object.keys(agg)).toEqual([...METRIC_KEYS]);
     expect(agg.regret.mean).toBe(2);
     expect(agg.regret.hi!).toBeCloseTo(2 + 4.30265273 / Math.sqrt(3), 6);
     expect(agg.suffFailFreq.mean).toBeCloseTo(1 / 3, 12);
-    expect(agg.entropy).toEqual({ mean: 0, lo: 0, hi: 0 });
+    expect(agg.entropy).toEqual({ mean: 0, lo: 0, hi: 0, n: 3 });
+    // runs without a value are left out, and n says so
+    const partial = aggregate([{ ...base, entropy: null }, { ...base, entropy: 0.5 }, { ...base, entropy: 0.7 }]);
+    expect(partial.entropy.n).toBe(2);
+    expect(partial.entropy.mean).toBeCloseTo(0.6, 12);
     expect(() => aggregate([])).toThrow(/at least one/);
   });
 });

@@ -54,7 +54,7 @@ describe('thought mode on a tiny character model', () => {
       per.push(p.map((x) => x / (p[0]! + p[1]!)));
     }
     const mean = [0, 1].map((k) => per.reduce((a, p) => a + p[k]!, 0) / 3);
-    step.actionProbs.forEach((p, k) => expect(p).toBeCloseTo(mean[k]!, 5));
+    step.actionProbs!.forEach((p, k) => expect(p).toBeCloseTo(mean[k]!, 5));
     (step.extra!.validMassPerThought as number[]).forEach((m, i) => expect(m).toBeCloseTo(masses[i]!, 5));
     expect(step.extra!.meanConditionalEntropy).toBeGreaterThanOrEqual(0);
     expect(step.config.mode).toBe('thought');

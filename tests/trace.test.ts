@@ -150,7 +150,7 @@ describe('CSV and grouping', () => {
 
     const sum = toCsv(records, 'summaries').split('\r\n');
     expect(sum[0]).toBe(SUMMARY_COLUMNS.join(','));
-    expect(sum[0]!.endsWith('entropy,regret,suffFailFreq,kMinFrac,greedyFrac,bestArmFrac,coverage,invalidRate,meanReward')).toBe(true);
+    expect(sum[0]!.endsWith('entropy,validMass,regret,suffFailFreq,kMinFrac,greedyFrac,bestArmFrac,coverage,invalidRate,invalidAnswerRate,meanReward')).toBe(true);
     expect(sum).toHaveLength(3);
     expect(sum[1]!.split(',').slice(11, 13)).toEqual(['2', '2']);
   });

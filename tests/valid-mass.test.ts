@@ -68,6 +68,25 @@ describe('valid mass and format-broken steps (tiny character model)', () => {
   });
 });
 
+describe('sampled mode with no parsed answer', () => {
+  let t: TinyModel;
+  beforeAll(async () => {
+    t = await openTinyChar();
+  });
+  afterAll(async () => t.session.dispose());
+
+  it('has no action distribution (not a uniform one), and the summary keeps it out of entropy', async () => {
+    const env = createEnv('east-gauss2', { preset: 'equal' });
+    const scenario = { ...getScenario('east-buttons'), onInvalid: 'random-arm' as const };
+    const r = await runEpisode(t.session, env, scenario, 3, { mode: 'sampled', samples: 3, maxThoughtTokens: 4, temperature: 1, horizon: 2 });
+    // Four random characters never spell "Action: I choose Button N".
+    for (const s of r.steps) expect(s).toMatchObject({ actionProbs: null, entropy: null, valid: false, extra: { invalidFraction: 1 } });
+    expect(r.steps.every((s) => s.action !== null)).toBe(true);
+    expect(r.summary.summary.entropy).toBeNull();
+    expect(r.summary.summary.invalidAnswerRate).toBe(1);
+  });
+});
+
 describe('answers whose tokens clash', () => {
   let t: TinyModel;
   beforeAll(async () => {
@@ -98,7 +117,7 @@ describe('answers whose tokens clash', () => {
     }
     const mx = Math.max(...scores);
     const z = scores.reduce((a, b) => a + Math.exp(b - mx), 0);
-    scores.forEach((sc, k) => expect(Math.abs(r.steps[0]!.actionProbs[k]! - Math.exp(sc - mx) / z)).toBeLessThan(1e-5));
+    scores.forEach((sc, k) => expect(Math.abs(r.steps[0]!.actionProbs![k]! - Math.exp(sc - mx) / z)).toBeLessThan(1e-5));
     expect(r.steps[0]!.validMass).toBeCloseTo(scores.reduce((a, b) => a + Math.exp(b), 0), 6);
   });
 

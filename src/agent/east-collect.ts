@@ -23,6 +23,8 @@ export interface CollectOptions {
   samples?: number;
   temperature?: number;
   zPosition?: 'last-prompt' | 'last-prefix';
+  /** Format-broken steps (valid mass under this) are left out of the vector like unparseable ones. */
+  minValidMass?: number;
   onStep?: (r: StepRecord) => void;
   onEpisode?: (k: number, steps: number) => void;
 }
@@ -45,11 +47,11 @@ export async function collectEastRuns(session: ModelSession, o: CollectOptions):
       env,
       o.scenario,
       o.seed + k,
-      { mode: o.mode ?? 'exact', samples: o.samples, temperature: o.temperature ?? 1, horizon: o.horizon, recordLayers: o.layers, zPosition: o.zPosition, onStep: o.onStep, policyName: 'east-collect' },
+      { mode: o.mode ?? 'exact', samples: o.samples, temperature: o.temperature ?? 1, horizon: o.horizon, recordLayers: o.layers, zPosition: o.zPosition, minValidMass: o.minValidMass, onStep: o.onStep, policyName: 'east-collect' },
     );
-    // A step with no parse ended the episode without an action: its entropy is not an action entropy.
+    // A step with no parse, or whose format broke, is not a choice: its entropy is not an action entropy.
     const kept = r.steps.map((s, i) => ({ s, z: r.hidden[i]! })).filter(({ s }) => s.valid);
-    o.layers.forEach((l, li) => runs.get(l)!.push({ z: kept.map(({ z }) => z[li]!), h: kept.map(({ s }) => s.entropy) }));
+    o.layers.forEach((l, li) => runs.get(l)!.push({ z: kept.map(({ z }) => z[li]!), h: kept.map(({ s }) => s.entropy!) }));
     if (r.steps.length) runIds.push(r.summary.runId);
     steps += kept.length;
     o.onEpisode?.(k, kept.length);

@@ -70,6 +70,7 @@ export class SampledPolicy extends LlmPolicy {
     }
     const completion = completions[0] ?? '';
     const action = this.scenario.onInvalid === 'random-arm' ? this.rng.int(K) : null;
-    return { ...base, probs: new Array<number>(K).fill(1 / K), action, valid: false, completion, traceCompletion: completion };
+    // Nothing parsed: there is no action distribution (not a uniform one).
+    return { ...base, probs: null, action, valid: false, completion, traceCompletion: completion };
   }
 }

@@ -4,7 +4,7 @@ import { basename } from 'node:path';
 import { collectEastRuns, vectorFromRuns } from '../agent/east-collect.js';
 import { SteerlabError } from '../errors.js';
 import { POSITIONS } from '../engine/hook-points.js';
-import { aggregate } from '../metrics/summary.js';
+import { aggregate, type Aggregate } from '../metrics/summary.js';
 import { loadModel } from '../node/models.js';
 import { ControlVector, VECTOR_METHODS, l2, type SteeringSetting } from '../steering/control-vector.js';
 import { formatTraceLine } from '../trace/jsonl.js';
@@ -51,6 +51,7 @@ export async function eastCommand(argv: string[]): Promise<void> {
       mode: values.mode,
       samples: values.samples,
       temperature: values.temperature,
+      minValidMass: values['min-valid-mass'],
       onStep: trace ? (r) => appendFileSync(trace, formatTraceLine(r)) : undefined,
       onEpisode: (k, n) => process.stderr.write(`episode ${k + 1}: ${n} steps\n`),
     });
@@ -111,9 +112,13 @@ export interface SweepRow {
   temperature: number;
   control: string;
   runs: number;
-  entropy: { mean: number; lo: number | null; hi: number | null };
-  invalidRate: { mean: number; lo: number | null; hi: number | null };
-  regret: { mean: number; lo: number | null; hi: number | null };
+  /** Over choice steps only; n = runs that had any. */
+  entropy: Aggregate['entropy'];
+  validMass: Aggregate['validMass'];
+  /** Steps that were no valid choice; invalidAnswers: the share of answers that failed (sampled: of all completions). */
+  invalidRate: Aggregate['invalidRate'];
+  invalidAnswers: Aggregate['invalidAnswerRate'];
+  regret: Aggregate['regret'];
 }
 
 const sweepFlags = {
@@ -159,22 +164,23 @@ export async function sweepCommand(argv: string[]): Promise<void> {
       const summaries = await runLlmEpisodes({
         session, envId, envOptions, scenario,
         episodes: values.seeds, horizon: values.horizon, seed: values.seed,
-        mode: values.mode, samples: values.samples, temperature, steering, out,
+        mode: values.mode, samples: values.samples, temperature, minValidMass: values['min-valid-mass'], steering, out,
       });
       const agg = aggregate(summaries.map((s) => s.summary));
-      const row: SweepRow = { layer, beta, temperature, control, runs: summaries.length, entropy: agg.entropy, invalidRate: agg.invalidRate, regret: agg.regret };
+      const row: SweepRow = { layer, beta, temperature, control, runs: summaries.length, entropy: agg.entropy, validMass: agg.validMass, invalidRate: agg.invalidRate, invalidAnswers: agg.invalidAnswerRate, regret: agg.regret };
       rows.push(row);
-      process.stderr.write(`layer ${layer} T ${temperature} beta ${beta}: entropy ${agg.entropy.mean.toFixed(3)} invalid ${agg.invalidRate.mean.toFixed(2)}\n`);
+      process.stderr.write(`layer ${layer} T ${temperature} beta ${beta}: entropy ${agg.entropy.mean.toFixed(3)} valid mass ${agg.validMass.mean.toFixed(3)} invalid ${agg.invalidRate.mean.toFixed(2)}\n`);
     }
   } finally {
     await session.dispose();
   }
-  const ci = (x: SweepRow['entropy']) => `${x.mean.toFixed(3)} [${x.lo?.toFixed(3) ?? '-'}, ${x.hi?.toFixed(3) ?? '-'}]`;
-  print(['layer\ttemp\tbeta\truns\tentropy (95% CI)\tinvalid rate (95% CI)\tregret (95% CI)', ...rows.map((r) => `${r.layer}\t${r.temperature}\t${r.beta}\t${r.runs}\t${ci(r.entropy)}\t${ci(r.invalidRate)}\t${ci(r.regret)}`)].join('\n'));
-  // Calibration: per layer and temperature, the smallest beta at which half the answers fail to parse.
+  const ci = (x: SweepRow['entropy']) => (Number.isNaN(x.mean) ? '-' : `${x.mean.toFixed(3)} [${x.lo?.toFixed(3) ?? '-'}, ${x.hi?.toFixed(3) ?? '-'}]`);
+  print(['layer\ttemp\tbeta\truns\tentropy over choice steps (95% CI)\tvalid mass (95% CI)\tinvalid rate (95% CI)\tregret (95% CI)', ...rows.map((r) => `${r.layer}\t${r.temperature}\t${r.beta}\t${r.runs}\t${ci(r.entropy)}\t${ci(r.validMass)}\t${ci(r.invalidRate)}\t${ci(r.regret)}`)].join('\n'));
+  // Calibration: per layer and temperature, the smallest beta at which half the answers are invalid
+  // (sampled: of all completions; exact/thought: format-broken steps).
   const breaksAt = [...new Set(rows.map((r) => `${r.layer}|${r.temperature}`))].map((k) => {
     const [layer, temperature] = k.split('|').map(Number);
-    const hit = rows.filter((r) => r.layer === layer && r.temperature === temperature).sort((a, b) => a.beta - b.beta).find((r) => r.invalidRate.mean >= 0.5);
+    const hit = rows.filter((r) => r.layer === layer && r.temperature === temperature).sort((a, b) => a.beta - b.beta).find((r) => r.invalidAnswers.mean >= 0.5);
     return { layer, temperature, beta: hit ? hit.beta : null };
   });
   print(JSON.stringify({ rows, breaksAt }));

@@ -137,8 +137,11 @@ export const episodeFlags = {
   horizon: int({ min: 1 }).optional(),
   seed: int().default(0),
   mode: oneOf(MODES).default('exact'),
-  samples: int({ min: 1 }).default(25),
+  /** Completions (sampled, default 25) or thoughts (thought, default 5) per step. */
+  samples: int({ min: 1 }).optional(),
   temperature: number({ min: 0 }).default(1),
+  /** Exact and thought modes: a step whose valid answers hold less probability is format-broken. */
+  'min-valid-mass': number({ min: 0, max: 1 }).default(0.05),
 };
 
 /** Steering from a vector file (generate, run); defaults are applied by settingFromFlags. */

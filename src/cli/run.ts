@@ -60,8 +60,9 @@ export interface LlmRunArgs {
   horizon?: number;
   seed: number;
   mode: Mode;
-  samples: number;
+  samples?: number;
   temperature: number;
+  minValidMass: number;
   steering: SteeringSetting | null;
   out?: string;
   onEpisode?: (s: SummaryRecord) => void;
@@ -77,6 +78,7 @@ export async function runLlmEpisodes(a: LlmRunArgs): Promise<SummaryRecord[]> {
       mode: a.mode,
       samples: a.samples,
       temperature: a.temperature,
+      minValidMass: a.minValidMass,
       horizon: a.horizon,
       steering: a.steering,
       onStep: a.out ? (rec) => appendFileSync(a.out!, formatTraceLine(rec)) : undefined,
@@ -114,10 +116,11 @@ export async function runCommand(argv: string[]): Promise<void> {
         session, envId, envOptions, scenario, episodes, horizon, seed,
         mode: values.mode,
         samples: values.samples,
+        minValidMass: values['min-valid-mass'],
         temperature: values.temperature,
         steering,
         out,
-        onEpisode: (s) => process.stderr.write(`episode ${s.runId}: ${s.steps} steps, entropy ${s.summary.entropy.toFixed(3)}\n`),
+        onEpisode: (s) => process.stderr.write(`episode ${s.runId}: ${s.steps} steps, entropy ${s.summary.entropy?.toFixed(3) ?? '– (no choice step)'}\n`),
       });
     } finally {
       await session.dispose();

@@ -38,8 +38,8 @@ export interface StepContext {
 }
 
 export interface Decision {
-  /** Action distribution (probabilities, or frequencies of parsed samples). */
-  probs: number[];
+  /** Action distribution (probabilities, or frequencies of parsed samples); null when there is none. */
+  probs: number[] | null;
   /** The action played; null when nothing parsed and the episode ends. */
   action: number | null;
   valid: boolean;
@@ -81,6 +81,7 @@ export interface LoopOptions {
   steeringConfig?: RunConfig['steering'];
 }
 
+
 export interface LoopResult {
   steps: StepRecord[];
   summary: SummaryRecord;
@@ -108,6 +109,7 @@ export async function runLoop(env: Env, policy: EpisodePolicy, o: LoopOptions): 
     policy: policy.name,
     mode: policy.mode,
     steering: o.steeringConfig ?? null,
+    horizon,
   };
   const runId = runIdOf(config);
   const history: History = { initial, turns: [] };
@@ -144,7 +146,7 @@ export async function runLoop(env: Env, policy: EpisodePolicy, o: LoopOptions): 
         completion: d.traceCompletion ?? null,
         ...(d.completions ? { completions: d.completions } : {}),
         actionProbs: d.probs,
-        entropy: entropy(d.probs),
+        entropy: d.probs ? entropy(d.probs) : null,
         action: d.action,
         actionLabel: d.action === null ? null : actions[d.action]!.label,
         valid: d.valid,

@@ -43,8 +43,9 @@ export function formatTrace(records: readonly TraceRecord[]): string {
 /** The summary line for a finished run, computed from its step lines. */
 export function summaryRecordFor(runId: string, config: RunConfig, steps: readonly StepRecord[], numActions?: number): SummaryRecord {
   if (steps.length === 0) throw new SteerlabError('BAD_TRACE', `run ${runId}: a summary needs at least one step`);
-  const K = numActions ?? steps[0]!.actionProbs.length;
-  return { type: 'summary', runId, config, steps: steps.length, numActions: K, summary: summarizeRun(steps, { numActions: K }) };
+  const K = numActions ?? steps.find((s) => s.actionProbs)?.actionProbs!.length;
+  if (K === undefined) throw new SteerlabError('BAD_TRACE', `run ${runId}: no step has an action distribution, so the number of actions is unknown`);
+  return { type: 'summary', runId, config, steps: steps.length, numActions: K, summary: summarizeRun(steps, { numActions: K, horizon: config.horizon }) };
 }
 
 export interface RunRecords {

@@ -4,7 +4,7 @@
  * additions go under `extra`. Every line repeats the run config so a line is readable alone.
  */
 import { z } from 'zod';
-import { METRIC_KEYS, type MetricKey } from '../metrics/summary';
+import { METRIC_KEYS, OPTIONAL_METRICS, type MetricKey } from '../metrics/summary';
 
 const finite = z.number(); // zod 4 numbers reject NaN and ±Infinity
 const nonNegative = z.number().min(0);
@@ -38,6 +38,8 @@ export const runConfigSchema = z.strictObject({
   /** exact: action distribution from log-probs after the answer prefix; sampled: Monte-Carlo over completions. */
   mode: z.enum(['exact', 'sampled', 'thought', 'baseline']),
   steering: runSteeringSchema.nullable(),
+  /** The configured horizon (the metrics' T); absent in older traces, where T is the run's length. */
+  horizon: count.optional(),
 });
 
 export const stepRecordSchema = z
@@ -53,10 +55,10 @@ export const stepRecordSchema = z
     completion: z.string().nullable(),
     /** All sampled completions behind actionProbs (sampled mode). */
     completions: z.array(z.string()).optional(),
-    /** Action distribution at this step, one entry per action (probabilities, or frequencies of parsed samples). */
-    actionProbs: z.array(nonNegative).min(1),
-    /** Entropy of actionProbs in nats. */
-    entropy: nonNegative,
+    /** Action distribution at this step, one entry per action (probabilities, or frequencies of parsed samples); null when there is none (no sample parsed). */
+    actionProbs: z.array(nonNegative).min(1).nullable(),
+    /** Entropy of actionProbs in nats; null with no distribution. */
+    entropy: nonNegative.nullable(),
     /** Action played; null when the answer did not parse and the episode ended. */
     action: count.nullable(),
     actionLabel: z.string().nullable(),
@@ -79,17 +81,36 @@ export const stepRecordSchema = z
     extra: z.record(z.string(), z.unknown()).optional(),
   })
   .superRefine((r, ctx) => {
-    if (r.action !== null && r.action >= r.actionProbs.length) {
+    if (r.action !== null && r.actionProbs && r.action >= r.actionProbs.length) {
       ctx.addIssue({ code: 'custom', path: ['action'], message: `action ${r.action} is outside actionProbs (${r.actionProbs.length} actions)` });
+    }
+    if ((r.actionProbs === null) !== (r.entropy === null)) {
+      ctx.addIssue({ code: 'custom', path: ['entropy'], message: 'must be null exactly when actionProbs is null' });
     }
     if ((r.action === null) !== (r.actionLabel === null)) {
       ctx.addIssue({ code: 'custom', path: ['actionLabel'], message: 'must be null exactly when action is null' });
     }
   });
 
-const summaryValues = z.strictObject(
-  Object.fromEntries(METRIC_KEYS.map((k) => [k, finite])) as Record<MetricKey, typeof finite>,
-);
+const summaryValues = z.strictObject({
+  entropy: finite.nullable(),
+  /** Absent in traces written before valid mass was measured. */
+  validMass: finite.nullable().optional(),
+  regret: finite,
+  suffFailFreq: finite,
+  kMinFrac: finite,
+  greedyFrac: finite,
+  bestArmFrac: finite,
+  coverage: finite,
+  invalidRate: finite,
+  invalidAnswerRate: finite.optional(),
+  meanReward: finite,
+});
+// The summary line holds exactly the metric keys, the optional ones nullable.
+const _keys: Record<MetricKey, unknown> = summaryValues.shape;
+void _keys;
+void METRIC_KEYS;
+void OPTIONAL_METRICS;
 
 export const summaryRecordSchema = z.strictObject({
   type: z.literal('summary'),

@@ -24,10 +24,12 @@ export class AgentState {
   env = $state('east-gauss2');
   scenario = $state('east-buttons');
   preset = $state<EastPreset>('equal');
-  mode = $state<'exact' | 'sampled'>('exact');
+  mode = $state<'exact' | 'sampled' | 'thought'>('exact');
   samples = $state(5);
   maxThoughtTokens = $state(48);
   temperature = $state(1);
+  /** Exact and thought modes: steps whose valid answers hold less probability than this are format-broken. */
+  minValidMass = $state(0.05);
   horizon = $state(20);
   seed = $state(1);
 
@@ -39,7 +41,7 @@ export class AgentState {
   /** Why the last live steering change was refused by the worker. */
   steeringError = $state<string | null>(null);
   /** Settings of the run on display (labels and K stay with it while the pickers change). */
-  shown = $state.raw<{ env: string; scenario: string; labels: string[]; horizon: number; mode: 'exact' | 'sampled' } | null>(null);
+  shown = $state.raw<{ env: string; scenario: string; labels: string[]; horizon: number; mode: 'exact' | 'sampled' | 'thought' } | null>(null);
 
   readonly game = $derived(this.games.find((g) => g.id === this.env) ?? this.games[0]!);
   readonly labels = $derived(actionLabels(this.env, gameOptions(this.env, this.preset), this.scenario));
@@ -87,8 +89,9 @@ export class AgentState {
       envOptions: gameOptions(this.env, this.preset),
       scenario: this.scenario,
       mode: this.mode,
-      ...(this.mode === 'sampled' ? { samples: this.samples, maxThoughtTokens: this.maxThoughtTokens } : {}),
+      ...(this.mode !== 'exact' ? { samples: this.samples, maxThoughtTokens: this.maxThoughtTokens } : {}),
       temperature: this.temperature,
+      minValidMass: this.minValidMass,
       horizon: this.horizon,
       seed: this.seed,
       steering: this.steering.wire,

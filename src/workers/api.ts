@@ -122,13 +122,15 @@ export interface EpisodeRequest {
   envOptions?: Record<string, unknown>;
   /** A built-in scenario id that lists this game. */
   scenario: string;
-  mode: 'exact' | 'sampled';
+  mode: 'exact' | 'sampled' | 'thought';
   /** Sampled mode: completions per step (default 25). */
   samples?: number;
   /** Sampled mode: most tokens per completion (default 64). */
   maxThoughtTokens?: number;
   /** Of the completions (sampled) or of the action distribution (exact); 0 = greedy. */
   temperature: number;
+  /** Exact and thought modes: a step whose valid answers hold less probability is format-broken (default 0.05). */
+  minValidMass?: number;
   /** Steps (default: the game's horizon). */
   horizon?: number;
   seed: number;

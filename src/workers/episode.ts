@@ -27,6 +27,7 @@ function checkRequest(req: EpisodeRequest): void {
   if (!MODES.includes(req.mode)) bad(`mode must be ${MODES.join(' or ')}, got '${String(req.mode)}'`);
   if (!Number.isFinite(req.temperature) || req.temperature < 0) bad(`temperature must be >= 0, got ${req.temperature}`);
   if (!Number.isFinite(req.seed)) bad(`seed must be a number, got ${req.seed}`);
+  if (req.minValidMass !== undefined && !(req.minValidMass >= 0 && req.minValidMass <= 1)) bad(`min valid mass must be a number in 0..1, got ${req.minValidMass}`);
   if (req.horizon !== undefined && (!Number.isInteger(req.horizon) || req.horizon < 1)) bad(`horizon must be a whole number >= 1, got ${req.horizon}`);
   if (req.samples !== undefined && (!Number.isInteger(req.samples) || req.samples < 1 || req.samples > 1000)) bad(`samples must be a whole number in 1..1000, got ${req.samples}`);
   if (req.maxThoughtTokens !== undefined && (!Number.isInteger(req.maxThoughtTokens) || req.maxThoughtTokens < 1 || req.maxThoughtTokens > 4096)) {
@@ -80,6 +81,7 @@ export class EpisodeRunner {
         samples: req.samples,
         maxThoughtTokens: req.maxThoughtTokens,
         temperature: req.temperature,
+        minValidMass: req.minValidMass,
         horizon: req.horizon,
         steering: () => this.live,
         // A live run names the vector it starts from even at beta 0: the slider may move later.

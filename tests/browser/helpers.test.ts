@@ -35,7 +35,7 @@ describe('vector files', () => {
     expect(codeOf(() => parseVectorJson('{"layer":'))).toBe('BAD_VECTOR');
     expect(() => parseVectorJson(JSON.stringify({ layer: -1, hidden: 1, vector: [1] }))).toThrow(/layer/);
     expect(() => parseVectorJson(JSON.stringify({ layer: 0, hidden: 2, vector: [1, 'x'] }))).toThrow(/vector\.1/);
-    expect(() => parseVectorJson(JSON.stringify({ layer: 0, hidden: 3, vector: [1, 2] }))).toThrow(/vector has 2 entries but hidden is 3/);
+    expect(() => parseVectorJson(JSON.stringify({ layer: 0, hidden: 3, vector: [1, 2] }))).toThrow(/the layer 0 direction has 2 entries but hidden is 3/);
     expect(() => parseVectorJson(JSON.stringify([1, 2]))).toThrow(SteerlabError);
   });
 
@@ -82,7 +82,7 @@ describe("the agent panel's games", () => {
     expect(games.map((g) => g.id)).toEqual(listEnvs().map((e) => e.id));
     const east = games.find((g) => g.id === 'east-gauss2')!;
     expect(east.horizon).toBe(50);
-    expect(east.scenarios.map((s) => s.id)).toEqual(['east-buttons', 'east-slot-machine']);
+    expect(east.scenarios.map((s) => s.id)).toEqual(['east-buttons', 'east-buttons-transcript', 'east-slot-machine']);
     for (const g of games) expect(g.scenarios.length).toBeGreaterThan(0);
   });
 
@@ -101,14 +101,15 @@ describe("the agent panel's games", () => {
     expect(actionLabels('east-gauss2', {}, 'frozenlake-text')).toEqual([]);
   });
 
-  it('charts entropy, the ln K ceiling and the beta in force (0 when unsteered) per step', () => {
-    const step = (i: number, entropy: number, beta: number | null) => ({ step: i, entropy, steering: beta === null ? null : { layer: 1, beta } }) as StepRecord;
-    const { columns } = entropyChartData([step(0, 0.5, null), step(1, 0.25, 4), step(2, 0.125, -2)], 4);
+  it('charts entropy, the ln K ceiling, the beta in force (0 when unsteered) and valid mass per step; a broken step has no entropy point', () => {
+    const step = (i: number, entropy: number, beta: number | null, extra: Partial<StepRecord> = {}) => ({ step: i, entropy, valid: true, steering: beta === null ? null : { layer: 1, beta }, ...extra }) as StepRecord;
+    const { columns } = entropyChartData([step(0, 0.5, null, { validMass: 0.7 }), step(1, 0.25, 4, { validMass: 0.4 }), step(2, 0.69, -2, { validMass: 0.01, valid: false, formatBroken: true }), step(3, 0.125, 0)], 4);
     expect(columns).toEqual([
-      [0, 1, 2],
-      [0.5, 0.25, 0.125],
-      [Math.log(4), Math.log(4), Math.log(4)],
-      [0, 4, -2],
+      [0, 1, 2, 3],
+      [0.5, 0.25, null, 0.125],
+      [Math.log(4), Math.log(4), Math.log(4), Math.log(4)],
+      [0, 4, -2, 0],
+      [0.7, 0.4, 0.01, null],
     ]);
   });
 });

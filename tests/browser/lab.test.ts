@@ -222,7 +222,8 @@ describe('the model worker', () => {
     }, 60_000);
 
     it('plays an agent episode in the worker, streaming every step record before it resolves, as the Node engine plays it', async () => {
-      const req: EpisodeRequest = { env: 'east-gauss2', envOptions: { preset: '95-105' }, scenario: 'east-buttons', mode: 'exact', temperature: 1, horizon: 4, seed: 5, steering: null };
+      // The tiny random model never puts 5 % on the answers: measure every step (minValidMass 0).
+      const req: EpisodeRequest = { env: 'east-gauss2', envOptions: { preset: '95-105' }, scenario: 'east-buttons', mode: 'exact', temperature: 1, minValidMass: 0, horizon: 4, seed: 5, steering: null };
       const r = await page.evaluate(async (req) => {
         const streamed: StepRecord[] = [];
         const res = await window.steerlab.client.runEpisode(req, (s) => streamed.push(s));
@@ -249,11 +250,11 @@ describe('the model worker', () => {
       const { session } = await openGguf(nodeRuntime, tiny.bytes, 'tiny');
       try {
         // as the worker runs it (src/workers/episode.ts), without steering: the run config follows from the session and the options
-        const node = await runEpisode(session, createEnv('east-gauss2', { preset: '95-105', horizon: 4 }), getScenario('east-buttons'), 5, { mode: 'exact', temperature: 1, horizon: 4, steering: null });
+        const node = await runEpisode(session, createEnv('east-gauss2', { preset: '95-105', horizon: 4 }), getScenario('east-buttons'), 5, { mode: 'exact', temperature: 1, minValidMass: 0, horizon: 4, steering: null });
         expect(node.steps[0]!.config).toEqual(steps[0]!.config);
         expect(node.steps.map((x) => x.runId)).toEqual(steps.map((x) => x.runId));
         expect(steps.map((x) => x.action)).toEqual(node.steps.map((x) => x.action));
-        steps.forEach((x, i) => expect(maxAbsDiff(x.actionProbs, node.steps[i]!.actionProbs)).toBeLessThan(1e-4));
+        steps.forEach((x, i) => expect(maxAbsDiff(x.actionProbs!, node.steps[i]!.actionProbs!)).toBeLessThan(1e-4));
         expect(steps.map((x) => x.cumRegret)).toEqual(node.steps.map((x) => x.cumRegret));
       } finally {
         await session.dispose();
@@ -510,6 +511,8 @@ describe('the agent panel', () => {
     await page.locator('input[name=agent-horizon]').fill(String(s.horizon));
     await page.locator('input[name=agent-seed]').fill(String(s.seed));
     await page.locator('input[name=agent-temperature]').fill(String(s.temperature));
+    // The tiny random model never puts 5 % on the answers: measure every step.
+    if (s.mode !== 'sampled') await page.locator('input[name=agent-min-valid-mass]').fill('0');
   }
 
   it('runs an exact-mode episode step by step into the chart and the action bars, and exports JSONL and CSV', async () => {
@@ -541,7 +544,7 @@ describe('the agent panel', () => {
     expect(shown).toEqual(last.actionProbs);
     expect(await agent().locator('.bar.chosen .label').innerText()).toBe(last.actionLabel);
     expect(await agent().locator('.regret').innerText()).toBe(last.cumRegret.toFixed(2));
-    expect(await agent().locator('.entropy').innerText()).toMatch(new RegExp(`^${last.entropy.toFixed(3)} nats \\(max 0\\.693\\)$`));
+    expect(await agent().locator('.entropy').innerText()).toMatch(new RegExp(`^${last.entropy!.toFixed(3)} nats \\(max 0\\.693\\)$`));
 
     const csv = await exported('Export CSV');
     expect(csv.name).toBe('steerlab-east-gauss2-east-buttons-seed3.csv');
@@ -640,7 +643,7 @@ describe('the agent panel', () => {
     expect(plain[0]!.config).toEqual(steps[0]!.config);
     expect(steps.slice(0, first).map((r) => [r.action, r.actionProbs])).toEqual(plain.slice(0, first).map((r) => [r.action, r.actionProbs]));
     expect(steps.slice(0, first + 1).map((r) => r.promptTokens)).toEqual(plain.slice(0, first + 1).map((r) => r.promptTokens));
-    const moved = steps.slice(first).map((r, i) => maxAbsDiff(r.actionProbs, plain[first + i]!.actionProbs));
+    const moved = steps.slice(first).map((r, i) => maxAbsDiff(r.actionProbs!, plain[first + i]!.actionProbs!));
     for (const d of moved) expect(d, `|steered - unsteered| per step from step ${first}: ${moved.join(', ')}`).toBeGreaterThan(1e-3);
   }, 120_000);
 
