@@ -3,9 +3,11 @@
  * the same with the full prompt re-run every step, and exact vs sampled (M completions) steps.
  */
 import { runEpisode } from '../agent/agent.js';
+import { TranscriptTokens } from '../agent/transcript.js';
 import type { ModelSession } from '../engine/session.js';
+import { buildMessages, stepFeedback, type Turn } from '../envs/prompt.js';
 import { createEnv } from '../envs/registry.js';
-import { getScenario } from '../envs/scenario.js';
+import { getScenario, scenarioActions } from '../envs/scenario.js';
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
@@ -19,6 +21,42 @@ export interface AgentBench {
   samples: number;
   maxThoughtTokens: number;
   sampledOverExact: number;
+  /** Tokenising a 50-step transcript and its K = 2 answers each step: full re-encodes vs incremental (TranscriptTokens). */
+  tokenise: { fullMs: number; incrementalMs: number; fullOverIncremental: number; promptTokensAtStep50: number };
+}
+
+/** The 50 prompts of an episode that alternates buttons, tokenised both ways (same ids; checked in tests). */
+function benchTokenise(session: ModelSession) {
+  const scenario = getScenario('east-buttons');
+  const env = createEnv('east-gauss2', { preset: 'equal' });
+  const actions = scenarioActions(scenario, env.actions());
+  const history = { initial: env.reset(1), turns: [] as Turn[] };
+  const texts: string[] = [];
+  for (let t = 0; t < 50; t++) {
+    texts.push(session.chat(buildMessages(scenario, env, history), true));
+    const r = env.step(t % 2);
+    history.turns.push({ action: t % 2, valid: true, completion: `${scenario.answer.prefix}${(t % 2) + 1}.`, reward: r.reward, observation: r.observation, envFeedback: stepFeedback(scenario, actions, t % 2, r) });
+  }
+  const answers = actions.map((a) => scenario.answer.prefix + a.answer);
+  const time = (f: () => void) => {
+    const t0 = performance.now();
+    f();
+    return performance.now() - t0;
+  };
+  const reps = [0, 1, 2].map(() => ({
+    full: time(() => texts.forEach((x) => [x, ...answers.map((a) => x + a)].forEach((y) => session.encode(y)))),
+    incremental: time(() => {
+      const tt = new TranscriptTokens(session.tokenizer);
+      for (const x of texts) {
+        tt.encode(x);
+        for (const a of answers) tt.extend(a);
+      }
+    }),
+  }));
+  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[1]!;
+  const fullMs = med(reps.map((r) => r.full));
+  const incrementalMs = med(reps.map((r) => r.incremental));
+  return { fullMs, incrementalMs, fullOverIncremental: fullMs / incrementalMs, promptTokensAtStep50: session.encode(texts[49]!).length };
 }
 
 export async function benchAgent(session: ModelSession, log: (s: string) => void, samples = 25, maxThoughtTokens = 48): Promise<AgentBench> {
@@ -50,5 +88,6 @@ export async function benchAgent(session: ModelSession, log: (s: string) => void
     samples,
     maxThoughtTokens,
     sampledOverExact: sampledStepMs / exactStepMs,
+    tokenise: benchTokenise(session),
   };
 }
