@@ -6,6 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { interval95, type Interval } from '../metrics/stats.js';
+import { svgPanels } from './svg.js';
 
 export interface SeedValues {
   seed: number;
@@ -151,7 +152,7 @@ mixture over thoughts of the exact distribution after each thought; hedge rate =
 containing one of: ${s.hedges.map((h) => `"${h}"`).join(', ')}.
 ${table(by('thought'), tPlain, ['hedgeRate'])}
 
-Sampled free text, the paper's setting at small scale (${s.sampled.samples} completions per step, not 25; ${s.sampled.seeds} seeds × ${s.sampled.horizon} steps):
+Sampled free text, the paper's setting (${s.sampled.samples} completions per step) at small scale (${s.sampled.seeds} seeds × ${s.sampled.horizon} steps):
 entropy of the parsed-action frequencies; parse rate = share of completions whose action parses.
 ${table(by('sampled'), sPlain, ['parseRate', 'hedgeRate'])}
 
@@ -169,6 +170,33 @@ ${table(by('sampled'), sPlain, ['parseRate', 'hedgeRate'])}
 `;
 }
 
+/**
+ * The figure: each condition's choice-step entropy against its valid mass (seed means), so a gain
+ * in entropy bought by losing the answer format shows as a move to the left.
+ */
+export function eastFigure(j: EastJson): string {
+  const pt = (c: Condition) => ({ x: over(c, 'validMass').mean, y: over(c, 'entropy').mean });
+  const keep = (cs: Condition[]) => cs.map(pt).filter((q) => !Number.isNaN(q.x) && !Number.isNaN(q.y));
+  const ev = j.conditions.filter((c) => c.set === 'eval');
+  const rp = j.conditions.filter((c) => c.set === 'replay');
+  const ticks = [0, 0.25, 0.5, 0.75, 1];
+  const yMax = Math.log(2) * 1.05;
+  return svgPanels([
+    { title: 'Held-out seeds, closed loop', xLabel: 'valid mass (probability of any valid answer)', yLabel: 'entropy over choice steps (nats)', yMax, xTicks: ticks, series: [
+      { name: 'unsteered', color: '#2ca02c', line: false, points: keep(ev.filter((c) => c.vector === 'none' && c.temperature === 1)) },
+      { name: 'temperature alone', color: '#ff7f0e', points: keep(ev.filter((c) => c.vector === 'none' && c.temperature !== 1).sort((a, b) => a.temperature - b.temperature)) },
+      { name: 'EAST (r, 2r)', color: '#d62728', points: keep(ev.filter((c) => c.vector === 'east').sort((a, b) => a.r - b.r)) },
+      { name: 'shuffled / permuted / projected', color: '#7f7f7f', line: false, points: keep(ev.filter((c) => ['shuffled', 'permuted', 'projected'].includes(c.vector))) },
+    ] },
+    { title: 'Paired replays: EAST vs random directions', xLabel: 'valid mass', yLabel: 'entropy over choice steps (nats)', yMax, xTicks: ticks, series: [
+      { name: 'unsteered', color: '#2ca02c', line: false, points: keep(rp.filter((c) => c.vector === 'none')) },
+      { name: 'random directions, same norm', color: '#9467bd', line: false, points: keep(rp.filter((c) => c.vector === 'random')) },
+      { name: 'EAST', color: '#d62728', line: false, points: keep(rp.filter((c) => c.vector === 'east')) },
+    ] },
+  ]);
+}
+
 export function renderEastReport(outDir: string, json: EastJson): void {
   writeFileSync(join(outDir, 'east.md'), eastReport(json));
+  writeFileSync(join(outDir, 'east-tradeoff.svg'), eastFigure(json));
 }

@@ -32,11 +32,11 @@ export const EAST_REPRO = {
   env: 'east-gauss2',
   envOptions: { preset: 'equal' },
   minValidMass: 0.05,
-  collect: { scenario: 'east-buttons', episodes: 12, horizon: 30, seed: 1000, layers: [5, 10, 15, 20, 25], temperature: 1, prefixNormEpisodes: 4 },
-  tune: { seeds: 6, seed: 2000, horizon: 10, strengths: [0.5, 1, 2, 4], maxBrokenRate: 0.1, minValidMassRatio: 0.5 },
-  evaluate: { seeds: 20, seed: 3000, horizon: 20, replaySeeds: 10, replayHorizon: 10, temperatures: [1.5, 2, 3], randomDirections: 20, transfer: 'east-slot-machine' },
-  thought: { scenario: 'east-buttons-transcript', seeds: 8, seed: 4000, horizon: 5, thoughts: 2, maxThoughtTokens: 24, temperature: 0.7, temperatures: [1, 1.3] },
-  sampled: { scenario: 'east-buttons-transcript', seeds: 4, seed: 5000, horizon: 5, samples: 6, maxThoughtTokens: 32, temperature: 0.7, temperatures: [1] },
+  collect: { scenario: 'east-buttons', episodes: 10, horizon: 24, seed: 1000, layers: [5, 10, 15, 20], temperature: 1, prefixNormEpisodes: 3 },
+  tune: { seeds: 4, seed: 2000, horizon: 8, strengths: [0.5, 1, 2], maxBrokenRate: 0.1, minValidMassRatio: 0.5 },
+  evaluate: { seeds: 20, seed: 3000, horizon: 10, replaySeeds: 10, replayHorizon: 6, temperatures: [1.5, 3], randomDirections: 20, transfer: 'east-slot-machine' },
+  thought: { scenario: 'east-buttons-transcript', seeds: 6, seed: 4000, horizon: 4, thoughts: 2, maxThoughtTokens: 20, temperature: 0.7, temperatures: [1.3] },
+  sampled: { scenario: 'east-buttons-transcript', seeds: 3, seed: 5000, horizon: 3, samples: 25, maxThoughtTokens: 28, temperature: 0.7, temperatures: [1] },
   /** Words that express uncertainty in a thought (lower-case, matched as substrings). */
   hedges: ['not sure', 'unsure', 'uncertain', "don't know", 'do not know', 'maybe', 'perhaps', 'might', 'explore', 'try'],
 };
