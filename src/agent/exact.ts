@@ -11,7 +11,7 @@ import { settingHooks } from '../steering/control-vector.js';
 import type { Decision, StepContext } from '../episode/loop.js';
 import { DEFAULT_MIN_VALID_MASS, LlmPolicy } from './llm-policy.js';
 
-function argmax(p: number[]): number {
+export function argmax(p: number[]): number {
   let b = 0;
   for (let i = 1; i < p.length; i++) if (p[i]! > p[b]!) b = i;
   return b;

@@ -13,7 +13,7 @@ import { answerCompletion } from '../envs/scenario.js';
 import { entropy } from '../metrics/entropy.js';
 import { settingHooks } from '../steering/control-vector.js';
 import type { Decision, StepContext } from '../episode/loop.js';
-import { ExactPolicy } from './exact.js';
+import { argmax, ExactPolicy } from './exact.js';
 import { DEFAULT_MIN_VALID_MASS } from './llm-policy.js';
 
 export type ThoughtSteering = 'thought' | 'answer' | 'both';
@@ -77,7 +77,10 @@ export class ThoughtPolicy extends ExactPolicy {
           stopWhen: (ids) => cutAtStop(this.session.decode(ids), stop).stopped,
           onToken: ctx.hooks.pause ? async () => void (await ctx.hooks.pause!()) : undefined,
         });
-        const { thought, by } = cutAtStop(g.text, stop);
+        const cut = cutAtStop(g.text, stop);
+        const by = cut.by;
+        // The answer starts on its own line, as in the format, however the thought ended.
+        const thought = cut.thought.endsWith('\n') ? cut.thought : `${cut.thought}\n`;
         thoughts.push(thought);
         endedBy.push(by ?? (g.stoppedBy === 'stop' ? 'end' : 'length'));
         // Score the actions after prompt + prefix + thought + answer prefix, re-tokenised as text.
@@ -92,22 +95,18 @@ export class ThoughtPolicy extends ExactPolicy {
     }
     const extra: Record<string, unknown> = { cachedTokens: pr.reused, newTokens: pr.computed, validMassPerThought: masses, thoughtEndedBy: endedBy };
     const base = { promptTokens: promptIds.length, completions: thoughts, timings: { prompt: tPrompt }, extra };
+    // The step's valid mass is over all its thoughts: how well the format holds, kept or not.
+    const meanMass = masses.reduce((a, b) => a + b, 0) / M;
     if (!kept.length) {
       const mix = mixture(dists);
       const action = this.scenario.onInvalid === 'random-arm' ? this.rng.int(ctx.actions.length) : null;
-      return { ...base, probs: mix.probs, action, valid: false, formatBroken: true, validMass: masses.reduce((a, b) => a + b, 0) / M, completion: '', traceCompletion: null };
+      return { ...base, probs: mix.probs, action, valid: false, formatBroken: true, validMass: meanMass, completion: '', traceCompletion: null };
     }
     const mix = mixture(kept.map((m) => dists[m]!));
     Object.assign(extra, { meanConditionalEntropy: mix.conditional, entropyGap: mix.gap, thoughtsKept: kept.length });
     const pick = kept[this.rng.int(kept.length)]!;
-    const action = this.T <= 0 ? argmaxOf(dists[pick]!) : this.rng.categorical(dists[pick]!);
+    const action = this.T <= 0 ? argmax(dists[pick]!) : this.rng.categorical(dists[pick]!);
     const completion = `${thoughtPrefix}${thoughts[pick]}${answerCompletion(this.scenario, ctx.actions[action]!)}`;
-    return { ...base, probs: mix.probs, action, valid: true, validMass: kept.reduce((a, m) => a + masses[m]!, 0) / kept.length, completion, traceCompletion: completion };
+    return { ...base, probs: mix.probs, action, valid: true, validMass: meanMass, completion, traceCompletion: completion };
   }
-}
-
-function argmaxOf(p: number[]): number {
-  let b = 0;
-  for (let i = 1; i < p.length; i++) if (p[i]! > p[b]!) b = i;
-  return b;
 }
