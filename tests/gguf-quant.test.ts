@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { SteerlabError } from '../src/errors.js';
 import { parseGguf, tensorBytes } from '../src/engine/gguf/reader';

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { SteerlabError } from '../src/errors.js';
 import { GgmlType, quantize } from '../src/engine/gguf/quant';

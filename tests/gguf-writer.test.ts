@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { SteerlabError } from '../src/errors.js';
 import { GgmlType, dequantize, quantize } from '../src/engine/gguf/quant';
@@ -7,7 +7,6 @@ import { inferGgufType, writeControlVector, writeGguf, type GgufMetadataEntry } 
 import { needsRealModel, REAL_MODEL } from './helpers/real.js';
 
 const MODEL = REAL_MODEL;
-const haveModel = needsRealModel.available;
 
 function badArgument(f: () => unknown, part?: string): void {
   let err: unknown;

@@ -9,7 +9,7 @@
  */
 import { SteerlabError } from '../errors.js';
 import { Rng, type Seed } from '../util/rng';
-import { bfsDistances, cellIndex, indexCell, moveClamped, renderGrid, type Cell, type Delta } from './grid';
+import { bfsDistances, cellIndex, indexCell, moveClamped, renderGrid, type Delta } from './grid';
 import { GridEpisode } from './episode';
 import type { Env, StepEvent, StepResult } from './types';
 

@@ -9,27 +9,17 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { build, preview as startPreview, type PreviewServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LoadedModel } from '../../src/workers/api.js';
-import { launchChromium, needsChromium, openPage, startServer, type LabServer } from './setup.js';
+import { labHarness, needsChromium, openPage } from './setup.js';
 import { generate } from './shared.js';
 import { tinyGguf } from './tiny-gguf.js';
 
 needsChromium.describe('in chromium', () => {
-let server: LabServer;
-let browser: Browser;
-
-beforeAll(async () => {
-  server = await startServer();
-  browser = await launchChromium({ webgpu: true });
-}, 120_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-}, 30_000);
+// The dev server and chromium, started before this suite and closed after it.
+const lab = labHarness();
 
 describe('the model cache (IndexedDB in the worker)', () => {
   const tiny = tinyGguf();
@@ -45,12 +35,12 @@ describe('the model cache (IndexedDB in the worker)', () => {
     writeFileSync(join(dir, 'tiny.gguf'), tiny.bytes);
     modelBefore = process.env.STEERLAB_MODEL_GGUF;
     process.env.STEERLAB_MODEL_GGUF = join(dir, 'tiny.gguf');
-    ({ page } = await openPage(browser, `${server.url}/tests/browser/harness.html`));
+    ({ page } = await openPage(lab.browser, `${lab.server.url}/tests/browser/harness.html`));
     page.on('request', (r) => {
       if (new URL(r.url()).pathname === '/models/default.gguf') modelRequests++;
     });
     await page.waitForFunction(() => window.steerlab !== undefined, null, { timeout: 60_000 });
-    url = `${server.url}/models/default.gguf`;
+    url = `${lab.server.url}/models/default.gguf`;
   }, 120_000);
 
   afterAll(async () => {
@@ -163,7 +153,7 @@ describe('the production build (vite build + preview)', () => {
     }
     const { port } = preview.httpServer.address() as AddressInfo;
     let external: string[], errors: string[];
-    ({ page, external, errors } = await openPage(browser, `http://127.0.0.1:${port}/?device=wasm`));
+    ({ page, external, errors } = await openPage(lab.browser, `http://127.0.0.1:${port}/?device=wasm`));
     await page.locator('.model[data-status="ready"], .model[data-status="failed"]').waitFor({ timeout: 60_000 });
     expect(await page.locator('.model').getAttribute('data-status'), await page.locator('.model').innerText()).toBe('ready');
     await page.getByRole('button', { name: 'Generate with and without steering' }).click();

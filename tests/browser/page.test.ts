@@ -8,29 +8,19 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STEP_COLUMNS } from '../../src/trace/csv.js';
 import { parseTrace } from '../../src/trace/jsonl.js';
 import type { StepRecord } from '../../src/trace/schema.js';
 import { needsRealModel, REAL_MODEL } from '../helpers/real.js';
-import { launchChromium, needsChromium, openPage, startServer, type LabServer } from './setup.js';
+import { labHarness, needsChromium, openPage } from './setup.js';
 import { maxAbsDiff } from './shared.js';
 import { tinyGguf } from './tiny-gguf.js';
 
 needsChromium.describe('in chromium', () => {
-let server: LabServer;
-let browser: Browser;
-
-beforeAll(async () => {
-  server = await startServer();
-  browser = await launchChromium({ webgpu: true });
-}, 120_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-}, 30_000);
+// The dev server and chromium, started before this suite and closed after it.
+const lab = labHarness();
 
 /**
  * Registers hooks that serve a tiny GGUF as the page's /models/default.gguf, open the lab page on
@@ -45,7 +35,7 @@ function pageWithTinyDefaultModel(tmpPrefix: string): () => Awaited<ReturnType<t
     writeFileSync(join(dir, 'tiny.gguf'), tinyGguf().bytes);
     modelBefore = process.env.STEERLAB_MODEL_GGUF;
     process.env.STEERLAB_MODEL_GGUF = join(dir, 'tiny.gguf');
-    opened = await openPage(browser, `${server.url}/?device=wasm`);
+    opened = await openPage(lab.browser, `${lab.server.url}/?device=wasm`);
     await opened.page.locator('.model[data-status="ready"], .model[data-status="failed"]').waitFor({ timeout: 60_000 });
   }, 120_000);
   afterAll(async () => {
@@ -338,7 +328,7 @@ needsRealModel.describe('the default model on wasm', () => {
   }, 30_000);
 
   it('loads SmolLM2 in the page and generates a few tokens with and without steering', async () => {
-    ({ page } = await openPage(browser, `${server.url}/?device=wasm`));
+    ({ page } = await openPage(lab.browser, `${lab.server.url}/?device=wasm`));
     // converting and creating the session take seconds, so the progress line is there to see
     await expect.poll(() => page.locator('.model .progress span').first().innerText().catch(() => ''), { timeout: 30_000, interval: 50 }).toMatch(/^(downloading: [\d.]+ \/ 98\.4 MB|parsing GGUF|converting weights|creating session)$/);
     await page.locator('.model[data-status="ready"], .model[data-status="failed"]').waitFor({ timeout: 90_000 });

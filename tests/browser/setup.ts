@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
 import { createServer, type ViteDevServer } from 'vite';
 import { requirement } from '../helpers/requirement.js';
 
@@ -78,4 +79,21 @@ export async function openPage(browser: Browser, url: string): Promise<{ page: P
   page.setDefaultTimeout(60_000);
   await page.goto(url);
   return { page, external, errors };
+}
+
+/**
+ * Starts the project's dev server and chromium (with WebGPU on SwiftShader) before the calling
+ * suite's tests and closes both after them; read them through the returned object.
+ */
+export function labHarness(): { readonly server: LabServer; readonly browser: Browser } {
+  const h = {} as { server: LabServer; browser: Browser };
+  beforeAll(async () => {
+    h.server = await startServer();
+    h.browser = await launchChromium({ webgpu: true });
+  }, 120_000);
+  afterAll(async () => {
+    await h.browser?.close();
+    await h.server?.close();
+  }, 30_000);
+  return h;
 }

@@ -18,7 +18,7 @@ import type { StepRecord } from '../../src/trace/schema.js';
 import { Rng } from '../../src/util/rng.js';
 import type { EpisodeRequest, LoadedModel, LoadProgress } from '../../src/workers/api.js';
 import type { SelfTestCase, SelfTestResult } from '../../src/testing/selftest-api.js';
-import { launchChromium, needsChromium, openPage, startServer, type LabServer } from './setup.js';
+import { labHarness, launchChromium, needsChromium, openPage } from './setup.js';
 import { generate, maxAbsDiff, type TestSteering } from './shared.js';
 import { tinyGguf } from './tiny-gguf.js';
 
@@ -64,25 +64,15 @@ function checkAgainstReference(r: SelfTestResult, device: string): void {
 }
 
 needsChromium.describe('in chromium', () => {
-let server: LabServer;
-let browser: Browser;
-
-beforeAll(async () => {
-  server = await startServer();
-  browser = await launchChromium({ webgpu: true });
-}, 120_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-}, 30_000);
+// The dev server and chromium, started before this suite and closed after it.
+const lab = labHarness();
 
 describe('the model worker', () => {
   let page: Page;
   let external: string[];
 
   beforeAll(async () => {
-    ({ page, external } = await openPage(browser, `${server.url}/tests/browser/harness.html`));
+    ({ page, external } = await openPage(lab.browser, `${lab.server.url}/tests/browser/harness.html`));
     await page.waitForFunction(() => window.steerlab !== undefined, null, { timeout: 60_000 });
   }, 120_000);
 
@@ -327,7 +317,7 @@ describe('a chromium without WebGPU', () => {
 
   beforeAll(async () => {
     plainBrowser = await launchChromium({ webgpu: false });
-    ({ page } = await openPage(plainBrowser, `${server.url}/tests/browser/harness.html`));
+    ({ page } = await openPage(plainBrowser, `${lab.server.url}/tests/browser/harness.html`));
     await page.waitForFunction(() => window.steerlab !== undefined, null, { timeout: 60_000 });
   }, 120_000);
 
