@@ -10,7 +10,7 @@ import { parseTrace, formatTrace } from '../src/trace/jsonl.js';
 import { loadModel } from '../src/node/models.js';
 import { Rng } from '../src/util/rng.js';
 import { needsRealModel, REAL_MODEL } from './helpers/real.js';
-import { openTinyChar, type TinyModel } from './helpers/tiny.js';
+import { useTinyChar } from './helpers/tiny.js';
 
 const policyName = 'sample';
 /** A one-layer vector whose strength follows beta(step, token). */
@@ -20,11 +20,7 @@ const live = (vector: Float32Array, layer: number, positions: Positions, beta: (
 };
 
 describe('agent on a tiny character-level model', () => {
-  let t: TinyModel;
-  beforeAll(async () => {
-    t = await openTinyChar();
-  });
-  afterAll(async () => t.session.dispose());
+  const t = useTinyChar();
 
   it.each([1, 0.5])('exact candidate probabilities at temperature %s (per token) match sampled frequencies within sampling error', async (T) => {
     const s = t.session;
@@ -187,11 +183,7 @@ needsRealModel.describe('agent on SmolLM2-135M-Instruct', () => {
 });
 
 describe('live steering strength', () => {
-  let t: TinyModel;
-  beforeAll(async () => {
-    t = await openTinyChar();
-  });
-  afterAll(async () => t.session.dispose());
+  const t = useTinyChar();
 
   it('beta can change between steps and between tokens of a thought; every change is recorded', async () => {
     const env = createEnv('east-gauss2', { preset: 'equal' });
@@ -208,11 +200,7 @@ describe('live steering strength', () => {
 });
 
 describe('exact scoring when one answer is a prefix of another', () => {
-  let t: TinyModel;
-  beforeAll(async () => {
-    t = await openTinyChar();
-  });
-  afterAll(async () => t.session.dispose());
+  const t = useTinyChar();
 
   it('scores whole answers through the suffix: p("Button 1.") and p("Button 10.") are not double-counted', async () => {
     // A 12-armed Gaussian bandit with "Button N" labels: "1" is a token prefix of "10", "11", "12".
@@ -243,11 +231,7 @@ describe('exact scoring when one answer is a prefix of another', () => {
 });
 
 describe('prompt cache and steering on all positions', () => {
-  let t: TinyModel;
-  beforeAll(async () => {
-    t = await openTinyChar();
-  });
-  afterAll(async () => t.session.dispose());
+  const t = useTinyChar();
 
   it('a beta change with positions = all recomputes the prompt, so kept-cache traces equal full re-runs', async () => {
     const env = createEnv('east-gauss2', { preset: 'equal' });

@@ -1,5 +1,5 @@
 /** Thought mode (sample a thought, then score the actions exactly) and the transcript prompt style. */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runEpisode } from '../src/agent/agent.js';
 import { cutAtStop, mixture } from '../src/agent/thought.js';
 import { logSoftmax } from '../src/engine/logits.js';
@@ -7,7 +7,7 @@ import { buildMessages } from '../src/envs/prompt.js';
 import { createEnv } from '../src/envs/registry.js';
 import { getScenario, loadScenario } from '../src/envs/scenario.js';
 import { renderTranscript } from '../src/envs/transcript.js';
-import { openTinyChar, type TinyModel } from './helpers/tiny.js';
+import { useTinyChar } from './helpers/tiny.js';
 
 describe('thought-mode pieces', () => {
   it('a thought ends before the first stop string', () => {
@@ -29,11 +29,7 @@ describe('thought-mode pieces', () => {
 });
 
 describe('thought mode on a tiny character model', () => {
-  let t: TinyModel;
-  beforeAll(async () => {
-    t = await openTinyChar();
-  });
-  afterAll(async () => t.session.dispose());
+  const t = useTinyChar();
 
   it('the action distribution is the mean of the per-thought exact distributions', async () => {
     const scenario = getScenario('east-buttons');

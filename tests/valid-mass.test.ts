@@ -3,20 +3,16 @@
  * names the likeliest invalid next token, marks steps under minValidMass as format-broken, and
  * scores answers whose tokens clash through what ends them.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runEpisode } from '../src/agent/agent.js';
 import { logSoftmax } from '../src/engine/logits.js';
 import { buildMessages } from '../src/envs/prompt.js';
 import { createEnv } from '../src/envs/registry.js';
 import { getScenario, loadScenario } from '../src/envs/scenario.js';
-import { openTinyChar, type TinyModel } from './helpers/tiny.js';
+import { useTinyChar } from './helpers/tiny.js';
 
 describe('valid mass and format-broken steps (tiny character model)', () => {
-  let t: TinyModel;
-  beforeAll(async () => {
-    t = await openTinyChar();
-  });
-  afterAll(async () => t.session.dispose());
+  const t = useTinyChar();
 
   /** Log-probs after prompt + answer prefix, by one plain forward. */
   async function afterPrefix(scenarioId: string, seed: number, T = 1) {
@@ -69,11 +65,7 @@ describe('valid mass and format-broken steps (tiny character model)', () => {
 });
 
 describe('sampled mode with no parsed answer', () => {
-  let t: TinyModel;
-  beforeAll(async () => {
-    t = await openTinyChar();
-  });
-  afterAll(async () => t.session.dispose());
+  const t = useTinyChar();
 
   it('has no action distribution (not a uniform one), and the summary keeps it out of entropy', async () => {
     const env = createEnv('east-gauss2', { preset: 'equal' });
@@ -88,11 +80,7 @@ describe('sampled mode with no parsed answer', () => {
 });
 
 describe('answers whose tokens clash', () => {
-  let t: TinyModel;
-  beforeAll(async () => {
-    t = await openTinyChar();
-  });
-  afterAll(async () => t.session.dispose());
+  const t = useTinyChar();
 
   const names = Array.from({ length: 12 }, (_, i) => `n${i}`);
 

@@ -1,4 +1,5 @@
 /** Shared fixtures for engine tests: tiny generated models opened as steerable sessions. */
+import { afterAll, beforeAll } from 'vitest';
 import { tinyConfig, tinyWeights } from '../../src/testing/tiny.js';
 import type { DecoderConfig, DecoderWeights } from '../../src/engine/model/types.js';
 import { buildDecoderGraph, type GraphDtype, type GraphStyle } from '../../src/engine/onnx/decoder.js';
@@ -48,4 +49,26 @@ export async function openTinyChar(style: GraphStyle = 'genai'): Promise<TinyMod
   const graph = buildDecoderGraph(cfg, weights, { style, dtype: 'fp32' });
   const session = await openGraph(nodeRuntime, graph, { modelId: 'tiny-char', hash: 'tiny', architecture: 'llama', heads: cfg.heads, kvHeads: cfg.kvHeads, headDim: cfg.headDim, vocab: cfg.vocab }, charTokenizer);
   return { cfg, weights, graph, session };
+}
+
+/**
+ * The tiny character model for a suite: opened before its tests, disposed after them. The returned
+ * object reads through to the model, so tests use it as a TinyModel.
+ */
+export function useTinyChar(style: GraphStyle = 'genai'): TinyModel {
+  let m: TinyModel | undefined;
+  beforeAll(async () => {
+    m = await openTinyChar(style);
+  });
+  afterAll(async () => m?.session.dispose());
+  const get = (): TinyModel => {
+    if (!m) throw new Error('the tiny model is opened in beforeAll: use it inside a test');
+    return m;
+  };
+  return {
+    get cfg() { return get().cfg; },
+    get weights() { return get().weights; },
+    get graph() { return get().graph; },
+    get session() { return get().session; },
+  };
 }
