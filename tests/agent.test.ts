@@ -10,7 +10,7 @@ import { parseTrace, formatTrace } from '../src/trace/jsonl.js';
 import { loadModel } from '../src/node/models.js';
 import { Rng } from '../src/util/rng.js';
 import { needsRealModel, REAL_MODEL } from './helpers/real.js';
-import { useTinyChar } from './helpers/tiny.js';
+import { fullForwardScores, normalised, useTinyChar } from './helpers/tiny.js';
 
 const policyName = 'sample';
 /** A one-layer vector whose strength follows beta(step, token). */
@@ -214,19 +214,9 @@ describe('exact scoring when one answer is a prefix of another', () => {
     const env2 = createEnv('gaussian-named', { names: Array.from({ length: 12 }, (_, i) => `n${i}`), horizon: 1 });
     const prompt = s.chat(buildMessages(scenario, env2, { initial: env2.reset(1), turns: [] }) as never);
     // Reference: full forward of each complete answer, summed token log-probs, normalised.
-    const scores: number[] = [];
-    const head = s.encode(prompt + scenario.answer.prefix);
-    for (let n = 1; n <= 12; n++) {
-      const ids = s.encode(`${prompt}${scenario.answer.prefix}${n}${scenario.answer.suffix}`);
-      const tail = ids.slice(head.length);
-      const out = await s.forward(s.newCache(), ids.slice(0, -1), { logitsFor: tail.length });
-      let lp = 0;
-      tail.forEach((tok, i) => (lp += logSoftmax(out.logits.subarray(i * t.cfg.vocab, (i + 1) * t.cfg.vocab))[tok]!));
-      scores.push(lp);
-    }
-    const mx = Math.max(...scores);
-    const z = scores.reduce((a, b) => a + Math.exp(b - mx), 0);
-    scores.forEach((sc, k) => expect(Math.abs(r.steps[0]!.actionProbs![k]! - Math.exp(sc - mx) / z)).toBeLessThan(1e-5));
+    const head = s.encode(prompt + scenario.answer.prefix).length;
+    const scores = await fullForwardScores(s, Array.from({ length: 12 }, (_, k) => ({ ids: s.encode(`${prompt}${scenario.answer.prefix}${k + 1}${scenario.answer.suffix}`), head })));
+    normalised(scores).forEach((p, k) => expect(Math.abs(r.steps[0]!.actionProbs![k]! - p)).toBeLessThan(1e-5));
   });
 });
 

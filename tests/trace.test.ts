@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SteerlabError } from '../src/errors.js';
+import { errorOf } from './helpers/scenarios.js';
 import {
   formatTrace,
   formatTraceLine,
@@ -50,15 +50,6 @@ function step(i: number, over: Partial<StepRecord> = {}): StepRecord {
   };
 }
 
-function errorOf(fn: () => unknown): SteerlabError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(SteerlabError);
-    return e as SteerlabError;
-  }
-  throw new Error('expected a throw');
-}
 
 describe('JSONL round trip', () => {
   it('writes one line per record and parses back to the same records', () => {

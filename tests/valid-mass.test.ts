@@ -9,7 +9,7 @@ import { logSoftmax } from '../src/engine/logits.js';
 import { buildMessages } from '../src/envs/prompt.js';
 import { createEnv } from '../src/envs/registry.js';
 import { getScenario, loadScenario } from '../src/envs/scenario.js';
-import { useTinyChar } from './helpers/tiny.js';
+import { fullForwardScores, normalised, useTinyChar } from './helpers/tiny.js';
 
 describe('valid mass and format-broken steps (tiny character model)', () => {
   const t = useTinyChar();
@@ -92,20 +92,10 @@ describe('answers whose tokens clash', () => {
     const s = t.session;
     const env2 = createEnv('gaussian-named', { names, horizon: 1 });
     const prompt = s.chat(buildMessages(scenario, env2, { initial: env2.reset(1), turns: [] }) as never);
-    const head = s.encode(prompt + scenario.answer.prefix);
+    const head = s.encode(prompt + scenario.answer.prefix).length;
     const end = s.tokenizer.eosIds[0]!;
-    const scores: number[] = [];
-    for (let n = 1; n <= 12; n++) {
-      const ids = [...s.encode(`${prompt}${scenario.answer.prefix}${n}`), end];
-      const tail = ids.slice(head.length);
-      const out = await s.forward(s.newCache(), ids.slice(0, -1), { logitsFor: tail.length });
-      let lp = 0;
-      tail.forEach((tok, i) => (lp += logSoftmax(out.logits.subarray(i * t.cfg.vocab, (i + 1) * t.cfg.vocab))[tok]!));
-      scores.push(lp);
-    }
-    const mx = Math.max(...scores);
-    const z = scores.reduce((a, b) => a + Math.exp(b - mx), 0);
-    scores.forEach((sc, k) => expect(Math.abs(r.steps[0]!.actionProbs![k]! - Math.exp(sc - mx) / z)).toBeLessThan(1e-5));
+    const scores = await fullForwardScores(s, Array.from({ length: 12 }, (_, k) => ({ ids: [...s.encode(`${prompt}${scenario.answer.prefix}${k + 1}`), end], head })));
+    normalised(scores).forEach((p, k) => expect(Math.abs(r.steps[0]!.actionProbs![k]! - p)).toBeLessThan(1e-5));
     expect(r.steps[0]!.validMass).toBeCloseTo(scores.reduce((a, b) => a + Math.exp(b), 0), 6);
   });
 

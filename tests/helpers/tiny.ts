@@ -1,5 +1,6 @@
 /** Shared fixtures for engine tests: tiny generated models opened as steerable sessions. */
 import { afterAll, beforeAll } from 'vitest';
+import { logSoftmax } from '../../src/engine/logits.js';
 import { tinyConfig, tinyWeights } from '../../src/testing/tiny.js';
 import type { DecoderConfig, DecoderWeights } from '../../src/engine/model/types.js';
 import { buildDecoderGraph, type GraphDtype, type GraphStyle } from '../../src/engine/onnx/decoder.js';
@@ -71,4 +72,28 @@ export function useTinyChar(style: GraphStyle = 'genai'): TinyModel {
     get graph() { return get().graph; },
     get session() { return get().session; },
   };
+}
+
+/**
+ * Reference for exact scoring: each complete answer's summed token log-probs by one full forward
+ * (ids: the whole text's tokens; head: how many of them precede the answer).
+ */
+export async function fullForwardScores(session: ModelSession, answers: { ids: number[]; head: number }[]): Promise<number[]> {
+  const V = session.info.vocab;
+  const scores: number[] = [];
+  for (const { ids, head } of answers) {
+    const tail = ids.slice(head);
+    const out = await session.forward(session.newCache(), ids.slice(0, -1), { logitsFor: tail.length });
+    let lp = 0;
+    tail.forEach((tok, i) => (lp += logSoftmax(out.logits.subarray(i * V, (i + 1) * V))[tok]!));
+    scores.push(lp);
+  }
+  return scores;
+}
+
+/** Normalised probabilities of summed log-prob scores. */
+export function normalised(scores: number[]): number[] {
+  const mx = Math.max(...scores);
+  const z = scores.reduce((a, b) => a + Math.exp(b - mx), 0);
+  return scores.map((sc) => Math.exp(sc - mx) / z);
 }
