@@ -35,7 +35,7 @@ describe('steerlab CLI', () => {
     expect(r.code).toBe(0);
     const summary = JSON.parse(r.last);
     expect(summary.runs).toBe(3);
-    expect(Object.keys(summary.metrics).sort()).toEqual(['bestArmFrac', 'coverage', 'entropy', 'greedyFrac', 'invalidRate', 'kMinFrac', 'meanReward', 'regret', 'suffFailFreq'].sort());
+    expect(Object.keys(summary.metrics).sort()).toEqual(['bestArmFrac', 'coverage', 'entropy', 'greedyFrac', 'invalidAnswerRate', 'invalidRate', 'kMinFrac', 'meanReward', 'regret', 'suffFailFreq', 'validMass'].sort());
     expect(summary.metrics.regret).toHaveProperty('lo');
     const records = parseTrace(readFileSync(out, 'utf8'));
     expect(records.filter((x) => x.type === 'step')).toHaveLength(300);
@@ -116,7 +116,7 @@ describe('steerlab CLI', () => {
     const sw = cli('sweep', '--model', REAL_MODEL, '--env', 'east-gauss2', '--vector', v, '--layers', '12', '--betas', '0,50', '--seeds', '1', '--horizon', '2', '--out', out);
     expect(sw.code, sw.err).toBe(0);
     const lines = sw.out.trim().split('\n');
-    expect(lines[0]).toMatch(/entropy \(95% CI\)/);
+    expect(lines[0]).toMatch(/entropy over choice steps \(95% CI\)\tvalid mass \(95% CI\)/);
     const summary = JSON.parse(lines.at(-1)!);
     expect(summary.rows.map((x: { beta: number }) => x.beta)).toEqual([0, 50]);
     expect(summary.rows.map((x: { layer: number }) => x.layer)).toEqual([12, 12]);

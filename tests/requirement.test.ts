@@ -65,7 +65,7 @@ describe('a test that needs the real model', () => {
 });
 
 describe('a test that needs chromium', () => {
-  const file = 'tests/browser/lab.test.ts';
+  const file = 'tests/browser/cache-build.test.ts';
   const chromium = join(ROOT, 'tests', 'no-such-dir', 'chromium');
 
   it('fails, naming apt-get install chromium and CHROMIUM_PATH, when it is missing', () => {
