@@ -69,7 +69,7 @@ export class ExactPolicy extends LlmPolicy {
       }
     }
     const { shared, rest } = splitShared(full);
-    if (shared.length < promptIds.length || shared.slice(0, promptIds.length).some((x, i) => x !== promptIds[i])) {
+    if (!tail && (shared.length < promptIds.length || shared.slice(0, promptIds.length).some((x, i) => x !== promptIds[i]))) {
       throw new SteerlabError('BAD_SCENARIO', `scenario '${scenario.id}': the answer prefix merges with the prompt's last token; exact scoring needs a clean boundary`);
     }
     return { shared, rest, prefix: shared.slice(promptIds.length) };
@@ -81,12 +81,16 @@ export class ExactPolicy extends LlmPolicy {
    */
   protected async scoreAfter(ctx: StepContext, promptIds: number[], promptLogits: Float32Array, tail: string, add: { tail: readonly HookAdd[] | null; answer: readonly HookAdd[] | null }) {
     const { shared, rest } = this.candidates(promptIds, ctx.actions, this.scenario, tail);
-    const head = shared.slice(promptIds.length);
-    const tailIds = this.tokens.extend(tail).slice(promptIds.length);
+    // Free text may merge with the prompt's last token ("Thought:" + "?"): rewind to the ids shared.
+    let keep = 0;
+    while (keep < promptIds.length && keep < shared.length - 1 && shared[keep] === promptIds[keep]) keep++;
+    const head = shared.slice(keep);
+    const tailIds = this.tokens.extend(tail).slice(keep);
     let n = 0;
     while (n < tailIds.length && n < head.length && tailIds[n] === head[n]) n++;
     const fork = this.cache.kv.fork();
     try {
+      if (keep < promptIds.length) await this.session.truncate(fork, keep);
       let logits = promptLogits;
       if (n > 0) logits = (await this.session.forward(fork, head.slice(0, n), { region: 'generated', add: add.tail })).logits;
       if (head.length > n) logits = (await this.session.forward(fork, head.slice(n), { region: 'generated', add: add.answer })).logits;
