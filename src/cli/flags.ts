@@ -7,6 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { parseVReason } from '../steering/vreason/settings.js';
 import { MODES } from '../agent/agent.js';
 import { POSITIONS } from '../engine/hook-points.js';
 import { SteerlabError } from '../errors.js';
@@ -106,6 +107,17 @@ export function json<T extends z.ZodType = z.ZodUnknown>(schema?: T, what = 'JSO
     if (!schema) return v as z.output<T>;
     const r = schema.safeParse(v);
     return r.success ? (r.data as z.output<T>) : bad(ctx, `must be ${what} (got '${s}')`, s);
+  });
+}
+
+/** V-Reason settings, `k=2,steps=3,lr=0.01[,mode=..][,level=..]` (see steering/vreason/settings.ts). */
+export function vreason() {
+  return str('V-Reason settings (k=2,steps=3,lr=0.01,...)').transform((s, ctx) => {
+    try {
+      return parseVReason(s);
+    } catch (e) {
+      return bad(ctx, (e as Error).message.replace(/^--vreason: /, ''), s);
+    }
   });
 }
 

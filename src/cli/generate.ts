@@ -3,7 +3,8 @@ import { DTYPE_SUFFIX } from '../engine/sources/folder.js';
 import { loadModel } from '../node/models.js';
 import { settingHooks } from '../steering/control-vector.js';
 import { Rng } from '../util/rng.js';
-import { boolean, int, number, oneOf, parseFlags, print, steeringFlags, text } from './flags.js';
+import { boolean, int, number, oneOf, parseFlags, print, steeringFlags, text, vreason } from './flags.js';
+import { generateWithVReason } from '../steering/vreason/run.js';
 import { describeSetting, settingFromFlags } from './steering.js';
 
 export const DTYPES = Object.keys(DTYPE_SUFFIX);
@@ -17,6 +18,7 @@ const generateFlags = {
   seed: int().default(0),
   json: boolean(),
   dtype: oneOf(DTYPES).optional(),
+  vreason: vreason().optional(),
   ...steeringFlags,
 };
 
@@ -29,13 +31,14 @@ export async function generateCommand(argv: string[]): Promise<void> {
     const text = values.chat ? session.chat([{ role: 'user', content: values.prompt }]) : values.prompt;
     const promptIds = session.encode(text);
     const rng = new Rng(values.seed);
-    const r = await session.generate(promptIds, {
+    const opts = {
       maxNewTokens: values['max-new-tokens'],
       temperature: values.temperature,
       topP: values['top-p'],
       random: () => rng.next(),
       add: settingHooks(setting),
-    });
+    };
+    const r = values.vreason ? await generateWithVReason(session, promptIds, opts, values.vreason) : { ...(await session.generate(promptIds, opts)), vreason: undefined };
     r.cache.dispose();
     if (values.json) {
       print(JSON.stringify({
@@ -47,6 +50,7 @@ export async function generateCommand(argv: string[]): Promise<void> {
         stoppedBy: r.stoppedBy,
         model: { id: session.info.modelId, hash: session.info.hash },
         steering: describeSetting(setting),
+        ...(r.vreason ? { vreason: { settings: values.vreason, tokens: r.vreason } } : {}),
       }));
     } else print(r.text);
   } finally {

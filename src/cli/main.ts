@@ -10,6 +10,7 @@ const USAGE = `steerlab <command>
   tokenize <model> --json FILE        JSON array of strings -> JSON array of token-id arrays
   generate <model> --prompt TEXT [--chat] [--max-new-tokens N] [--temperature T] [--top-p P] [--seed S]
            [--dtype D] [--vector FILE [--layer L] [--beta B] [--positions all|prompt|generated]] [--json]
+           [--vreason k=2,steps=3,lr=0.01[,mode=switch|down|up][,level=token][,ema=0.9][,span=step|prompt]]
   run --env ENV [--env-options JSON] [--scenario FILE|ID] [--episodes N] [--horizon T] [--seed S]
       [--policy llm|random|greedy|egreedy|ucb|ts|optimal] [--model M] [--mode exact|sampled] [--samples M]
       [--temperature T] [--vector FILE [--layer L] [--beta B] [--positions all|prompt|generated]] [--out trace.jsonl]
@@ -28,7 +29,9 @@ const USAGE = `steerlab <command>
         [--seed S] [--mode exact|sampled] [--samples M] [--out sweep.jsonl]
                                       a one-layer vector is moved to each layer; a multi-layer file
                                       steers each listed layer (among its own) with that layer's direction
-  repro east [--out DIR] [--model M] [--report-only]   regenerate docs/results/east.{md,json,svg}
+  repro east|format|vreason [--out DIR] [--model M] [--report-only]   regenerate docs/results/<name>.{md,json}
+  vreason gradcheck [--model M] [--prompt TEXT] [--directions N]   V-Reason's gradient vs finite differences;
+                                      the last line is the max relative error (exit 1 above 1e-3)
   bench [--model M] [--only load,decode,scoring,agent,east] [--reps N] [--out FILE]   benchmarks -> JSON
 <model> is a .gguf path, a local transformers.js folder, a hub id, or 'default'.
 Steering adds beta x the vector at --positions (default generated); --beta defaults to 1.
@@ -48,6 +51,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   vector: async () => (await import('./east.js')).vectorCommand,
   sweep: async () => (await import('./east.js')).sweepCommand,
   repro: async () => (await import('./repro.js')).reproCommand,
+  vreason: async () => (await import('./vreason.js')).vreasonCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

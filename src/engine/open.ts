@@ -3,10 +3,12 @@
  * runtime session on the best device, fall back (and say so) when that device fails.
  */
 import { SteerlabError } from '../errors.js';
-import { addHooks, type Anchors } from './onnx/hooks.js';
+import { addHooks, detectStyle, type Anchors } from './onnx/hooks.js';
 import { decodeModel, encodeModel, DT } from './onnx/proto.js';
 import type { Device, Runtime } from './runtime/types.js';
-import { ModelSession, type ModelInfo } from './session.js';
+import { ModelSession, type ModelInfo, type TailSource } from './session.js';
+import { tailFromGraph, type GraphTailInfo } from './tail/weights.js';
+import type { ModelProto } from './onnx/proto.js';
 import type { Tokenizer } from './tokenizer.js';
 
 export interface GraphMeta {
@@ -22,22 +24,40 @@ export interface GraphMeta {
 export interface OpenOptions {
   device?: Device;
   externalData?: { path: string; data: Uint8Array }[];
+  /** Where the last block's weights come from (V-Reason); openGraph reads them from the graph when not given. */
+  tail?: TailSource;
+  /** Config values a graph may not carry (for reading its tail back). */
+  config?: Pick<GraphTailInfo, 'rmsEps' | 'ropeTheta' | 'maxPositions'>;
 }
 
 /** Adds the hook points to an unmodified graph (bytes) and opens it. */
 export async function openGraph(runtime: Runtime, graph: Uint8Array, meta: GraphMeta, tokenizer: Tokenizer, opts: OpenOptions = {}): Promise<ModelSession> {
-  const { bytes, anchors } = hookGraph(graph);
-  return openHooked(runtime, bytes, anchors, meta, tokenizer, opts);
+  const model = readGraph(graph);
+  const tail = opts.tail ?? graphTail(model, meta, opts);
+  const anchors = addHooks(model);
+  return openHooked(runtime, encodeModel(model), anchors, meta, tokenizer, { ...opts, tail });
+}
+
+/** The last block's weights read back from the unhooked graph, or why they cannot be. */
+function graphTail(model: ModelProto, meta: GraphMeta, opts: OpenOptions): TailSource {
+  try {
+    return { weights: tailFromGraph(model, detectStyle(model), { ...meta, ...opts.config }, opts.externalData) };
+  } catch (e) {
+    return { problem: (e as Error).message };
+  }
+}
+
+function readGraph(graph: Uint8Array): ModelProto {
+  try {
+    return decodeModel(graph);
+  } catch (e) {
+    throw new SteerlabError('BAD_GRAPH', `not a readable ONNX model: ${(e as Error).message}`);
+  }
 }
 
 /** The graph with steerlab's hooks, re-encoded, and what the rewrite found. */
 export function hookGraph(graph: Uint8Array): { bytes: Uint8Array; anchors: Anchors } {
-  let model;
-  try {
-    model = decodeModel(graph);
-  } catch (e) {
-    throw new SteerlabError('BAD_GRAPH', `not a readable ONNX model: ${(e as Error).message}`);
-  }
+  const model = readGraph(graph);
   const anchors = addHooks(model);
   return { bytes: encodeModel(model), anchors };
 }
@@ -63,7 +83,7 @@ export async function openHooked(runtime: Runtime, model: Uint8Array | string, a
         device,
         ...(errors.length ? { fallbackReason: errors.join('; ') } : {}),
       };
-      return new ModelSession(runtime, session, info, tokenizer);
+      return new ModelSession(runtime, session, info, tokenizer, opts.tail);
     } catch (e) {
       errors.push(`${device}: ${(e as Error).message.split('\n')[0]}`);
     }

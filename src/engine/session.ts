@@ -12,6 +12,7 @@ import { f16ToF32Array, f32ToF16Array } from './onnx/graph.js';
 import { ActivationCache, packAdds, resolveHook, type HookAdd, type HookEdit, type HookRead, type Region } from './hook-points.js';
 import type { Device, Runtime } from './runtime/types.js';
 import type { Tokenizer, ChatMessage } from './tokenizer.js';
+import type { TailWeights } from './tail/weights.js';
 
 
 /**
@@ -70,12 +71,34 @@ export interface GenerateOptions {
   stopIds?: number[];
   /** Checked after each token with all ids so far; true ends generation there (e.g. a stop string was written). */
   stopWhen?: (ids: number[]) => boolean;
+  /** Hooks read at the last position of every generated-token forward (what `beforeSample` sees). */
+  read?: string[];
+  /** What `read` gave for the position whose logits come first (the caller's last forward); generate() fills it. */
+  firstActs?: ActivationCache | null;
+  /**
+   * Called before each token is sampled, and awaited; may return the logits to sample from
+   * instead (test-time methods such as V-Reason, which edit the cache and recompute them).
+   */
+  beforeSample?: (s: BeforeSample) => Promise<Float32Array | void> | Float32Array | void;
   /**
    * Called after each token (and awaited, so a caller can yield to its event loop there); returning
    * additions replaces those in force from the next token on (live strength changes).
    */
   onToken?: (t: GeneratedToken, index: number) => readonly HookAdd[] | null | void | Promise<readonly HookAdd[] | null | void>;
 }
+
+export interface BeforeSample {
+  cache: KVCache;
+  logits: Float32Array;
+  acts: ActivationCache | null;
+  index: number;
+  /** The additions in force for the forward that produced these logits, and its region. */
+  add: readonly HookAdd[] | null;
+  region: Region;
+}
+
+/** Where the last block's weights come from, for methods that differentiate through it (V-Reason). */
+export type TailSource = { weights: TailWeights } | { load: () => Promise<TailWeights> } | { problem: string };
 
 export interface GeneratedToken {
   id: number;
@@ -103,6 +126,7 @@ export class ModelSession {
     private readonly session: InferenceSession,
     readonly info: ModelInfo,
     readonly tokenizer: Tokenizer,
+    private tailSource: TailSource = { problem: 'this session was opened without access to its weights' },
   ) {
     const { Tensor } = runtime.ort;
     this.zeroSteering = new Tensor('float32', new Float32Array(info.layers * info.hidden), [info.layers, info.hidden]);
@@ -248,11 +272,15 @@ export class ModelSession {
     const random = opts.random ?? (() => { throw new SteerlabError('BAD_ARGUMENT', 'sampling at temperature > 0 needs a seeded random source'); });
     let add = opts.add ?? null;
     let logits = lastLogits;
+    let acts: ActivationCache | null = opts.firstActs ?? null;
+    let region: Region = 'prompt';
+    const read = opts.read?.length ? { hooks: opts.read } : null;
     const tokens: GeneratedToken[] = [];
     let stoppedBy: 'stop' | 'length' = 'length';
     /** Stopped by stopWhen: the last token is text (an end token is not). */
     let stopText = false;
     for (let i = 0; i < max; i++) {
+      if (opts.beforeSample) logits = (await opts.beforeSample({ cache, logits, acts, index: i, add, region })) ?? logits;
       const id = sampleToken(logits, { temperature: opts.temperature ?? 0, topP: opts.topP, random });
       const tok = { id, ...tokenStats(logits, id) };
       tokens.push(tok);
@@ -267,7 +295,12 @@ export class ModelSession {
         stopText = true;
         break;
       }
-      if (i + 1 < max) logits = (await this.forward(cache, [id], { region: 'generated', add })).logits;
+      if (i + 1 < max) {
+        const r = await this.forward(cache, [id], { region: 'generated', add, read });
+        logits = r.logits;
+        acts = read ? r.acts : null;
+        region = 'generated';
+      }
     }
     const ids = tokens.map((t) => t.id);
     const textIds = stoppedBy === 'stop' && !stopText ? ids.slice(0, -1) : ids;
@@ -282,8 +315,9 @@ export class ModelSession {
   async generate(promptIds: number[], opts: GenerateOptions = {}): Promise<GenerateResult & { cache: KVCache }> {
     const cache = this.newCache();
     try {
-      const { logits } = await this.forward(cache, promptIds, { region: 'prompt', add: opts.add });
-      return { ...(await this.generateFrom(cache, logits, opts)), cache };
+      const read = opts.read?.length ? { hooks: opts.read } : null;
+      const { logits, acts } = await this.forward(cache, promptIds, { region: 'prompt', add: opts.add, read });
+      return { ...(await this.generateFrom(cache, logits, { ...opts, firstActs: read ? acts : null })), cache };
     } catch (e) {
       cache.dispose();
       throw e;
@@ -299,10 +333,32 @@ export class ModelSession {
     return this.floatIsHalf ? halfToF32(raw as ArrayLike<number>) : Float32Array.from(raw as Float32Array);
   }
 
+  /**
+   * The last block's weights after its value cache (see tail/), loaded on first use. Throws a
+   * one-line error when the session cannot reach them (e.g. a graph in an unreadable style).
+   */
+  async tail(): Promise<TailWeights> {
+    const s = this.tailSource;
+    if ('weights' in s) return s.weights;
+    if ('problem' in s) throw new SteerlabError('UNSUPPORTED_ARCH', `the last block's weights are not available: ${s.problem}`);
+    const weights = await s.load();
+    this.tailSource = { weights };
+    return weights;
+  }
+
+  /** Keys of one layer over positions [start, end): [kvHeads, end-start, headDim] (after rotary). */
+  async readKeys(cache: KVCache, layer: number, start: number, end: number): Promise<Float32Array> {
+    return this.readRows(cache, layer, start, end, 0);
+  }
+
   /** Values of one layer over positions [start, end): [kvHeads, end-start, headDim]. */
   async readValues(cache: KVCache, layer: number, start: number, end: number): Promise<Float32Array> {
+    return this.readRows(cache, layer, start, end, 1);
+  }
+
+  private async readRows(cache: KVCache, layer: number, start: number, end: number, which: 0 | 1): Promise<Float32Array> {
     this.checkSpan(cache, start, end);
-    const all = await this.layerData(cache, layer, 1);
+    const all = await this.layerData(cache, layer, which);
     const { kvHeads, headDim } = this.info;
     const T = cache.length, n = end - start;
     const out = new Float32Array(kvHeads * n * headDim);

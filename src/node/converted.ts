@@ -17,6 +17,9 @@ import type { ModelSession } from '../engine/session.js';
 import { ggufToGraph } from '../engine/sources/gguf.js';
 import { hfTokenizer } from '../engine/text.js';
 import { cacheDir } from './cache.js';
+import { parseGguf } from '../engine/gguf/reader.js';
+import { ggufConfig, ggufTailWeights } from '../engine/sources/convert.js';
+import { tailFromWeights, type TailWeights } from '../engine/tail/weights.js';
 
 /** Bump when the converter's output changes, so old conversions are not reused. */
 const CONVERTER_VERSION = 3;
@@ -45,6 +48,13 @@ export function sha256File(path: string): string {
     closeSync(fd);
   }
   return h.digest('hex');
+}
+
+function ggufTail(path: string): TailWeights {
+  const bytes = new Uint8Array(readFileSync(path));
+  const file = parseGguf(bytes);
+  const cfg = ggufConfig(file);
+  return tailFromWeights(cfg, ggufTailWeights(file, bytes, cfg));
 }
 
 export async function openGgufCached(path: string, modelId: string, opts: { accuracyLevel?: number; log?: (s: string) => void } = {}): Promise<{ session: ModelSession; info: CachedLoadInfo }> {
@@ -81,7 +91,7 @@ export async function openGgufCached(path: string, modelId: string, opts: { accu
       // Not silent: say why, then run from memory (nothing is lost but the cache).
       opts.log?.(`steerlab: could not cache the converted model in ${dir} (${(e as Error).message}); loading from memory`);
       const tokenizer = hfTokenizer(tokenizerJson, tokenizerConfig as Record<string, unknown>);
-      const session = await openHooked(nodeRuntime, hooked, anchors, manifest.meta, tokenizer, { externalData: [{ path: EXTERNAL_DATA_NAME, data }] });
+      const session = await openHooked(nodeRuntime, hooked, anchors, manifest.meta, tokenizer, { externalData: [{ path: EXTERNAL_DATA_NAME, data }], tail: { load: async () => ggufTail(path) } });
       return { session, info: { cached: false, dir } };
     }
   }
@@ -92,6 +102,8 @@ export async function openGgufCached(path: string, modelId: string, opts: { accu
     throw new SteerlabError('BAD_ARGUMENT', `converted-model cache ${dir} is unreadable (${(e as Error).message}); delete it and retry`);
   }
   const tokenizer = hfTokenizer(manifest.tokenizerJson, manifest.tokenizerConfig);
-  const session = await openHooked(nodeRuntime, join(dir, 'model.onnx'), manifest.anchors, { ...manifest.meta, modelId }, tokenizer);
+  // The last block's weights (V-Reason) are read from the GGUF again on first use, not kept by every session.
+  const tail = { load: async () => ggufTail(path) };
+  const session = await openHooked(nodeRuntime, join(dir, 'model.onnx'), manifest.anchors, { ...manifest.meta, modelId }, tokenizer, { tail });
   return { session, info: { cached, dir } };
 }

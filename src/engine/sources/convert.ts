@@ -132,8 +132,46 @@ export function unpermuteRows(m: Matrix, nHeads: number): Matrix {
   };
 }
 
+function ggufLayer(f: GgufFile, bytes: Uint8Array, cfg: DecoderConfig, l: number): LayerWeights {
+  const { hidden: H, heads: nH, kvHeads: nKV, headDim: D, intermediate: I } = cfg;
+  const p = `blk.${l}`;
+  let q = matrix(f, bytes, `${p}.attn_q.weight`, nH * D, H);
+  let k = matrix(f, bytes, `${p}.attn_k.weight`, nKV * D, H);
+  if (cfg.architecture === 'llama') {
+    q = unpermuteRows(q, nH);
+    k = unpermuteRows(k, nKV);
+  }
+  return {
+    attnNorm: vector(f, bytes, `${p}.attn_norm.weight`, H),
+    q,
+    k,
+    v: matrix(f, bytes, `${p}.attn_v.weight`, nKV * D, H),
+    o: matrix(f, bytes, `${p}.attn_output.weight`, H, nH * D),
+    qBias: optionalVector(f, bytes, `${p}.attn_q.bias`, nH * D),
+    kBias: optionalVector(f, bytes, `${p}.attn_k.bias`, nKV * D),
+    vBias: optionalVector(f, bytes, `${p}.attn_v.bias`, nKV * D),
+    ffnNorm: vector(f, bytes, `${p}.ffn_norm.weight`, H),
+    gate: matrix(f, bytes, `${p}.ffn_gate.weight`, I, H),
+    up: matrix(f, bytes, `${p}.ffn_up.weight`, I, H),
+    down: matrix(f, bytes, `${p}.ffn_down.weight`, H, I),
+  };
+}
+
+/** Only what the last block's tail needs (V-Reason): the last layer, the final norm and the lm_head, as ggufWeights converts them. */
+export function ggufTailWeights(f: GgufFile, bytes: Uint8Array, cfg: DecoderConfig): DecoderWeights {
+  const { hidden: H, vocab: V } = cfg;
+  const emb = f.tensorByName.get('token_embd.weight');
+  if (!emb) throw new SteerlabError('GGUF_CORRUPT', "GGUF has no 'token_embd.weight': it may hold only a vocabulary");
+  const last = ggufLayer(f, bytes, cfg, cfg.layers - 1);
+  const lmHead = f.tensorByName.has('output.weight')
+    ? matrix(f, bytes, 'output.weight', V, H)
+    : emb.type === GgmlType.Q8_0 && H % 32 === 0 ? q8Matrix(tensorBytes(bytes, emb), V, H) : matrix(f, bytes, 'token_embd.weight', V, H);
+  const layers = new Array<LayerWeights>(cfg.layers).fill(last);
+  return { embed: lmHead, layers, finalNorm: vector(f, bytes, 'output_norm.weight', H), lmHead };
+}
+
 export function ggufWeights(f: GgufFile, bytes: Uint8Array, cfg: DecoderConfig): DecoderWeights {
-  const { hidden: H, heads: nH, kvHeads: nKV, headDim: D, intermediate: I, vocab: V } = cfg;
+  const { hidden: H, vocab: V } = cfg;
   const emb = f.tensorByName.get('token_embd.weight');
   if (!emb) throw new SteerlabError('GGUF_CORRUPT', "GGUF has no 'token_embd.weight': it may hold only a vocabulary");
   for (const t of f.tensors) {
@@ -146,29 +184,7 @@ export function ggufWeights(f: GgufFile, bytes: Uint8Array, cfg: DecoderConfig):
     ? q8Matrix(tensorBytes(bytes, emb), V, H)
     : { kind: 'float', rows: V, cols: H, data: dequantize(emb.type, tensorBytes(bytes, emb), V * H, emb.name) };
   const layers: LayerWeights[] = [];
-  for (let l = 0; l < cfg.layers; l++) {
-    const p = `blk.${l}`;
-    let q = matrix(f, bytes, `${p}.attn_q.weight`, nH * D, H);
-    let k = matrix(f, bytes, `${p}.attn_k.weight`, nKV * D, H);
-    if (cfg.architecture === 'llama') {
-      q = unpermuteRows(q, nH);
-      k = unpermuteRows(k, nKV);
-    }
-    layers.push({
-      attnNorm: vector(f, bytes, `${p}.attn_norm.weight`, H),
-      q,
-      k,
-      v: matrix(f, bytes, `${p}.attn_v.weight`, nKV * D, H),
-      o: matrix(f, bytes, `${p}.attn_output.weight`, H, nH * D),
-      qBias: optionalVector(f, bytes, `${p}.attn_q.bias`, nH * D),
-      kBias: optionalVector(f, bytes, `${p}.attn_k.bias`, nKV * D),
-      vBias: optionalVector(f, bytes, `${p}.attn_v.bias`, nKV * D),
-      ffnNorm: vector(f, bytes, `${p}.ffn_norm.weight`, H),
-      gate: matrix(f, bytes, `${p}.ffn_gate.weight`, I, H),
-      up: matrix(f, bytes, `${p}.ffn_up.weight`, I, H),
-      down: matrix(f, bytes, `${p}.ffn_down.weight`, H, I),
-    });
-  }
+  for (let l = 0; l < cfg.layers; l++) layers.push(ggufLayer(f, bytes, cfg, l));
   // Tied embeddings reuse the same matrix object, so the graph stores the blocks once.
   const lmHead = f.tensorByName.has('output.weight') ? matrix(f, bytes, 'output.weight', V, H) : embed.kind === 'nbits' ? embed : matrix(f, bytes, 'token_embd.weight', V, H);
   return { embed, layers, finalNorm: vector(f, bytes, 'output_norm.weight', H), lmHead };

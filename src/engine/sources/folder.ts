@@ -35,6 +35,8 @@ async function json(src: FileSource, name: string, required: boolean): Promise<R
   }
 }
 
+const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+
 export async function openFolder(runtime: Runtime, src: FileSource, modelId: string, dtype = 'fp32', opts: OpenOptions = {}): Promise<ModelSession> {
   const suffix = DTYPE_SUFFIX[dtype];
   if (suffix === undefined) throw new SteerlabError('BAD_ARGUMENT', `unknown dtype '${dtype}' (known: ${Object.keys(DTYPE_SUFFIX).join(', ')})`);
@@ -79,6 +81,10 @@ export async function openFolder(runtime: Runtime, src: FileSource, modelId: str
       vocab: n('vocab_size'),
     },
     tokenizer,
-    { ...opts, externalData: externalData.length ? externalData : undefined },
+    {
+      ...opts,
+      externalData: externalData.length ? externalData : undefined,
+      config: { rmsEps: num(config.rms_norm_eps), ropeTheta: num(config.rope_theta), maxPositions: num(config.max_position_embeddings) },
+    },
   );
 }
