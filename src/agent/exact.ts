@@ -10,6 +10,14 @@ import type { HookAdd } from '../engine/hook-points.js';
 import { settingHooks } from '../steering/control-vector.js';
 import type { Decision, StepContext } from '../episode/loop.js';
 import { DEFAULT_MIN_VALID_MASS, LlmPolicy } from './llm-policy.js';
+import type { VReasonRecord } from '../steering/vreason/run.js';
+
+/** The first n1 of n0 rows of each head in [kvHeads, n0, D]. */
+function clipRows(v: Float32Array, heads: number, n0: number, n1: number, D: number): Float32Array {
+  const out = new Float32Array(heads * n1 * D);
+  for (let h = 0; h < heads; h++) out.set(v.subarray(h * n0 * D, (h * n0 + n1) * D), h * n1 * D);
+  return out;
+}
 
 export function argmax(p: number[]): number {
   let b = 0;
@@ -79,7 +87,14 @@ export class ExactPolicy extends LlmPolicy {
    * The exact distribution after the kept prompt + `tail` + answer prefix, on a fork: the tail's
    * tokens get `add.tail`, the prefix and scored answers `add.answer` (thought mode steers either).
    */
-  protected async scoreAfter(ctx: StepContext, promptIds: number[], promptLogits: Float32Array, tail: string, add: { tail: readonly HookAdd[] | null; answer: readonly HookAdd[] | null }) {
+  protected async scoreAfter(
+    ctx: StepContext,
+    promptIds: number[],
+    promptLogits: Float32Array,
+    tail: string,
+    add: { tail: readonly HookAdd[] | null; answer: readonly HookAdd[] | null; prompt?: readonly HookAdd[] | null },
+    vr: { span: { start: number; end: number }; edit?: { start: number; values: Float32Array } | null } | null = null,
+  ) {
     const { shared, rest } = this.candidates(promptIds, ctx.actions, this.scenario, tail);
     // Free text may merge with the prompt's last token ("Thought:" + "?"): rewind to the ids shared.
     let keep = 0;
@@ -91,11 +106,30 @@ export class ExactPolicy extends LlmPolicy {
     const fork = this.cache.kv.fork();
     try {
       if (keep < promptIds.length) await this.session.truncate(fork, keep);
+      // Token-level V-Reason's rows from the thought's generation (only those the rewind kept).
+      const ed = vr?.edit;
+      if (ed && ed.start < keep) {
+        const rowLen = this.session.info.kvHeads * this.session.info.headDim;
+        const n0 = ed.values.length / rowLen, n1 = Math.min(n0, keep - ed.start);
+        const v = n1 === n0 ? ed.values : clipRows(ed.values, this.session.info.kvHeads, n0, n1, this.session.info.headDim);
+        await this.session.writeValues(fork, this.session.info.layers - 1, ed.start, v);
+      }
       let logits = promptLogits;
       if (n > 0) logits = (await this.session.forward(fork, head.slice(0, n), { region: 'generated', add: add.tail })).logits;
       if (head.length > n) logits = (await this.session.forward(fork, head.slice(n), { region: 'generated', add: add.answer })).logits;
-      const scores = await this.session.scoreAnswers(fork, logits, rest, { add: add.answer, temperature: this.T });
-      return { probs: normalizeLogProbs(scores.tempered), validMass: scores.tempered.reduce((m, lp) => m + Math.exp(lp), 0), logprobs: scores.logprobs };
+      let scores: { logprobs: number[]; tempered: number[] };
+      let record: VReasonRecord | undefined;
+      const span = vr && { start: vr.span.start, end: Math.min(vr.span.end, keep) };
+      if (this.vrAction && span && span.start < span.end) {
+        // Action-level V-Reason: the last shared token's forward came from the answer prefix, the thought, or the prompt.
+        const [region, lastAdd] = head.length > n ? ['generated', add.answer] as const : n > 0 ? ['generated', add.tail] as const : ['prompt', add.prompt ?? null] as const;
+        const sites = await this.vrAction.sites(fork, shared[shared.length - 1]!, region, rest, lastAdd);
+        const d = await this.vrAction.decide(fork, span, sites, this.T);
+        scores = d;
+        logits = d.lastLogits;
+        record = d.record;
+      } else scores = await this.session.scoreAnswers(fork, logits, rest, { add: add.answer, temperature: this.T });
+      return { probs: normalizeLogProbs(scores.tempered), validMass: scores.tempered.reduce((m, lp) => m + Math.exp(lp), 0), logprobs: scores.logprobs, tempered: scores.tempered, lastLogits: logits, rest, vreason: record };
     } finally {
       fork.dispose();
     }
@@ -105,6 +139,7 @@ export class ExactPolicy extends LlmPolicy {
     const t0 = performance.now();
     const { ids: promptIds } = this.prompt(ctx);
     const { shared, rest, prefix } = this.candidates(promptIds, ctx.actions, this.scenario);
+    if (this.o.vreason) return this.decideVReason(ctx, promptIds, t0);
     const zAtPrefix = this.o.zPosition === 'last-prefix' && prefix.length > 0;
     const read = this.readLayers;
     const add = settingHooks(ctx.steering);
@@ -142,6 +177,23 @@ export class ExactPolicy extends LlmPolicy {
         fork.dispose();
       }
     }
+    return this.finish(ctx, promptIds, scores, lastLogits, rest, tPrompt, extra);
+  }
+
+  /** Exact mode with action-level V-Reason: the prompt through the kept cache, prefix and answers on a fork with dV. */
+  private async decideVReason(ctx: StepContext, promptIds: number[], t0: number): Promise<Decision> {
+    await this.vrStart();
+    const add = settingHooks(ctx.steering);
+    const pr = await this.cache.extend(promptIds, add, promptIds.length - 1, this.readLayers);
+    const tPrompt = performance.now() - t0;
+    if (this.readLayers.length) this.record(pr.acts);
+    const s = await this.scoreAfter(ctx, promptIds, pr.logits, '', { tail: add, answer: add, prompt: add }, { span: this.vrSpan(pr.reused, promptIds.length) });
+    const extra: Record<string, unknown> = { cachedTokens: pr.reused, newTokens: pr.computed };
+    if (s.vreason) extra.vreason = s.vreason;
+    return this.finish(ctx, promptIds, s, s.lastLogits, s.rest, tPrompt, extra);
+  }
+
+  private finish(ctx: StepContext, promptIds: number[], scores: { logprobs: number[]; tempered: number[] }, lastLogits: Float32Array, rest: number[][], tPrompt: number, extra: Record<string, unknown>): Decision {
     const T = this.T > 0 ? this.T : 1;
     // Valid mass: the probability of answering with any action at all, before renormalising.
     const validMass = scores.tempered.reduce((m, lp) => m + Math.exp(lp), 0);

@@ -21,6 +21,8 @@ import { Rng, type Seed } from '../util/rng.js';
 import type { Decision, EpisodePolicy, StepContext } from '../episode/loop.js';
 import { PromptCache } from './prompt-cache.js';
 import { TranscriptTokens } from './transcript.js';
+import type { VReasonSettings } from '../steering/vreason/settings.js';
+import { ActionVReason } from '../steering/vreason/run.js';
 
 export type Mode = 'exact' | 'sampled' | 'thought';
 export const MODES: readonly Mode[] = ['exact', 'sampled', 'thought'];
@@ -58,6 +60,11 @@ export interface LlmOptions {
   forcedActions?: readonly number[];
   /** config.policy in the trace (default llm-sample-T{T} / llm-greedy-T0). */
   policyName?: string;
+  /**
+   * V-Reason: token level acts on generated thoughts/completions (thought and sampled modes),
+   * action level on the exact action distribution (exact and thought modes). Null: off.
+   */
+  vreason?: VReasonSettings | null;
 }
 
 export abstract class LlmPolicy implements EpisodePolicy {
@@ -77,12 +84,29 @@ export abstract class LlmPolicy implements EpisodePolicy {
     this.name = o.policyName ?? `llm-${this.T > 0 ? 'sample' : 'greedy'}-T${this.T}`;
     this.recordLayers = o.recordLayers ?? [];
     for (const l of this.recordLayers) if (l < 0 || l >= session.info.layers) throw new SteerlabError('BAD_ARGUMENT', `record layer ${l} is outside 0..${session.info.layers - 1}`);
+    const v = o.vreason;
+    if (v && v.level === 'token' && o.mode === 'exact') throw new SteerlabError('BAD_ARGUMENT', "V-Reason level 'token' needs generated text: use mode thought or sampled, or level=action");
+    if (v && v.level === 'action' && o.mode === 'sampled') throw new SteerlabError('BAD_ARGUMENT', "V-Reason level 'action' needs an exact action distribution: use mode exact or thought");
   }
+
+  /** Action-level V-Reason for this episode (its sign rule runs across the steps), when on. */
+  protected vrAction: ActionVReason | null = null;
+
+  /** V-Reason's rows for a step: this step's new prompt tokens, or the whole prompt. */
+  protected vrSpan(reused: number, promptLen: number): { start: number; end: number } {
+    return { start: this.o.vreason?.span === 'prompt' ? 0 : Math.min(reused, promptLen - 1), end: promptLen };
+  }
+
+  protected async vrStart(): Promise<void> {
+    if (this.o.vreason?.level === 'action' && !this.vrAction) this.vrAction = await ActionVReason.create(this.session, this.o.vreason);
+  }
+
 
   start(_env: Env, seed: Seed): void {
     this.rng = new Rng(seed).fork(`agent:${this.mode}`);
     this.cache = new PromptCache(this.session, this.o.reuseCache ?? true);
     this.tokens = new TranscriptTokens(this.session.tokenizer);
+    this.vrAction = null;
   }
 
   abstract decide(ctx: StepContext): Promise<Decision>;

@@ -8,6 +8,7 @@ import { parseAction } from '../envs/parse.js';
 import { settingHooks } from '../steering/control-vector.js';
 import type { Decision, StepContext } from '../episode/loop.js';
 import { LlmPolicy } from './llm-policy.js';
+import { tailHook, TokenVReason, type VReasonRecord } from '../steering/vreason/run.js';
 
 export class SampledPolicy extends LlmPolicy {
   async decide(ctx: StepContext): Promise<Decision> {
@@ -15,7 +16,11 @@ export class SampledPolicy extends LlmPolicy {
     const { ids: promptIds } = this.prompt(ctx);
     const K = ctx.actions.length;
     const add = settingHooks(ctx.steering);
-    const pr = await this.cache.extend(promptIds, add, promptIds.length - 1, this.readLayers);
+    const vr = this.o.vreason ?? null;
+    const hook = tailHook(this.session.info.layers);
+    const pr = await this.cache.extend(promptIds, add, promptIds.length - 1, vr ? [...this.readLayers, hook] : this.readLayers);
+    const span = vr ? this.vrSpan(pr.reused, promptIds.length) : null;
+    const vrRecords: VReasonRecord[][] = [];
     const tPrompt = performance.now() - t0;
     const extra: Record<string, unknown> = { cachedTokens: pr.reused, newTokens: pr.computed };
     this.record(pr.acts);
@@ -29,7 +34,10 @@ export class SampledPolicy extends LlmPolicy {
       const fork = this.cache.kv.fork();
       try {
         let beta = ctx.steering?.beta ?? 0;
+        // Token-level V-Reason: dV is new for each completion and lives in this fork only.
+        const tv = vr ? await TokenVReason.create(this.session, span!, vr) : null;
         const g = await this.session.generateFrom(fork, pr.logits, {
+          ...(tv ? { read: tv.read, firstActs: pr.acts, beforeSample: tv.beforeSample } : {}),
           maxNewTokens: this.o.maxThoughtTokens ?? 64,
           temperature: this.T,
           topP: this.o.topP,
@@ -48,12 +56,14 @@ export class SampledPolicy extends LlmPolicy {
             : undefined,
         });
         completions.push(g.text);
+        if (tv) vrRecords.push(tv.records);
         parsed.push(parseAction(this.scenario, g.text, ctx.env.actions()));
       } finally {
         fork.dispose();
       }
     }
     if (betaChanges.length) extra.betaChanges = betaChanges;
+    if (vrRecords.length) extra.vreason = vrRecords;
     const counts = new Array<number>(K).fill(0);
     const validIdx: number[] = [];
     parsed.forEach((a, i) => {

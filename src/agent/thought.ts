@@ -15,6 +15,7 @@ import { settingHooks } from '../steering/control-vector.js';
 import type { Decision, StepContext } from '../episode/loop.js';
 import { argmax, ExactPolicy } from './exact.js';
 import { DEFAULT_MIN_VALID_MASS } from './llm-policy.js';
+import { tailHook, TokenVReason, type VReasonRecord } from '../steering/vreason/run.js';
 
 export type ThoughtSteering = 'thought' | 'answer' | 'both';
 export const THOUGHT_STEERING: readonly ThoughtSteering[] = ['thought', 'answer', 'both'];
@@ -49,7 +50,13 @@ export class ThoughtPolicy extends ExactPolicy {
     const thoughtAdd = where === 'answer' ? null : add;
     const answerAdd = where === 'thought' ? null : add;
     const { prefix: thoughtPrefix, stop } = this.scenario.thought;
-    const pr = await this.cache.extend(promptIds, add, promptIds.length - 1, this.readLayers);
+    const vr = this.o.vreason ?? null;
+    await this.vrStart();
+    const hook = tailHook(this.session.info.layers);
+    const tokenLevel = vr?.level === 'token';
+    const pr = await this.cache.extend(promptIds, add, promptIds.length - 1, tokenLevel ? [...this.readLayers, hook] : this.readLayers);
+    const span = vr ? this.vrSpan(pr.reused, promptIds.length) : null;
+    const vrRecords: (VReasonRecord | VReasonRecord[])[] = [];
     const tPrompt = performance.now() - t0;
     this.record(pr.acts);
     const M = this.o.samples ?? 5;
@@ -67,8 +74,12 @@ export class ThoughtPolicy extends ExactPolicy {
       try {
         // The thought prefix is forced text of the model's own turn: generated positions.
         let logits = pr.logits;
-        if (headIds.length) logits = (await this.session.forward(fork, headIds, { region: 'generated', add: thoughtAdd })).logits;
+        let acts = pr.acts;
+        if (headIds.length) ({ logits, acts } = await this.session.forward(fork, headIds, { region: 'generated', add: thoughtAdd, read: tokenLevel ? { hooks: [hook] } : null }));
+        // Token-level V-Reason: dV is new for each thought (a query) and lives in this fork only.
+        const tv = tokenLevel ? await TokenVReason.create(this.session, span!, vr!) : null;
         const g = await this.session.generateFrom(fork, logits, {
+          ...(tv ? { read: tv.read, firstActs: acts, beforeSample: tv.beforeSample } : {}),
           maxNewTokens: this.o.maxThoughtTokens ?? 64,
           temperature: this.T,
           topP: this.o.topP,
@@ -85,7 +96,9 @@ export class ThoughtPolicy extends ExactPolicy {
         endedBy.push(by ?? (g.stoppedBy === 'stop' ? 'end' : 'length'));
         // Score the actions after prompt + prefix + thought + answer prefix, re-tokenised as text.
         const tail = `${thoughtPrefix}${thought}`;
-        const s = await this.scoreAfter(ctx, promptIds, pr.logits, tail, { tail: thoughtAdd, answer: answerAdd });
+        const s = await this.scoreAfter(ctx, promptIds, pr.logits, tail, { tail: thoughtAdd, answer: answerAdd, prompt: add }, span ? { span, edit: tv?.edited() } : null);
+        if (tv) vrRecords.push(tv.records);
+        else if (s.vreason) vrRecords.push(s.vreason);
         masses.push(s.validMass);
         dists.push(s.probs);
         if (s.validMass >= minMass) kept.push(m);
@@ -94,6 +107,9 @@ export class ThoughtPolicy extends ExactPolicy {
       }
     }
     const extra: Record<string, unknown> = { cachedTokens: pr.reused, newTokens: pr.computed, validMassPerThought: masses, thoughtEndedBy: endedBy };
+    if (vrRecords.length) extra.vreason = vrRecords;
+    // Thought lengths in tokens (V-Reason's second claim is about output length).
+    extra.thoughtTokens = thoughts.map((t) => this.session.encode(t).length);
     const base = { promptTokens: promptIds.length, completions: thoughts, timings: { prompt: tPrompt }, extra };
     // The step's valid mass is over all its thoughts: how well the format holds, kept or not.
     const meanMass = masses.reduce((a, b) => a + b, 0) / M;

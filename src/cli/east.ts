@@ -35,6 +35,7 @@ export async function eastCommand(argv: string[]): Promise<void> {
   const { envId, envOptions, scenario } = gameFrom(values);
   const layers = [...new Set(values.layer)];
   const { method, position: zPosition, out, trace } = values;
+  if (values.vreason) throw new SteerlabError('BAD_ARGUMENT', '--vreason applies to run, sweep and generate, not to collecting an EAST vector');
   if (trace) writeFileSync(trace, '');
   const session = await loadModel(values.model);
   try {
@@ -164,7 +165,7 @@ export async function sweepCommand(argv: string[]): Promise<void> {
       const summaries = await runLlmEpisodes({
         session, envId, envOptions, scenario,
         episodes: values.seeds, horizon: values.horizon, seed: values.seed,
-        mode: values.mode, samples: values.samples, temperature, minValidMass: values['min-valid-mass'], steering, out,
+        mode: values.mode, samples: values.samples, temperature, minValidMass: values['min-valid-mass'], vreason: values.vreason ?? null, steering, out,
       });
       const agg = aggregate(summaries.map((s) => s.summary));
       const row: SweepRow = { layer, beta, temperature, control, runs: summaries.length, entropy: agg.entropy, validMass: agg.validMass, invalidRate: agg.invalidRate, invalidAnswers: agg.invalidAnswerRate, regret: agg.regret };

@@ -154,6 +154,7 @@ export const episodeFlags = {
   temperature: number({ min: 0 }).default(1),
   /** Exact and thought modes: a step whose valid answers hold less probability is format-broken. */
   'min-valid-mass': number({ min: 0, max: 1 }).default(0.05),
+  vreason: vreason().optional(),
 };
 
 /** Steering from a vector file (generate, run); defaults are applied by settingFromFlags. */

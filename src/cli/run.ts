@@ -1,4 +1,5 @@
 /** `steerlab run`, `steerlab metrics`, `steerlab envs`: games, agents, baselines and traces. */
+import type { VReasonSettings } from '../steering/vreason/settings.js';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { runEpisode, type Mode } from '../agent/agent.js';
 import { POLICY_NAMES, runBaseline, type PolicyName } from '../baselines/run.js';
@@ -64,6 +65,7 @@ export interface LlmRunArgs {
   temperature: number;
   minValidMass: number;
   steering: SteeringSetting | null;
+  vreason?: VReasonSettings | null;
   out?: string;
   onEpisode?: (s: SummaryRecord) => void;
 }
@@ -79,6 +81,7 @@ export async function runLlmEpisodes(a: LlmRunArgs): Promise<SummaryRecord[]> {
       samples: a.samples,
       temperature: a.temperature,
       minValidMass: a.minValidMass,
+      vreason: a.vreason ?? null,
       horizon: a.horizon,
       steering: a.steering,
       onStep: a.out ? (rec) => appendFileSync(a.out!, formatTraceLine(rec)) : undefined,
@@ -117,6 +120,7 @@ export async function runCommand(argv: string[]): Promise<void> {
         mode: values.mode,
         samples: values.samples,
         minValidMass: values['min-valid-mass'],
+        vreason: values.vreason ?? null,
         temperature: values.temperature,
         steering,
         out,
@@ -126,7 +130,7 @@ export async function runCommand(argv: string[]): Promise<void> {
       await session.dispose();
     }
   } else {
-    const used = (['vector', 'layer', 'beta', 'positions'] as const).filter((k) => values[k] !== undefined);
+    const used = (['vector', 'layer', 'beta', 'positions', 'vreason'] as const).filter((k) => values[k] !== undefined);
     if (used.length) throw new SteerlabError('BAD_ARGUMENT', `--${used[0]} applies to --policy llm only (got --policy ${policy})`);
     const name = (policy === 'egreedy' ? 'eps-greedy' : policy) as PolicyName;
     if (!(POLICY_NAMES as readonly string[]).includes(name)) throw new SteerlabError('BAD_ARGUMENT', `unknown policy '${policy}'`);

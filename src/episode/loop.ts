@@ -79,6 +79,8 @@ export interface LoopOptions {
   hooks?: EpisodeHooks;
   /** Layer, beta, vector id and positions of the steering at step 0, for the run config. */
   steeringConfig?: RunConfig['steering'];
+  /** V-Reason settings of the run, for the run config. */
+  vreason?: RunConfig['vreason'];
 }
 
 
@@ -88,10 +90,12 @@ export interface LoopResult {
 }
 
 /** A run's id: game, policy, mode, seed, and the steering it started with (so sweep cells never merge). */
-export function runIdOf(c: Pick<RunConfig, 'env' | 'policy' | 'mode' | 'seed' | 'steering'>): string {
+export function runIdOf(c: Pick<RunConfig, 'env' | 'policy' | 'mode' | 'seed' | 'steering' | 'vreason'>): string {
   const base = c.mode === 'baseline' ? `${c.env}:${c.policy}:${String(c.seed)}` : `${c.env}:${c.policy}:${c.mode}:${String(c.seed)}`;
   const s = c.steering;
-  return s ? `${base}:${s.vectorId}@${s.layers?.join('+') ?? s.layer}x${s.beta}/${s.positions ?? 'generated'}` : base;
+  const v = c.vreason;
+  const vr = v ? `:vreason-${v.level}-${v.mode}-k${v.every}s${v.steps}lr${v.lr}` : '';
+  return (s ? `${base}:${s.vectorId}@${s.layers?.join('+') ?? s.layer}x${s.beta}/${s.positions ?? 'generated'}` : base) + vr;
 }
 
 export async function runLoop(env: Env, policy: EpisodePolicy, o: LoopOptions): Promise<LoopResult> {
@@ -110,6 +114,7 @@ export async function runLoop(env: Env, policy: EpisodePolicy, o: LoopOptions): 
     mode: policy.mode,
     steering: o.steeringConfig ?? null,
     horizon,
+    ...(o.vreason ? { vreason: o.vreason } : {}),
   };
   const runId = runIdOf(config);
   const history: History = { initial, turns: [] };

@@ -40,6 +40,11 @@ export const runConfigSchema = z.strictObject({
   steering: runSteeringSchema.nullable(),
   /** The configured horizon (the metrics' T); absent in older traces, where T is the run's length. */
   horizon: count.optional(),
+  /** V-Reason settings in force (absent or null: off). */
+  vreason: z.object({
+    every: count, steps: count, lr: finite, mode: z.enum(['switch', 'down', 'up']), level: z.enum(['token', 'action']),
+    ema: finite, span: z.enum(['step', 'prompt']), mass: finite,
+  }).nullable().optional(),
 });
 
 export const stepRecordSchema = z
