@@ -288,3 +288,19 @@ needsRealModel.describe('V-Reason on SmolLM2-135M-Instruct', () => {
     expect(r.maxRelError).toBeLessThan(1e-3);
   });
 });
+
+describe('V-Reason through the worker\'s episode runner', () => {
+  const t = useTinyChar();
+
+  it('is off until setVReason turns it on between steps, and the settings are checked', async () => {
+    const { EpisodeRunner } = await import('../src/workers/episode.js');
+    const runner = new EpisodeRunner();
+    expect(() => runner.setVReason({ every: 0 })).toThrow(/'every'/);
+    const seen: boolean[] = [];
+    await runner.run(t.session, { env: 'east-gauss2', envOptions: { preset: 'equal' }, scenario: 'east-buttons', mode: 'exact', temperature: 1, seed: 3, horizon: 3, minValidMass: 0 }, (rec) => {
+      seen.push(rec.extra?.vreason !== undefined);
+      if (rec.step === 0) runner.setVReason({ level: 'action', mode: 'up' });
+    });
+    expect(seen).toEqual([false, true, true]);
+  });
+});

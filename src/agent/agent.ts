@@ -47,7 +47,7 @@ export async function runEpisode(session: ModelSession, env: Env, scenario: Scen
     // The model's identity comes from the session itself, so a trace can never name the wrong model.
     model: { id: session.info.modelId, hash: session.info.hash },
     steeringConfig: opts.steeringConfig !== undefined ? opts.steeringConfig : steeringConfigOf(steering?.(0) ?? null),
-    vreason: opts.vreason ?? null,
+    vreason: (typeof opts.vreason === 'function' ? opts.vreason() : opts.vreason) ?? null,
     hooks: { pause: opts.pause, shouldStop: opts.shouldStop, onStep: opts.onStep, steering },
   });
   return { ...r, hidden: policy.hidden };

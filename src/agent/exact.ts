@@ -120,11 +120,11 @@ export class ExactPolicy extends LlmPolicy {
       let scores: { logprobs: number[]; tempered: number[] };
       let record: VReasonRecord | undefined;
       const span = vr && { start: vr.span.start, end: Math.min(vr.span.end, keep) };
-      if (this.vrAction && span && span.start < span.end) {
+      if (this.vrActive && span && span.start < span.end) {
         // Action-level V-Reason: the last shared token's forward came from the answer prefix, the thought, or the prompt.
         const [region, lastAdd] = head.length > n ? ['generated', add.answer] as const : n > 0 ? ['generated', add.tail] as const : ['prompt', add.prompt ?? null] as const;
-        const sites = await this.vrAction.sites(fork, shared[shared.length - 1]!, region, rest, lastAdd);
-        const d = await this.vrAction.decide(fork, span, sites, this.T);
+        const sites = await this.vrActive.sites(fork, shared[shared.length - 1]!, region, rest, lastAdd);
+        const d = await this.vrActive.decide(fork, span, sites, this.T);
         scores = d;
         logits = d.lastLogits;
         record = d.record;
@@ -139,7 +139,7 @@ export class ExactPolicy extends LlmPolicy {
     const t0 = performance.now();
     const { ids: promptIds } = this.prompt(ctx);
     const { shared, rest, prefix } = this.candidates(promptIds, ctx.actions, this.scenario);
-    if (this.o.vreason) return this.decideVReason(ctx, promptIds, t0);
+    if ((await this.vrStart())?.level === 'action') return this.decideVReason(ctx, promptIds, t0);
     const zAtPrefix = this.o.zPosition === 'last-prefix' && prefix.length > 0;
     const read = this.readLayers;
     const add = settingHooks(ctx.steering);
@@ -182,7 +182,6 @@ export class ExactPolicy extends LlmPolicy {
 
   /** Exact mode with action-level V-Reason: the prompt through the kept cache, prefix and answers on a fork with dV. */
   private async decideVReason(ctx: StepContext, promptIds: number[], t0: number): Promise<Decision> {
-    await this.vrStart();
     const add = settingHooks(ctx.steering);
     const pr = await this.cache.extend(promptIds, add, promptIds.length - 1, this.readLayers);
     const tPrompt = performance.now() - t0;

@@ -64,7 +64,7 @@ export interface LlmOptions {
    * V-Reason: token level acts on generated thoughts/completions (thought and sampled modes),
    * action level on the exact action distribution (exact and thought modes). Null: off.
    */
-  vreason?: VReasonSettings | null;
+  vreason?: VReasonSettings | null | (() => VReasonSettings | null);
 }
 
 export abstract class LlmPolicy implements EpisodePolicy {
@@ -84,9 +84,19 @@ export abstract class LlmPolicy implements EpisodePolicy {
     this.name = o.policyName ?? `llm-${this.T > 0 ? 'sample' : 'greedy'}-T${this.T}`;
     this.recordLayers = o.recordLayers ?? [];
     for (const l of this.recordLayers) if (l < 0 || l >= session.info.layers) throw new SteerlabError('BAD_ARGUMENT', `record layer ${l} is outside 0..${session.info.layers - 1}`);
-    const v = o.vreason;
-    if (v && v.level === 'token' && o.mode === 'exact') throw new SteerlabError('BAD_ARGUMENT', "V-Reason level 'token' needs generated text: use mode thought or sampled, or level=action");
-    if (v && v.level === 'action' && o.mode === 'sampled') throw new SteerlabError('BAD_ARGUMENT', "V-Reason level 'action' needs an exact action distribution: use mode exact or thought");
+    if (typeof o.vreason !== 'function') this.checkVr(o.vreason ?? null);
+  }
+
+  private checkVr(v: VReasonSettings | null): VReasonSettings | null {
+    if (v && v.level === 'token' && this.mode === 'exact') throw new SteerlabError('BAD_ARGUMENT', "V-Reason level 'token' needs generated text: use mode thought or sampled, or level=action");
+    if (v && v.level === 'action' && this.mode === 'sampled') throw new SteerlabError('BAD_ARGUMENT', "V-Reason level 'action' needs an exact action distribution: use mode exact or thought");
+    return v;
+  }
+
+  /** The V-Reason settings in force at this step (a function: live control from the worker). */
+  protected get vr(): VReasonSettings | null {
+    const v = this.o.vreason;
+    return typeof v === 'function' ? this.checkVr(v()) : (v ?? null);
   }
 
   /** Action-level V-Reason for this episode (its sign rule runs across the steps), when on. */
@@ -94,12 +104,22 @@ export abstract class LlmPolicy implements EpisodePolicy {
 
   /** V-Reason's rows for a step: this step's new prompt tokens, or the whole prompt. */
   protected vrSpan(reused: number, promptLen: number): { start: number; end: number } {
-    return { start: this.o.vreason?.span === 'prompt' ? 0 : Math.min(reused, promptLen - 1), end: promptLen };
+    return { start: this.vr?.span === 'prompt' ? 0 : Math.min(reused, promptLen - 1), end: promptLen };
   }
 
-  protected async vrStart(): Promise<void> {
-    if (this.o.vreason?.level === 'action' && !this.vrAction) this.vrAction = await ActionVReason.create(this.session, this.o.vreason);
+  /** Before a decision: the action-level controller exists while action level is on (its sign rule runs across steps). */
+  protected async vrStart(): Promise<VReasonSettings | null> {
+    const v = this.vr;
+    if (v?.level === 'action') {
+      if (!this.vrAction) this.vrAction = await ActionVReason.create(this.session, v);
+      this.vrAction.settings = v;
+    }
+    this.vrActive = v?.level === 'action' ? this.vrAction : null;
+    return v;
   }
+
+  /** The action-level controller for this decision (null: off now). */
+  protected vrActive: ActionVReason | null = null;
 
 
   start(_env: Env, seed: Seed): void {

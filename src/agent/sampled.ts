@@ -16,7 +16,7 @@ export class SampledPolicy extends LlmPolicy {
     const { ids: promptIds } = this.prompt(ctx);
     const K = ctx.actions.length;
     const add = settingHooks(ctx.steering);
-    const vr = this.o.vreason ?? null;
+    const vr = this.vr;
     const hook = tailHook(this.session.info.layers);
     const pr = await this.cache.extend(promptIds, add, promptIds.length - 1, vr ? [...this.readLayers, hook] : this.readLayers);
     const span = vr ? this.vrSpan(pr.reused, promptIds.length) : null;

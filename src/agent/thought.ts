@@ -50,8 +50,7 @@ export class ThoughtPolicy extends ExactPolicy {
     const thoughtAdd = where === 'answer' ? null : add;
     const answerAdd = where === 'thought' ? null : add;
     const { prefix: thoughtPrefix, stop } = this.scenario.thought;
-    const vr = this.o.vreason ?? null;
-    await this.vrStart();
+    const vr = await this.vrStart();
     const hook = tailHook(this.session.info.layers);
     const tokenLevel = vr?.level === 'token';
     const pr = await this.cache.extend(promptIds, add, promptIds.length - 1, tokenLevel ? [...this.readLayers, hook] : this.readLayers);

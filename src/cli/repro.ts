@@ -8,13 +8,24 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderEastReport, reproduceEast, type EastJson } from '../repro/east.js';
 import { reproduceFormat } from '../repro/format.js';
+import { reproduceVReason } from '../repro/vreason.js';
 import { boolean, parseFlags, path, print } from './flags.js';
 
 export async function reproCommand(argv: string[]): Promise<void> {
   const { values, positionals } = parseFlags(argv, { out: path().default('docs/results'), model: path().default('default'), 'report-only': boolean() }, { required: ['east'] });
   const target = positionals[0];
-  if (target !== 'east' && target !== 'format') throw new SteerlabError('BAD_ARGUMENT', `unknown 'repro' target '${target}' (east, format); usage: steerlab repro east|format [--out DIR] [--model M] [--report-only]`);
+  if (target !== 'east' && target !== 'format' && target !== 'vreason') throw new SteerlabError('BAD_ARGUMENT', `unknown 'repro' target '${target}' (east, format, vreason); usage: steerlab repro east|format|vreason [--out DIR] [--model M] [--report-only]`);
   const out = values.out;
+  if (target === 'vreason') {
+    const session = await loadModel(values.model);
+    try {
+      const j = await reproduceVReason(session, out, (s) => process.stderr.write(`${s}\n`));
+      print(JSON.stringify({ minutes: j.minutes }));
+    } finally {
+      await session.dispose();
+    }
+    return;
+  }
   if (target === 'format') {
     const session = await loadModel(values.model);
     try {

@@ -5,6 +5,8 @@
  * code. So the worker never throws across the boundary: every method resolves to a Wire<T>,
  * and the page-side client (client.ts) rethrows failures as SteerlabError with the same code.
  */
+import type { VReasonSettings } from '../steering/vreason/settings.js';
+import type { VReasonRecord } from '../steering/vreason/run.js';
 import { SteerlabError, type ErrorCode } from '../errors.js';
 import type { Positions } from '../engine/hook-points.js';
 import type { ModelInfo } from '../engine/session.js';
@@ -95,6 +97,8 @@ export interface GenerateRequest {
   temperature: number;
   seed: number;
   steering?: SteeringWire | null;
+  /** Token-level V-Reason on the prompt's rows (null/absent: off); partial settings take the defaults. */
+  vreason?: Partial<VReasonSettings> | null;
 }
 
 export interface TokenOut {
@@ -113,6 +117,8 @@ export interface GenerateResponse {
   promptTokens: number;
   stoppedBy: 'stop' | 'length';
   ms: number;
+  /** Per generated token, when V-Reason ran: entropy, EMA, peak, alpha, loss, ||dV||, steps. */
+  vreason?: VReasonRecord[];
 }
 
 export interface EpisodeRequest {
@@ -136,6 +142,8 @@ export interface EpisodeRequest {
   seed: number;
   /** Steering in force at the start (null: none until setSteering). */
   steering?: SteeringWire | null;
+  /** V-Reason in force at the start (null: off until setVReason); partial settings take the defaults. */
+  vreason?: Partial<VReasonSettings> | null;
 }
 
 export interface EpisodeResponse {
@@ -163,6 +171,8 @@ export interface ModelApi {
    * its own); null = no steering. Answered at once, not queued behind the running episode.
    */
   setSteering(steering: SteeringWire | null): Promise<void>;
+  /** Replaces V-Reason's settings for the running episode's next steps (null = off). Not queued. */
+  setVReason(settings: Partial<VReasonSettings> | null): Promise<void>;
   /** Asks the running episode to stop before its next step; false when none is running. Not queued. */
   stopEpisode(): Promise<boolean>;
   /** Models in the IndexedDB cache. Not queued. */

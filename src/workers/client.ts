@@ -29,6 +29,9 @@ export function createModelClient(): ModelClient {
     async setSteering(steering) {
       return fromWire(await remote.setSteering(steering));
     },
+    async setVReason(settings) {
+      return fromWire(await remote.setVReason(settings));
+    },
     async stopEpisode() {
       return fromWire(await remote.stopEpisode());
     },

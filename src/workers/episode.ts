@@ -18,6 +18,7 @@ import type { SteeringSetting } from '../steering/control-vector.js';
 import type { StepRecord } from '../trace/schema.js';
 import type { EpisodeRequest, EpisodeResponse, SteeringWire } from './api.js';
 import { settingFromWire } from './steering.js';
+import { checkVReason, type VReasonSettings } from '../steering/vreason/settings.js';
 
 function bad(message: string): never {
   throw new SteerlabError('BAD_ARGUMENT', message);
@@ -49,6 +50,12 @@ function nextTask(): Promise<void> {
 
 export class EpisodeRunner {
   private live: SteeringSetting | null = null;
+  private liveVr: VReasonSettings | null = null;
+
+  /** Replaces V-Reason's settings; a running episode uses them from its next step. */
+  setVReason(s: Partial<VReasonSettings> | null): void {
+    this.liveVr = s ? checkVReason(s) : null;
+  }
   private stopRequested = false;
   private running = false;
 
@@ -70,6 +77,7 @@ export class EpisodeRunner {
     const env = createEnv(req.env, { ...(req.envOptions ?? {}), ...(req.horizon !== undefined ? { horizon: req.horizon } : {}) });
     const scenario = getScenario(req.scenario);
     this.live = start;
+    this.liveVr = req.vreason ? checkVReason(req.vreason) : null;
     this.stopRequested = false;
     this.running = true;
     // Every onStep is a message to the page; the result must not overtake the last of them.
@@ -84,6 +92,7 @@ export class EpisodeRunner {
         minValidMass: req.minValidMass,
         horizon: req.horizon,
         steering: () => this.live,
+        vreason: () => this.liveVr,
         // A live run names the vector it starts from even at beta 0: the slider may move later.
         steeringConfig: steeringConfigOf(start, true),
         pause: nextTask,

@@ -2,6 +2,8 @@
  * The model worker: owns the ONNX runtime and at most one loaded model, and answers the page
  * through comlink (api.ts). Calls run one at a time, in the order they arrive.
  */
+import { generateWithVReason } from '../steering/vreason/run.js';
+import { checkVReason } from '../steering/vreason/settings.js';
 import * as Comlink from 'comlink';
 import { createWebRuntime, type WebRuntime } from '../engine/runtime/web.js';
 import { SteerlabError } from '../errors.js';
@@ -217,7 +219,8 @@ async function generate(req: GenerateRequest): Promise<GenerateResponse> {
   if (promptIds.length === 0) throw new SteerlabError('BAD_ARGUMENT', 'the prompt encodes to no tokens');
   const rng = new Rng(req.seed);
   const add = settingHooks(settingFromWire(req.steering, m.info));
-  const r = await m.generate(promptIds, { maxNewTokens: req.maxNewTokens, temperature: req.temperature, random: () => rng.next(), add });
+  const opts = { maxNewTokens: req.maxNewTokens, temperature: req.temperature, random: () => rng.next(), add };
+  const r = req.vreason ? await generateWithVReason(m, promptIds, opts, checkVReason(req.vreason)) : { ...(await m.generate(promptIds, opts)), vreason: undefined };
   r.cache.dispose();
   const texts = tokenTexts((ids) => m.decode(ids), r.ids);
   return {
@@ -227,6 +230,7 @@ async function generate(req: GenerateRequest): Promise<GenerateResponse> {
     promptTokens: promptIds.length,
     stoppedBy: r.stoppedBy,
     ms: performance.now() - t0,
+    ...(r.vreason ? { vreason: r.vreason } : {}),
   };
 }
 
@@ -245,6 +249,7 @@ const api: ModelApi = {
     }
   },
   setSteering: async (steering) => episodes.setSteering(steering, model?.info ?? null),
+  setVReason: async (settings) => episodes.setVReason(settings),
   stopEpisode: async () => episodes.stop(),
   cachedModels: async () => {
     const cache = await ModelCache.open();
@@ -305,6 +310,7 @@ const endpoint: WorkerEndpointApi = {
   devices: serial('devices'),
   runEpisode: serial('runEpisode'),
   setSteering: now('setSteering'),
+  setVReason: now('setVReason'),
   stopEpisode: now('stopEpisode'),
   cachedModels: now('cachedModels'),
   clearModelCache: now('clearModelCache'),

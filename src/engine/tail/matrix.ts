@@ -50,6 +50,7 @@ export function matVec(m: Matrix, x: Vec): Float64Array {
     xs[b] = s;
   }
   const B = m.B;
+  const xv = Float64Array.from(x);
   for (let n = 0; n < N; n++) {
     let acc = 0;
     for (let b = 0; b < nb; b++) {
@@ -58,12 +59,20 @@ export function matVec(m: Matrix, x: Vec): Float64Array {
       const xo = b * 32;
       if (m.bits === 8) {
         const bo = blk * 32;
-        for (let i = 0; i < 32; i++) qx += B[bo + i]! * x[xo + i]!;
+        // Four accumulators: the lm_head is the tail's hot loop.
+        let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        for (let i = 0; i < 32; i += 4) {
+          a0 += B[bo + i]! * xv[xo + i]!;
+          a1 += B[bo + i + 1]! * xv[xo + i + 1]!;
+          a2 += B[bo + i + 2]! * xv[xo + i + 2]!;
+          a3 += B[bo + i + 3]! * xv[xo + i + 3]!;
+        }
+        qx = a0 + a1 + a2 + a3;
       } else {
         const bo = blk * 16;
         for (let i = 0; i < 16; i++) {
           const byte = B[bo + i]!;
-          qx += (byte & 15) * x[xo + 2 * i]! + (byte >> 4) * x[xo + 2 * i + 1]!;
+          qx += (byte & 15) * xv[xo + 2 * i]! + (byte >> 4) * xv[xo + 2 * i + 1]!;
         }
       }
       acc += scale[blk]! * qx + offset[blk]! * xs[b]!;
@@ -100,7 +109,12 @@ export function matTVec(m: Matrix, g: Vec): Float64Array {
       const xo = b * 32;
       if (m.bits === 8) {
         const bo = blk * 32;
-        for (let i = 0; i < 32; i++) out[xo + i] += c * B[bo + i]! + d;
+        for (let i = 0; i < 32; i += 4) {
+          out[xo + i] += c * B[bo + i]! + d;
+          out[xo + i + 1] += c * B[bo + i + 1]! + d;
+          out[xo + i + 2] += c * B[bo + i + 2]! + d;
+          out[xo + i + 3] += c * B[bo + i + 3]! + d;
+        }
       } else {
         const bo = blk * 16;
         for (let i = 0; i < 16; i++) {

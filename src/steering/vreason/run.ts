@@ -193,7 +193,12 @@ function answerScores(logits: Float64Array[], terms: readonly AnswerTerm[], K: n
 export class ActionVReason {
   readonly records: VReasonRecord[] = [];
   private sw: SwitchState = newSwitch();
-  private constructor(private readonly session: ModelSession, private readonly tail: TailWeights, private readonly s: VReasonSettings) {}
+  private constructor(private readonly session: ModelSession, private readonly tail: TailWeights, private s: VReasonSettings) {}
+
+  /** The settings of the next decisions (live changes between steps). */
+  set settings(s: VReasonSettings) {
+    this.s = s;
+  }
 
   static async create(session: ModelSession, s: VReasonSettings): Promise<ActionVReason> {
     return new ActionVReason(session, await session.tail(), s);

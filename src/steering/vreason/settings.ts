@@ -29,7 +29,7 @@ export interface VReasonSettings {
   mass: number;
 }
 
-export const VREASON_DEFAULTS: VReasonSettings = { every: 2, steps: 3, lr: 0.01, mode: 'switch', level: 'token', ema: 0.9, span: 'step', mass: 1 };
+export const VREASON_DEFAULTS: VReasonSettings = { every: 2, steps: 1, lr: 0.05, mode: 'switch', level: 'token', ema: 0.9, span: 'step', mass: 1 };
 
 const schema = z.object({
   every: z.number().int().min(1),
