@@ -175,6 +175,12 @@ describe('CLI validation happens before any model is loaded', () => {
     ['generate --beta without --vector', ['generate', model, '--prompt', 'x', '--beta', '2'], /--beta needs --vector FILE/],
     ['sweep --layers outside a multi-layer file', ['sweep', '--model', model, '--env', 'east-gauss2', '--vector', two, '--layers', '5,7'], /--layers 7: vector 'two.json' has layers 5, 10/],
     ['sweep --control bogus', ['sweep', '--model', model, '--env', 'east-gauss2', '--vector', vec, '--control', 'bogus'], /--control must be one of none, shuffled/],
+    ['run --vreason k=0', ['run', '--model', model, '--env', 'east-gauss2', '--vreason', 'k=0'], /--vreason .*field 'every'/],
+    ['generate --vreason mode=sideways', ['generate', model, '--prompt', 'x', '--vreason', 'mode=sideways'], /--vreason .*field 'mode'/],
+    ['sweep --vreason speed=1', ['sweep', '--model', model, '--env', 'east-gauss2', '--vector', vec, '--vreason', 'speed=1'], /--vreason .*unknown field 'speed'/],
+    ['east --vreason', ['east', '--model', model, '--env', 'east-gauss2', '--layer', '5', '--out', join(dir, 'e.json'), '--vreason', 'on'], /--vreason applies to run, sweep and generate/],
+    ['run --autopilot without --vector', ['run', '--model', model, '--env', 'east-gauss2', '--autopilot', 'target=0.5'], /--autopilot .*needs --vector FILE/],
+    ['run --autopilot gain=2', ['run', '--model', model, '--env', 'east-gauss2', '--vector', vec, '--autopilot', 'target=0.5,gain=2'], /--autopilot .*unknown field 'gain'/],
   ])('%s exits non-zero with one BAD_ARGUMENT line and no stdout', (_name, args, msg) => {
     const r = cli(...args);
     expect(r.code).not.toBe(0);

@@ -8,6 +8,7 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { parseVReason } from '../steering/vreason/settings.js';
+import { parseAutopilot } from '../steering/autopilot.js';
 import { MODES } from '../agent/agent.js';
 import { POSITIONS } from '../engine/hook-points.js';
 import { SteerlabError } from '../errors.js';
@@ -117,6 +118,17 @@ export function vreason() {
       return parseVReason(s);
     } catch (e) {
       return bad(ctx, (e as Error).message.replace(/^--vreason: /, ''), s);
+    }
+  });
+}
+
+/** Entropy autopilot settings, `target=0.6[,kp=2,...]` (see steering/autopilot.ts). */
+export function autopilot() {
+  return str('autopilot settings (target=0.6,...)').transform((s, ctx) => {
+    try {
+      return parseAutopilot(s);
+    } catch (e) {
+      return bad(ctx, (e as Error).message.replace(/^autopilot: /, ''), s);
     }
   });
 }

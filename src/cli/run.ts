@@ -1,5 +1,7 @@
 /** `steerlab run`, `steerlab metrics`, `steerlab envs`: games, agents, baselines and traces. */
 import type { VReasonSettings } from '../steering/vreason/settings.js';
+import { autopilotStep, type AutopilotSettings } from '../steering/autopilot.js';
+import { steeringConfigOf } from '../episode/loop.js';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { runEpisode, type Mode } from '../agent/agent.js';
 import { POLICY_NAMES, runBaseline, type PolicyName } from '../baselines/run.js';
@@ -13,7 +15,7 @@ import type { SteeringSetting } from '../steering/control-vector.js';
 import { formatTraceLine, parseTrace, splitRuns, summaryRecordFor } from '../trace/jsonl.js';
 import { toCsv } from '../trace/csv.js';
 import type { SummaryRecord, TraceRecord } from '../trace/schema.js';
-import { boolean, episodeFlags, int, oneOf, parseFlags, path, print, steeringFlags } from './flags.js';
+import { boolean, episodeFlags, int, oneOf, parseFlags, path, print, steeringFlags, autopilot } from './flags.js';
 import { settingFromFlags } from './steering.js';
 
 export function scenarioFrom(arg: string | undefined, envId: string): Scenario {
@@ -66,6 +68,8 @@ export interface LlmRunArgs {
   minValidMass: number;
   steering: SteeringSetting | null;
   vreason?: VReasonSettings | null;
+  /** Sets beta each step to hold a target action entropy (the steering's vector, from its beta). */
+  autopilot?: AutopilotSettings | null;
   out?: string;
   onEpisode?: (s: SummaryRecord) => void;
 }
@@ -76,6 +80,9 @@ export async function runLlmEpisodes(a: LlmRunArgs): Promise<SummaryRecord[]> {
   const summaries: SummaryRecord[] = [];
   for (let e = 0; e < a.episodes; e++) {
     const env = createEnv(a.envId, { ...a.envOptions, ...(a.horizon ? { horizon: a.horizon } : {}) });
+    const ap = a.autopilot ?? null;
+    let pilot = { beta: a.steering?.beta ?? 0, integral: 0 };
+    const steering = ap && a.steering ? () => ({ ...a.steering!, beta: pilot.beta }) : a.steering;
     const r = await runEpisode(a.session, env, a.scenario, a.seed + e, {
       mode: a.mode,
       samples: a.samples,
@@ -83,8 +90,12 @@ export async function runLlmEpisodes(a: LlmRunArgs): Promise<SummaryRecord[]> {
       minValidMass: a.minValidMass,
       vreason: a.vreason ?? null,
       horizon: a.horizon,
-      steering: a.steering,
-      onStep: a.out ? (rec) => appendFileSync(a.out!, formatTraceLine(rec)) : undefined,
+      steering,
+      ...(ap && a.steering ? { steeringConfig: steeringConfigOf(a.steering, true) } : {}),
+      onStep: (rec) => {
+        if (ap) pilot = autopilotStep(ap, pilot, rec.valid && !rec.formatBroken ? rec.entropy : null);
+        if (a.out) appendFileSync(a.out, formatTraceLine(rec));
+      },
     });
     if (r.steps.length && a.out) appendFileSync(a.out, formatTraceLine(r.summary));
     if (r.steps.length) summaries.push(r.summary);
@@ -101,6 +112,7 @@ const runFlags = {
   episodes: int({ min: 1 }).default(1),
   policy: oneOf(RUN_POLICIES).default('llm'),
   out: path().optional(),
+  autopilot: autopilot().optional(),
   ...steeringFlags,
 };
 
@@ -112,6 +124,7 @@ export async function runCommand(argv: string[]): Promise<void> {
   if (policy === 'llm') {
     const model = needModel(values.model, ' for --policy llm');
     const steering = settingFromFlags(values);
+    if (values.autopilot && !steering) throw new SteerlabError('BAD_ARGUMENT', '--autopilot sets the strength of a vector: it needs --vector FILE');
     if (out) writeFileSync(out, '');
     const session = await loadModel(model);
     try {
@@ -121,6 +134,7 @@ export async function runCommand(argv: string[]): Promise<void> {
         samples: values.samples,
         minValidMass: values['min-valid-mass'],
         vreason: values.vreason ?? null,
+        autopilot: values.autopilot ?? null,
         temperature: values.temperature,
         steering,
         out,
@@ -130,7 +144,7 @@ export async function runCommand(argv: string[]): Promise<void> {
       await session.dispose();
     }
   } else {
-    const used = (['vector', 'layer', 'beta', 'positions', 'vreason'] as const).filter((k) => values[k] !== undefined);
+    const used = (['vector', 'layer', 'beta', 'positions', 'vreason', 'autopilot'] as const).filter((k) => values[k] !== undefined);
     if (used.length) throw new SteerlabError('BAD_ARGUMENT', `--${used[0]} applies to --policy llm only (got --policy ${policy})`);
     const name = (policy === 'egreedy' ? 'eps-greedy' : policy) as PolicyName;
     if (!(POLICY_NAMES as readonly string[]).includes(name)) throw new SteerlabError('BAD_ARGUMENT', `unknown policy '${policy}'`);
