@@ -129,7 +129,7 @@ describe('agent on a tiny character-level model', () => {
     expect(Math.abs(prompt.steps[0]!.actionProbs![0]! - generated.steps[0]!.actionProbs![0]!)).toBeGreaterThan(1e-3);
     expect(prompt.steps[0]!.config.steering).toEqual({ layer: 1, beta: 3, vectorId: 'v', positions: 'prompt' });
     // Distinct steering gives distinct run ids (a sweep's cells never merge).
-    expect(new Set([plain, prompt, generated].map((r) => r.summary.runId)).size).toBe(3);
+    expect(new Set([plain, prompt, generated].map((r) => r.summary!.runId)).size).toBe(3);
   });
 });
 
@@ -147,7 +147,7 @@ needsRealModel.describe('agent on SmolLM2-135M-Instruct', () => {
     const a = await run();
     const b = await run();
     expect(a.steps).toHaveLength(20);
-    const strip = (r: typeof a) => formatTrace([...r.steps, r.summary].map((x) => ('timings' in x ? { ...x, timings: {} } : x)));
+    const strip = (r: typeof a) => formatTrace([...r.steps, r.summary!].map((x) => ('timings' in x ? { ...x, timings: {} } : x)));
     const text = strip(a);
     expect(parseTrace(text)).toHaveLength(21);
     expect(text).toEqual(strip(b));

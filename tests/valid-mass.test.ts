@@ -53,7 +53,7 @@ describe('valid mass and format-broken steps (tiny character model)', () => {
     const ends = await runEpisode(t.session, env, getScenario('east-buttons'), 2, { mode: 'exact', horizon: 4, minValidMass: 0.99 });
     expect(ends.steps).toHaveLength(1);
     expect(ends.steps[0]).toMatchObject({ valid: false, formatBroken: true, action: null, done: true });
-    expect(ends.summary.summary.invalidRate).toBe(1);
+    expect(ends.summary!.summary.invalidRate).toBe(1);
     const goesOn = await runEpisode(t.session, env, { ...getScenario('east-buttons'), onInvalid: 'random-arm' }, 2, { mode: 'exact', horizon: 4, minValidMass: 0.99 });
     expect(goesOn.steps).toHaveLength(4);
     for (const s of goesOn.steps) expect(s).toMatchObject({ valid: false, formatBroken: true });
@@ -74,8 +74,8 @@ describe('sampled mode with no parsed answer', () => {
     // Four random characters never spell "Action: I choose Button N".
     for (const s of r.steps) expect(s).toMatchObject({ actionProbs: null, entropy: null, valid: false, extra: { invalidFraction: 1 } });
     expect(r.steps.every((s) => s.action !== null)).toBe(true);
-    expect(r.summary.summary.entropy).toBeNull();
-    expect(r.summary.summary.invalidAnswerRate).toBe(1);
+    expect(r.summary!.summary.entropy).toBeNull();
+    expect(r.summary!.summary.invalidAnswerRate).toBe(1);
   });
 });
 

@@ -304,3 +304,43 @@ describe('V-Reason through the worker\'s episode runner', () => {
     expect(seen).toEqual([false, true, true]);
   });
 });
+
+describe('Pause and Step in the worker\'s episode runner', () => {
+  const t = useTinyChar();
+
+  it('a run started paused plays nothing until Step, exactly one step per Step, and all after Resume', async () => {
+    const { EpisodeRunner } = await import('../src/workers/episode.js');
+    const runner = new EpisodeRunner();
+    let n = 0;
+    const done = runner.run(t.session, { env: 'east-gauss2', envOptions: { preset: 'equal' }, scenario: 'east-buttons', mode: 'exact', temperature: 1, seed: 3, horizon: 4, minValidMass: 0, startPaused: true }, () => void n++);
+    const settle = () => new Promise((r) => setTimeout(r, 200));
+    const until = async (k: number) => {
+      for (let i = 0; i < 200 && n < k; i++) await settle();
+    };
+    await settle();
+    expect(n).toBe(0);
+    expect(runner.state).toMatchObject({ running: true, paused: true });
+    expect(runner.step()).toBe(true);
+    await until(1);
+    await settle();
+    expect(n).toBe(1);
+    runner.step();
+    await until(2);
+    await settle();
+    expect(n).toBe(2);
+    runner.resume();
+    const r = await done;
+    expect(n).toBe(4);
+    expect(r.steps).toBe(4);
+    expect(runner.pause()).toBe(false);
+  });
+
+  it('Stop ends a paused run', async () => {
+    const { EpisodeRunner } = await import('../src/workers/episode.js');
+    const runner = new EpisodeRunner();
+    const done = runner.run(t.session, { env: 'east-gauss2', envOptions: { preset: 'equal' }, scenario: 'east-buttons', mode: 'exact', temperature: 1, seed: 3, horizon: 4, startPaused: true });
+    await new Promise((r) => setTimeout(r, 50));
+    runner.stop();
+    expect(await done).toMatchObject({ steps: 0, stopped: true });
+  });
+});

@@ -27,7 +27,8 @@ export interface AgentOptions extends LlmOptions, Omit<EpisodeHooks, 'steering'>
 
 export interface EpisodeResult {
   steps: StepRecord[];
-  summary: SummaryRecord;
+  /** null when the run was stopped before its first step. */
+  summary: SummaryRecord | null;
   /** Per step: one Float32Array(hidden) per recorded layer (same order as recordLayers). */
   hidden: Float32Array[][];
 }

@@ -52,7 +52,7 @@ export async function collectEastRuns(session: ModelSession, o: CollectOptions):
     // A step with no parse, or whose format broke, is not a choice: its entropy is not an action entropy.
     const kept = r.steps.map((s, i) => ({ s, z: r.hidden[i]! })).filter(({ s }) => s.valid);
     o.layers.forEach((l, li) => runs.get(l)!.push({ z: kept.map(({ z }) => z[li]!), h: kept.map(({ s }) => s.entropy!) }));
-    if (r.steps.length) runIds.push(r.summary.runId);
+    if (r.summary) runIds.push(r.summary.runId);
     steps += kept.length;
     o.onEpisode?.(k, kept.length);
   }

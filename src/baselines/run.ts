@@ -104,7 +104,7 @@ export async function runBaseline(envId: string, policyName: PolicyName, opts: B
   const records: TraceRecord[] = [];
   for (let e = 0; e < episodes; e++) {
     const r = await runLoop(env, new BaselinePolicy(policyName, opts.policyOptions), { seed: episodeSeed(opts.seed, e), scenario });
-    records.push(...r.steps, r.summary);
+    records.push(...r.steps, ...(r.summary ? [r.summary] : []));
   }
   return records;
 }

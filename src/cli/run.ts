@@ -97,8 +97,9 @@ export async function runLlmEpisodes(a: LlmRunArgs): Promise<SummaryRecord[]> {
         if (a.out) appendFileSync(a.out, formatTraceLine(rec));
       },
     });
-    if (r.steps.length && a.out) appendFileSync(a.out, formatTraceLine(r.summary));
-    if (r.steps.length) summaries.push(r.summary);
+    if (!r.summary) continue;
+    if (a.out) appendFileSync(a.out, formatTraceLine(r.summary));
+    summaries.push(r.summary);
     a.onEpisode?.(r.summary);
   }
   return summaries;

@@ -86,7 +86,8 @@ export interface LoopOptions {
 
 export interface LoopResult {
   steps: StepRecord[];
-  summary: SummaryRecord;
+  /** null when the run was stopped before its first step. */
+  summary: SummaryRecord | null;
 }
 
 /** A run's id: game, policy, mode, seed, and the steering it started with (so sweep cells never merge). */
@@ -174,7 +175,8 @@ export async function runLoop(env: Env, policy: EpisodePolicy, o: LoopOptions): 
   } finally {
     policy.dispose?.();
   }
-  return { steps, summary: summaryRecordFor(runId, config, steps, actions.length) };
+  // A run stopped before its first step has nothing to summarise.
+  return { steps, summary: steps.length ? summaryRecordFor(runId, config, steps, actions.length) : null };
 }
 
 /** The trace's per-step steering: layer (first layer) and beta, plus all layers for a multi-layer vector. */

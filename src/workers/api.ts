@@ -144,6 +144,8 @@ export interface EpisodeRequest {
   steering?: SteeringWire | null;
   /** V-Reason in force at the start (null: off until setVReason); partial settings take the defaults. */
   vreason?: Partial<VReasonSettings> | null;
+  /** Start paused: nothing is played until resumeEpisode or stepEpisode. */
+  startPaused?: boolean;
 }
 
 export interface EpisodeResponse {
@@ -175,6 +177,10 @@ export interface ModelApi {
   setVReason(settings: Partial<VReasonSettings> | null): Promise<void>;
   /** Asks the running episode to stop before its next step; false when none is running. Not queued. */
   stopEpisode(): Promise<boolean>;
+  /** Pause holds the running episode before its next step, Resume lets it go on, Step plays one step and holds again. False when none is running. Not queued. */
+  pauseEpisode(): Promise<boolean>;
+  resumeEpisode(): Promise<boolean>;
+  stepEpisode(): Promise<boolean>;
   /** Models in the IndexedDB cache. Not queued. */
   cachedModels(): Promise<CachedModelInfo[]>;
   /** Empties the model cache; resolves to how many models were removed. Not queued. */

@@ -35,6 +35,15 @@ export function createModelClient(): ModelClient {
     async stopEpisode() {
       return fromWire(await remote.stopEpisode());
     },
+    async pauseEpisode() {
+      return fromWire(await remote.pauseEpisode());
+    },
+    async resumeEpisode() {
+      return fromWire(await remote.resumeEpisode());
+    },
+    async stepEpisode() {
+      return fromWire(await remote.stepEpisode());
+    },
     async cachedModels() {
       return fromWire(await remote.cachedModels());
     },

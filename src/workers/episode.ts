@@ -58,6 +58,54 @@ export class EpisodeRunner {
   }
   private stopRequested = false;
   private running = false;
+  /** Pause/Step: while paused, the episode waits at its next step (or token) unless a Step allowed one more step. */
+  private paused = false;
+  private stepsDone = 0;
+  private allowedSteps = 0;
+  private wake: (() => void) | null = null;
+
+  /** Pauses the running episode before its next step; false when none is running. */
+  pause(): boolean {
+    if (!this.running) return false;
+    this.paused = true;
+    this.allowedSteps = this.stepsDone;
+    return true;
+  }
+
+  /** Resumes a paused episode. */
+  resume(): boolean {
+    if (!this.running) return false;
+    this.paused = false;
+    this.release();
+    return true;
+  }
+
+  /** Lets a paused episode play exactly one more step, then pause again. */
+  step(): boolean {
+    if (!this.running) return false;
+    this.paused = true;
+    this.allowedSteps = this.stepsDone + 1;
+    this.release();
+    return true;
+  }
+
+  get state(): { running: boolean; paused: boolean; steps: number } {
+    return { running: this.running, paused: this.paused, steps: this.stepsDone };
+  }
+
+  private release(): void {
+    const w = this.wake;
+    this.wake = null;
+    w?.();
+  }
+
+  /** Awaited before every step and generated token: yields to the message loop, and holds while paused. */
+  private readonly gate = async (): Promise<void> => {
+    await nextTask();
+    while (this.paused && this.stepsDone >= this.allowedSteps && !this.stopRequested) {
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+  };
 
   /** Replaces the steering in force; a running episode picks it up at its next step or token. */
   setSteering(s: SteeringWire | null, model: { layers: number; hidden: number } | null): void {
@@ -68,6 +116,7 @@ export class EpisodeRunner {
   stop(): boolean {
     if (!this.running) return false;
     this.stopRequested = true;
+    this.release();
     return true;
   }
 
@@ -80,6 +129,9 @@ export class EpisodeRunner {
     this.liveVr = req.vreason ? checkVReason(req.vreason) : null;
     this.stopRequested = false;
     this.running = true;
+    this.stepsDone = 0;
+    this.paused = req.startPaused === true;
+    this.allowedSteps = 0;
     // Every onStep is a message to the page; the result must not overtake the last of them.
     const delivered: Promise<unknown>[] = [];
     const t0 = performance.now();
@@ -95,9 +147,10 @@ export class EpisodeRunner {
         vreason: () => this.liveVr,
         // A live run names the vector it starts from even at beta 0: the slider may move later.
         steeringConfig: steeringConfigOf(start, true),
-        pause: nextTask,
+        pause: this.gate,
         shouldStop: () => this.stopRequested,
         onStep: (record) => {
+          this.stepsDone++;
           if (onStep) delivered.push(Promise.resolve(onStep(record)).catch(() => {}));
         },
       });
@@ -108,6 +161,8 @@ export class EpisodeRunner {
       await Promise.all(delivered);
       this.running = false;
       this.stopRequested = false;
+      this.paused = false;
+      this.release();
     }
   }
 }

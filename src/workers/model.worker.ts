@@ -251,6 +251,9 @@ const api: ModelApi = {
   setSteering: async (steering) => episodes.setSteering(steering, model?.info ?? null),
   setVReason: async (settings) => episodes.setVReason(settings),
   stopEpisode: async () => episodes.stop(),
+  pauseEpisode: async () => episodes.pause(),
+  resumeEpisode: async () => episodes.resume(),
+  stepEpisode: async () => episodes.step(),
   cachedModels: async () => {
     const cache = await ModelCache.open();
     try {
@@ -312,6 +315,9 @@ const endpoint: WorkerEndpointApi = {
   setSteering: now('setSteering'),
   setVReason: now('setVReason'),
   stopEpisode: now('stopEpisode'),
+  pauseEpisode: now('pauseEpisode'),
+  resumeEpisode: now('resumeEpisode'),
+  stepEpisode: now('stepEpisode'),
   cachedModels: now('cachedModels'),
   clearModelCache: now('clearModelCache'),
   dispose: serial('dispose'),
