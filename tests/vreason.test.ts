@@ -312,7 +312,7 @@ describe('Pause and Step in the worker\'s episode runner', () => {
     const { EpisodeRunner } = await import('../src/workers/episode.js');
     const runner = new EpisodeRunner();
     let n = 0;
-    const done = runner.run(t.session, { env: 'east-gauss2', envOptions: { preset: 'equal' }, scenario: 'east-buttons', mode: 'exact', temperature: 1, seed: 3, horizon: 4, minValidMass: 0, startPaused: true }, () => void n++);
+    const done = runner.run(t.session, { env: 'east-gauss2', envOptions: { preset: 'equal' }, scenario: 'east-buttons', mode: 'exact', temperature: 1, seed: 3, horizon: 4, minValidMass: 0, pauseAfter: 0 }, () => void n++);
     const settle = () => new Promise((r) => setTimeout(r, 200));
     const until = async (k: number) => {
       for (let i = 0; i < 200 && n < k; i++) await settle();
@@ -338,7 +338,7 @@ describe('Pause and Step in the worker\'s episode runner', () => {
   it('Stop ends a paused run', async () => {
     const { EpisodeRunner } = await import('../src/workers/episode.js');
     const runner = new EpisodeRunner();
-    const done = runner.run(t.session, { env: 'east-gauss2', envOptions: { preset: 'equal' }, scenario: 'east-buttons', mode: 'exact', temperature: 1, seed: 3, horizon: 4, startPaused: true });
+    const done = runner.run(t.session, { env: 'east-gauss2', envOptions: { preset: 'equal' }, scenario: 'east-buttons', mode: 'exact', temperature: 1, seed: 3, horizon: 4, pauseAfter: 0 });
     await new Promise((r) => setTimeout(r, 50));
     runner.stop();
     expect(await done).toMatchObject({ steps: 0, stopped: true });

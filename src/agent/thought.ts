@@ -78,7 +78,7 @@ export class ThoughtPolicy extends ExactPolicy {
         // Token-level V-Reason: dV is new for each thought (a query) and lives in this fork only.
         const tv = tokenLevel ? await TokenVReason.create(this.session, span!, vr!) : null;
         const g = await this.session.generateFrom(fork, logits, {
-          ...(tv ? { read: tv.read, firstActs: acts, beforeSample: tv.beforeSample } : {}),
+          ...(tv ? { read: tv.read, firstActs: acts, firstRegion: headIds.length ? ('generated' as const) : ('prompt' as const), beforeSample: tv.beforeSample } : {}),
           maxNewTokens: this.o.maxThoughtTokens ?? 64,
           temperature: this.T,
           topP: this.o.topP,

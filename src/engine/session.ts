@@ -75,6 +75,8 @@ export interface GenerateOptions {
   read?: string[];
   /** What `read` gave for the position whose logits come first (the caller's last forward); generate() fills it. */
   firstActs?: ActivationCache | null;
+  /** The region of the forward that produced the first logits (default prompt). */
+  firstRegion?: Region;
   /**
    * Called before each token is sampled, and awaited; may return the logits to sample from
    * instead (test-time methods such as V-Reason, which edit the cache and recompute them).
@@ -273,7 +275,7 @@ export class ModelSession {
     let add = opts.add ?? null;
     let logits = lastLogits;
     let acts: ActivationCache | null = opts.firstActs ?? null;
-    let region: Region = 'prompt';
+    let region: Region = opts.firstRegion ?? 'prompt';
     const read = opts.read?.length ? { hooks: opts.read } : null;
     const tokens: GeneratedToken[] = [];
     let stoppedBy: 'stop' | 'length' = 'length';

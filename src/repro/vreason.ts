@@ -26,6 +26,8 @@ export const VREASON_REPRO = {
   action: { env: 'east-gauss2', envOptions: { preset: 'equal' }, scenario: 'east-buttons', seeds: 25, seed: 7000, horizon: 2, temperature: 1 },
   task: { items: 50, seed: 8000, maxNewTokens: 6 },
   modes: ['switch', 'down', 'up'] as VReasonMode[],
+  /** A stronger setting, for the action level and the short-answer task: does the method move anything at all? */
+  strong: { steps: 5, lr: 0.5 },
 };
 
 type Cond = { label: string; vreason: VReasonSettings | null; perItem: Record<string, number | null>[]; msPerToken?: number; tokens?: number };
@@ -49,11 +51,18 @@ export function comparisonItems(n: number, seed: number): { prompt: string; answ
 
 export async function reproduceVReason(session: ModelSession, outDir: string, log: (s: string) => void, cfg = VREASON_REPRO) {
   const t0 = performance.now();
+  // With --expose-gc (npm run repro:vreason), the RSS figures are after a full collection, so the
+  // transient copy of the file read to extract the tail does not count as resident.
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
   const rss0 = process.memoryUsage().rss;
   const tail = await session.tail();
-  const memory = { tailBytes: tailBytes(tail), rssBeforeTailMB: rss0 / 2 ** 20, rssAfterTailMB: process.memoryUsage().rss / 2 ** 20 };
+  gc?.();
+  const memory = { tailBytes: tailBytes(tail), rssBeforeTailMB: rss0 / 2 ** 20, rssAfterTailMB: process.memoryUsage().rss / 2 ** 20, collected: gc !== undefined };
   log(`tail: ${(memory.tailBytes / 2 ** 20).toFixed(1)} MiB; RSS ${memory.rssBeforeTailMB.toFixed(0)} -> ${memory.rssAfterTailMB.toFixed(0)} MiB`);
   const variants: { label: string; v: VReasonSettings | null }[] = [{ label: 'off', v: null }, ...cfg.modes.map((mode) => ({ label: mode, v: { ...cfg.settings, mode } }))];
+  const strongLabel = `${cfg.strong.steps} steps, lr ${cfg.strong.lr}`;
+  const withStrong = [...variants, ...cfg.modes.map((mode) => ({ label: `${mode} (${strongLabel})`, v: { ...cfg.settings, ...cfg.strong, mode } }))];
   const seeds = (n: number, from: number) => Array.from({ length: n }, (_, k) => from + k);
   const records = (x: unknown): VReasonRecord[] => (Array.isArray(x) ? (x as unknown[]).flat(2) as VReasonRecord[] : x ? [x as VReasonRecord] : []);
 
@@ -80,14 +89,14 @@ export async function reproduceVReason(session: ModelSession, outDir: string, lo
   // 2. Action level, exact mode.
   const a = cfg.action;
   const action: Cond[] = [];
-  for (const { label, v } of variants) {
+  for (const { label, v } of withStrong) {
     const c: Cond = { label, vreason: v ? { ...v, level: 'action' } : null, perItem: [] };
     for (const seed of seeds(a.seeds, a.seed)) {
       const r = await runEpisode(session, createEnv(a.env, a.envOptions), getScenario(a.scenario), seed, { mode: 'exact', temperature: a.temperature, horizon: a.horizon, vreason: c.vreason });
       const cs = choiceStats(r.steps);
       for (const st of r.steps) {
         const rec = records(st.extra?.vreason)[0];
-        c.perItem.push({ seed, step: st.step, reward: st.reward, invalid: st.valid ? 0 : 1, validMass: st.validMass ?? null, entropy: st.valid ? st.entropy : null, entropyBefore: rec?.entropy ?? null });
+        c.perItem.push({ seed, step: st.step, reward: st.reward, invalid: st.valid ? 0 : 1, validMass: st.validMass ?? null, entropy: st.valid ? st.entropy : null, entropyBefore: rec?.entropy ?? null, validMassBefore: rec?.validMass ?? null, alpha: rec?.alpha ?? null });
       }
       c.perItem.push({ seed, step: -1, regret: cs.regret });
     }
@@ -98,7 +107,7 @@ export async function reproduceVReason(session: ModelSession, outDir: string, lo
   // 3. Short-answer comparisons, greedy, token level on the question.
   const items = comparisonItems(cfg.task.items, cfg.task.seed);
   const task: Cond[] = [];
-  for (const { label, v } of variants) {
+  for (const { label, v } of withStrong) {
     const c: Cond = { label, vreason: v, perItem: [], tokens: 0 };
     const t = performance.now();
     for (const [i, it] of items.entries()) {
@@ -122,7 +131,7 @@ export async function reproduceVReason(session: ModelSession, outDir: string, lo
     settings: cfg,
     memory: { ...memory, peakRssMB: process.resourceUsage().maxRSS / 1024 },
     bandit: { summary: summarise(bandit, ['reward', 'regret', 'invalid', 'validMass', 'entropy', 'thoughtTokens']), conditions: bandit },
-    action: { summary: summarise(action, ['reward', 'regret', 'invalid', 'validMass', 'entropy']), conditions: action },
+    action: { summary: summarise(action, ['reward', 'regret', 'invalid', 'validMass', 'entropy', 'entropyBefore', 'validMassBefore']), conditions: action },
     task: { summary: summarise(task, ['correct', 'tokens']), conditions: task },
     minutes: (performance.now() - t0) / 60000,
   };
@@ -156,9 +165,13 @@ ${j.bandit.summary.map((r) => row(r, ['reward', 'regret', 'invalid', 'validMass'
 
 ## Action level, exact mode (${j.settings.action.scenario}, ${j.settings.action.seeds} seeds x ${j.settings.action.horizon} steps)
 
-| condition | reward | regret (per run) | invalid answers | valid mass | action entropy |
-|---|---|---|---|---|---|
-${j.action.summary.map((r) => row(r, ['reward', 'regret', 'invalid', 'validMass', 'entropy'])).join('\n')}
+Entropy and valid mass before the update (the same step's unedited distribution) sit beside the
+values after it, so each row carries its own paired control; the histories differ between rows
+because the played actions do.
+
+| condition | reward | regret (per run) | invalid answers | valid mass | action entropy | entropy before update | valid mass before update |
+|---|---|---|---|---|---|---|---|
+${j.action.summary.map((r) => row(r, ['reward', 'regret', 'invalid', 'validMass', 'entropy', 'entropyBefore', 'validMassBefore'])).join('\n')}
 
 ## Short answers: "Which number is larger (or smaller), a or b?" (${j.settings.task.items} items, greedy, <= ${j.settings.task.maxNewTokens} tokens)
 
@@ -169,6 +182,6 @@ ${j.task.summary.map((r) => `${row(r, ['correct', 'tokens']).slice(0, -1)}| ${(r
 ## Cost
 
 - Thought tokens: ${j.bandit.summary.map((r) => `${r.label} ${(r.msPerToken ?? Number.NaN).toFixed(1)} ms/token (${((r.msPerToken ?? Number.NaN) / off(j.bandit.summary)).toFixed(2)}x)`).join(', ')} (wall-clock of the whole step, scoring included).
-- The tail's weights (last block + lm_head, quantised as in the file): ${(j.memory.tailBytes / 2 ** 20).toFixed(1)} MiB; process RSS ${j.memory.rssBeforeTailMB.toFixed(0)} MiB before loading them, ${j.memory.rssAfterTailMB.toFixed(0)} MiB after; peak RSS of the whole run ${j.memory.peakRssMB.toFixed(0)} MiB.
+- The tail's weights (last block + lm_head, quantised as in the file): ${(j.memory.tailBytes / 2 ** 20).toFixed(1)} MiB; process RSS ${j.memory.rssBeforeTailMB.toFixed(0)} MiB before loading them, ${j.memory.rssAfterTailMB.toFixed(0)} MiB after${j.memory.collected ? ' (each after a full garbage collection)' : ''}; peak RSS of the whole run ${j.memory.peakRssMB.toFixed(0)} MiB.
 `;
 }

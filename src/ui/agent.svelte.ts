@@ -14,8 +14,19 @@ import { describe } from './describe.js';
 import { downloadText } from './download.js';
 import { actionLabels, gameChoices, gameOptions, type EastPreset } from './games.js';
 import type { SteeringState } from './steering.svelte.js';
+import { VREASON_DEFAULTS, type VReasonLevel, type VReasonMode, type VReasonSettings } from '../steering/vreason/settings.js';
 
-export type AgentStatus = 'idle' | 'running' | 'stopping' | 'done' | 'stopped' | 'failed';
+export type AgentStatus = 'idle' | 'running' | 'paused' | 'stopping' | 'done' | 'stopped' | 'failed';
+
+/** V-Reason as the page sets it: on/off plus the settings a user tunes (the rest take the defaults). */
+export interface VReasonUi {
+  on: boolean;
+  level: VReasonLevel;
+  mode: VReasonMode;
+  every: number;
+  steps: number;
+  lr: number;
+}
 
 export class AgentState {
   readonly games = gameChoices();
@@ -32,6 +43,9 @@ export class AgentState {
   minValidMass = $state(0.05);
   horizon = $state(20);
   seed = $state(1);
+  /** V-Reason: live like the steering (sent with setVReason when it changes during a run). */
+  vreason = $state<VReasonUi>({ on: false, level: 'action', mode: VREASON_DEFAULTS.mode, every: VREASON_DEFAULTS.every, steps: VREASON_DEFAULTS.steps, lr: VREASON_DEFAULTS.lr });
+  vreasonError = $state<string | null>(null);
 
   // the run
   status = $state<AgentStatus>('idle');
@@ -45,7 +59,7 @@ export class AgentState {
 
   readonly game = $derived(this.games.find((g) => g.id === this.env) ?? this.games[0]!);
   readonly labels = $derived(actionLabels(this.env, gameOptions(this.env, this.preset), this.scenario));
-  readonly running = $derived(this.status === 'running' || this.status === 'stopping');
+  readonly running = $derived(this.status === 'running' || this.status === 'paused' || this.status === 'stopping');
   readonly last = $derived(this.steps.at(-1) ?? null);
 
   private readonly stopPushing: () => void;
@@ -58,6 +72,10 @@ export class AgentState {
       $effect(() => {
         const wire = this.steering.wire;
         if (this.running) void this.push(wire);
+      });
+      $effect(() => {
+        const v = this.vreasonWire();
+        if (this.running) void this.pushVReason(v);
       });
     });
   }
@@ -72,6 +90,24 @@ export class AgentState {
     this.env = id;
     if (!g.scenarios.some((s) => s.id === this.scenario)) this.scenario = g.scenarios[0]!.id;
     this.horizon = Math.min(g.horizon, 50);
+  }
+
+  /** The settings as the worker takes them; null when off. */
+  vreasonWire(): Partial<VReasonSettings> | null {
+    const v = this.vreason;
+    if (!v.on) return null;
+    // Token level needs generated text: in exact mode only the action level applies.
+    const level = this.mode === 'exact' ? 'action' : this.mode === 'sampled' ? 'token' : v.level;
+    return { level, mode: v.mode, every: v.every, steps: v.steps, lr: v.lr };
+  }
+
+  private async pushVReason(v: Partial<VReasonSettings> | null): Promise<void> {
+    try {
+      await this.client.setVReason(v);
+      this.vreasonError = null;
+    } catch (e) {
+      this.vreasonError = describe(e);
+    }
   }
 
   private async push(wire: SteeringWire | null): Promise<void> {
@@ -95,18 +131,20 @@ export class AgentState {
       horizon: this.horizon,
       seed: this.seed,
       steering: this.steering.wire,
+      vreason: this.vreasonWire(),
     };
   }
 
-  async run(): Promise<void> {
+  /** Start; with `pauseAfter`, the run holds after that many steps (Step then plays one at a time). */
+  async run(pauseAfter?: number): Promise<void> {
     if (this.running) return;
-    const req = this.request();
+    const req = { ...this.request(), ...(pauseAfter !== undefined ? { pauseAfter } : {}) };
     this.steps = [];
     this.summary = null;
     this.error = null;
     this.steeringError = null;
     this.shown = { env: req.env, scenario: req.scenario, labels: this.labels, horizon: req.horizon ?? this.game.horizon, mode: req.mode };
-    this.status = 'running';
+    this.status = pauseAfter !== undefined ? 'paused' : 'running';
     try {
       const r = await this.client.runEpisode(req, (step) => {
         this.steps = [...this.steps, step];
@@ -119,8 +157,49 @@ export class AgentState {
     }
   }
 
-  async stop(): Promise<void> {
+  async pause(): Promise<void> {
     if (this.status !== 'running') return;
+    this.status = 'paused';
+    await this.call(() => this.client.pauseEpisode());
+  }
+
+  async resume(): Promise<void> {
+    if (this.status !== 'paused') return;
+    this.status = 'running';
+    await this.call(() => this.client.resumeEpisode());
+  }
+
+  /** One step: from a paused run, or a new run started paused. */
+  async step(): Promise<void> {
+    if (this.status === 'paused' || this.status === 'running') {
+      this.status = 'paused';
+      await this.call(() => this.client.stepEpisode());
+      return;
+    }
+    if (this.running) return;
+    await this.run(1);
+  }
+
+  /** Clears the finished run from view (not while one runs). */
+  reset(): void {
+    if (this.running) return;
+    this.steps = [];
+    this.summary = null;
+    this.shown = null;
+    this.error = null;
+    this.status = 'idle';
+  }
+
+  private async call(f: () => Promise<unknown>): Promise<void> {
+    try {
+      await f();
+    } catch (e) {
+      this.error = describe(e);
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.status !== 'running' && this.status !== 'paused') return;
     this.status = 'stopping';
     try {
       await this.client.stopEpisode();

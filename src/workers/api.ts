@@ -144,8 +144,8 @@ export interface EpisodeRequest {
   steering?: SteeringWire | null;
   /** V-Reason in force at the start (null: off until setVReason); partial settings take the defaults. */
   vreason?: Partial<VReasonSettings> | null;
-  /** Start paused: nothing is played until resumeEpisode or stepEpisode. */
-  startPaused?: boolean;
+  /** Hold after this many steps (0: start held) until resumeEpisode or stepEpisode; absent: run through. */
+  pauseAfter?: number;
 }
 
 export interface EpisodeResponse {

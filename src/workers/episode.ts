@@ -29,6 +29,7 @@ function checkRequest(req: EpisodeRequest): void {
   if (!Number.isFinite(req.temperature) || req.temperature < 0) bad(`temperature must be >= 0, got ${req.temperature}`);
   if (!Number.isFinite(req.seed)) bad(`seed must be a number, got ${req.seed}`);
   if (req.minValidMass !== undefined && !(req.minValidMass >= 0 && req.minValidMass <= 1)) bad(`min valid mass must be a number in 0..1, got ${req.minValidMass}`);
+  if (req.pauseAfter !== undefined && (!Number.isInteger(req.pauseAfter) || req.pauseAfter < 0)) bad(`pause after must be a whole number of steps >= 0, got ${req.pauseAfter}`);
   if (req.horizon !== undefined && (!Number.isInteger(req.horizon) || req.horizon < 1)) bad(`horizon must be a whole number >= 1, got ${req.horizon}`);
   if (req.samples !== undefined && (!Number.isInteger(req.samples) || req.samples < 1 || req.samples > 1000)) bad(`samples must be a whole number in 1..1000, got ${req.samples}`);
   if (req.maxThoughtTokens !== undefined && (!Number.isInteger(req.maxThoughtTokens) || req.maxThoughtTokens < 1 || req.maxThoughtTokens > 4096)) {
@@ -130,8 +131,8 @@ export class EpisodeRunner {
     this.stopRequested = false;
     this.running = true;
     this.stepsDone = 0;
-    this.paused = req.startPaused === true;
-    this.allowedSteps = 0;
+    this.paused = req.pauseAfter !== undefined;
+    this.allowedSteps = req.pauseAfter ?? 0;
     // Every onStep is a message to the page; the result must not overtake the last of them.
     const delivered: Promise<unknown>[] = [];
     const t0 = performance.now();

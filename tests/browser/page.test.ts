@@ -166,7 +166,7 @@ describe('the agent panel', () => {
     expect(await page.locator('.model').getAttribute('data-status')).toBe('ready');
     await settings({ mode: 'exact', horizon: 6, seed: 3, temperature: 2, preset: '95-105' });
     await page.locator('input[name=beta]').fill('0');
-    await agent().getByRole('button', { name: 'Run', exact: true }).click();
+    await agent().getByRole('button', { name: 'Start', exact: true }).click();
     await page.locator('section.agent[data-status="done"], section.agent[data-status="failed"]').waitFor({ timeout: 60_000 });
     expect(await agent().getAttribute('data-status'), await agent().innerText()).toBe('done');
     expect(await stepsShown()).toBe(6);
@@ -206,7 +206,7 @@ describe('the agent panel', () => {
     await settings({ mode: 'sampled', horizon: 2, seed: 4, temperature: 1 });
     await page.locator('input[name=agent-samples]').fill('2');
     await page.locator('input[name=agent-max-thought]').fill('6');
-    await agent().getByRole('button', { name: 'Run', exact: true }).click();
+    await agent().getByRole('button', { name: 'Start', exact: true }).click();
     await page.locator('section.agent[data-status="done"], section.agent[data-status="failed"]').waitFor({ timeout: 60_000 });
     expect(await agent().getAttribute('data-status'), await agent().innerText()).toBe('done');
     const steps = parseTrace((await exported('Export trace (JSONL)')).text).filter((r): r is StepRecord => r.type === 'step');
@@ -251,7 +251,7 @@ describe('the agent panel', () => {
       });
       observer.observe(panel, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-steps', 'data-status'] });
     }, { changeAt, stopAt });
-    await agent().getByRole('button', { name: 'Run', exact: true }).click();
+    await agent().getByRole('button', { name: 'Start', exact: true }).click();
     // mid-run, once a steered step is shown: the screenshot for the record
     await expect.poll(() => agent().locator('.beta-in-force').innerText(), { timeout: 30_000, interval: 20 }).toBe('6 at layer 1');
     await page.screenshot({ path: 'test-results/browser/agent-running.png', fullPage: true });
@@ -281,7 +281,7 @@ describe('the agent panel', () => {
     // The same seed unsteered (beta 0 all along): the same steps until the slider moved, and
     // different action probabilities at every steered step, the first of which saw the same history.
     await page.locator('input[name=beta]').fill('0');
-    await agent().getByRole('button', { name: 'Run', exact: true }).click();
+    await agent().getByRole('button', { name: 'Start', exact: true }).click();
     await page.locator('section.agent[data-status="done"], section.agent[data-status="failed"]').waitFor({ timeout: 60_000 });
     expect(await agent().getAttribute('data-status'), await agent().innerText()).toBe('done');
     const plain = parseTrace((await exported('Export trace (JSONL)')).text).filter((r): r is StepRecord => r.type === 'step');
@@ -292,6 +292,41 @@ describe('the agent panel', () => {
     expect(steps.slice(0, first + 1).map((r) => r.promptTokens)).toEqual(plain.slice(0, first + 1).map((r) => r.promptTokens));
     const moved = steps.slice(first).map((r, i) => maxAbsDiff(r.actionProbs!, plain[first + i]!.actionProbs!));
     for (const d of moved) expect(d, `|steered - unsteered| per step from step ${first}: ${moved.join(', ')}`).toBeGreaterThan(1e-3);
+  }, 120_000);
+
+  it('Step plays one step at a time, Resume runs on, and V-Reason switched on mid-run acts from the next step', async () => {
+    await settings({ mode: 'exact', horizon: 4, seed: 6, temperature: 1, preset: 'equal' });
+    await page.locator('input[name=beta]').fill('0');
+    const stepBtn = agent().getByRole('button', { name: 'Step', exact: true });
+    await stepBtn.click();
+    await expect.poll(stepsShown, { timeout: 30_000 }).toBe(1);
+    expect(await agent().getAttribute('data-status')).toBe('paused');
+    await page.waitForTimeout(400);
+    expect(await stepsShown()).toBe(1);
+    await stepBtn.click();
+    await expect.poll(stepsShown, { timeout: 30_000 }).toBe(2);
+    await page.waitForTimeout(400);
+    expect(await stepsShown()).toBe(2);
+    // V-Reason on (exact mode: action level), raising entropy, then Resume (Alt+P).
+    await page.locator('input[name=vreason-on]').check();
+    await page.locator('select[name=vreason-mode]').selectOption('up');
+    await page.locator('input[name=vreason-lr]').fill('0.2');
+    await page.locator('h1').click();
+    await page.keyboard.press('Alt+P');
+    await page.locator('section.agent[data-status="done"], section.agent[data-status="failed"]').waitFor({ timeout: 60_000 });
+    expect(await agent().getAttribute('data-status'), await agent().innerText()).toBe('done');
+    const steps = parseTrace((await exported('Export trace (JSONL)')).text).filter((r): r is StepRecord => r.type === 'step');
+    expect(steps).toHaveLength(4);
+    expect(steps.slice(0, 2).every((r) => r.extra?.vreason === undefined)).toBe(true);
+    for (const r of steps.slice(2)) {
+      const v = r.extra!.vreason as { alpha: number; entropy: number; entropyAfter: number; tailError: number };
+      expect(v.alpha).toBe(1);
+      expect(v.entropyAfter).toBeGreaterThan(v.entropy);
+      expect(v.tailError).toBeLessThan(0.5);
+    }
+    await page.locator('input[name=vreason-on]').uncheck();
+    await agent().getByRole('button', { name: 'Reset', exact: true }).click();
+    expect(await agent().locator('.progress-text').count()).toBe(0);
   }, 120_000);
 
   it('the model panel says the model came from the browser cache, and clears it', async () => {
