@@ -319,11 +319,14 @@ describe('the agent panel', () => {
     expect(steps).toHaveLength(4);
     expect(steps.slice(0, 2).every((r) => r.extra?.vreason === undefined)).toBe(true);
     for (const r of steps.slice(2)) {
-      const v = r.extra!.vreason as { alpha: number; entropy: number; entropyAfter: number; tailError: number };
+      // The direction of each update is tested in Node (tests/vreason.test.ts); here: it ran, live, as set.
+      const v = r.extra!.vreason as { alpha: number; steps: number; dvNorm: number; tailError: number };
       expect(v.alpha).toBe(1);
-      expect(v.entropyAfter).toBeGreaterThan(v.entropy);
+      expect(v.steps).toBe(1);
+      expect(v.dvNorm).toBeGreaterThan(0);
       expect(v.tailError).toBeLessThan(0.5);
     }
+    expect(steps[0]!.config.vreason ?? null).toBeNull();
     await page.locator('input[name=vreason-on]').uncheck();
     await agent().getByRole('button', { name: 'Reset', exact: true }).click();
     expect(await agent().locator('.progress-text').count()).toBe(0);
