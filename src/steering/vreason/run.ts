@@ -180,7 +180,7 @@ export interface AnswerSites {
 }
 
 function answerScores(logits: Float64Array[], terms: readonly AnswerTerm[], K: number, T: number): { lp: number[]; lt: number[]; soft: { p1: Float64Array; pT: Float64Array }[] } {
-  const soft = logits.map((l) => ({ p1: softmaxEntropy(l).p, pT: softmaxEntropy(T === 1 ? l : l.map((x) => x / T)).p }));
+  const soft = logits.map((l) => ({ p1: softmaxEntropy(l).p, pT: softmaxEntropy(l, T).p }));
   const lp = new Array<number>(K).fill(0), lt = new Array<number>(K).fill(0);
   for (const t of terms) {
     lp[t.cand] += Math.log(soft[t.site]!.p1[t.token]!);

@@ -3,6 +3,7 @@
  * V~ = (V + dV) / ||V + dV|| * ||V|| (per cache row: one kv head at one position) and its
  * backward, the objectives' gradients with respect to logits, and Adam.
  */
+import { entropyFromLogProbs, logSoftmax } from '../../engine/logits.js';
 
 /** V~ for rows of length D (all arrays [rows * D]). */
 export function normPreserve(v0: Float32Array | Float64Array, dv: Float64Array, D: number): Float64Array {
@@ -38,21 +39,11 @@ export function normPreserveBack(v0: Float32Array | Float64Array, dv: Float64Arr
   return out;
 }
 
-/** Softmax and entropy (nats) of a logit vector. */
-export function softmaxEntropy(logits: ArrayLike<number>): { p: Float64Array; logp: Float64Array; h: number } {
-  let m = -Infinity;
-  for (let i = 0; i < logits.length; i++) if (logits[i]! > m) m = logits[i]!;
-  let z = 0;
-  for (let i = 0; i < logits.length; i++) z += Math.exp(logits[i]! - m);
-  const lz = m + Math.log(z);
-  const p = new Float64Array(logits.length), logp = new Float64Array(logits.length);
-  let h = 0;
-  for (let i = 0; i < logits.length; i++) {
-    logp[i] = logits[i]! - lz;
-    p[i] = Math.exp(logp[i]!);
-    if (p[i]! > 0) h -= p[i]! * logp[i]!;
-  }
-  return { p, logp, h };
+/** Softmax and entropy (nats) of a logit vector, at temperature T (the engine's log-softmax). */
+export function softmaxEntropy(logits: ArrayLike<number>, T = 1): { p: Float64Array; logp: Float64Array; h: number } {
+  const logp = logSoftmax(logits, T);
+  const p = logp.map(Math.exp);
+  return { p, logp, h: entropyFromLogProbs(logp) };
 }
 
 /**
