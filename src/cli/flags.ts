@@ -133,6 +133,17 @@ export function autopilot() {
   });
 }
 
+/** A shard of a grid, `k/n` with 1 <= k <= n (k counts from 1, as Slurm array ids usually do). */
+export function shard() {
+  const what = 'k/n with whole numbers 1 <= k <= n, e.g. 2/4';
+  return str(what).transform((s, ctx) => {
+    const m = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(s);
+    const k = m ? Number(m[1]) : NaN;
+    const n = m ? Number(m[2]) : NaN;
+    return k >= 1 && k <= n ? { k, n } : bad(ctx, `must be ${what} (got '${s}')`, s);
+  });
+}
+
 /** A JSON object ({"key": value, ...}). */
 export const jsonObject = () => json(z.record(z.string(), z.unknown()), 'a JSON object');
 

@@ -26,9 +26,13 @@ const USAGE = `steerlab <command>
   vector info vector.json             per layer: norm, residual norm, relative
   sweep --model M --env ENV --vector FILE [--layers L,...] [--betas B,...] [--temperatures T,...]
         [--control none|shuffled] [--positions all|prompt|generated] [--seeds N] [--horizon T]
-        [--seed S] [--mode exact|sampled] [--samples M] [--out sweep.jsonl]
+        [--seed S] [--mode exact|sampled] [--samples M] [--out sweep.jsonl] [--shard K/N] [--resume]
                                       a one-layer vector is moved to each layer; a multi-layer file
-                                      steers each listed layer (among its own) with that layer's direction
+                                      steers each listed layer (among its own) with that layer's direction.
+                                      Runs are numbered i = 0.. in the order layer, temperature, beta, seed;
+                                      --shard K/N (1 <= K <= N) plays those with i mod N = K-1 (needs --out);
+                                      --resume keeps the finished runs already in --out and plays the rest
+  sweep --merge shard.jsonl... [--out all.jsonl]   the shards' table (and file, in grid order) as one sweep's
   repro east|format|vreason [--out DIR] [--model M] [--report-only]   regenerate docs/results/<name>.{md,json}
   vreason gradcheck [--model M] [--prompt TEXT] [--directions N]   V-Reason's gradient vs finite differences;
                                       the last line is the max relative error (exit 1 above 1e-3)
@@ -49,7 +53,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   bench: async () => (await import('./bench.js')).benchCommand,
   east: async () => (await import('./east.js')).eastCommand,
   vector: async () => (await import('./east.js')).vectorCommand,
-  sweep: async () => (await import('./east.js')).sweepCommand,
+  sweep: async () => (await import('./sweep.js')).sweepCommand,
   repro: async () => (await import('./repro.js')).reproCommand,
   vreason: async () => (await import('./vreason.js')).vreasonCommand,
 };
