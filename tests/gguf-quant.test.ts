@@ -132,10 +132,10 @@ describe('dequantize matches gguf-py bit for bit', () => {
   }
 
   it('rejects unsupported and unknown types, naming type and tensor', () => {
-    expectError(() => dequantize(GgmlType.Q5_K, new Uint8Array(176), 256, 'blk.3.ffn_up.weight'), 'UNSUPPORTED_QUANT', 'Q5_K', 'blk.3.ffn_up.weight');
+    expectError(() => dequantize(GgmlType.IQ4_XS, new Uint8Array(136), 256, 'blk.3.ffn_up.weight'), 'UNSUPPORTED_QUANT', 'IQ4_XS', 'blk.3.ffn_up.weight');
     expectError(() => dequantize(GgmlType.IQ2_XXS, new Uint8Array(66), 256), 'UNSUPPORTED_QUANT', 'IQ2_XXS');
     expectError(() => dequantize(77, new Uint8Array(4), 1, 'x'), 'UNSUPPORTED_QUANT', 'unknown ggml type 77', 'x');
-    expectError(() => quantize(GgmlType.Q5_0, new Float32Array(32)), 'UNSUPPORTED_QUANT', 'Q5_0');
+    expectError(() => quantize(GgmlType.Q8_1, new Float32Array(32)), 'UNSUPPORTED_QUANT', 'Q8_1');
   });
 
   it('rejects a byte length that does not match the element count', () => {

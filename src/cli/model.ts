@@ -1,7 +1,8 @@
-/** `steerlab model fetch|info` and `steerlab tokenize`. */
+/** `steerlab model fetch [NAME]|info` and `steerlab tokenize`. */
 import { readFileSync } from 'node:fs';
 import { SteerlabError } from '../errors.js';
-import { fetchDefaultModel } from '../node/fetch.js';
+import { fetchModel } from '../node/fetch.js';
+import { knownModelNames } from '../node/registry.js';
 import { loadTokenizerOnly, modelInfo } from '../node/inspect.js';
 import { DTYPES } from './generate.js';
 import { oneOf, parseFlags, path, print } from './flags.js';
@@ -9,8 +10,10 @@ import { oneOf, parseFlags, path, print } from './flags.js';
 export async function modelCommand(argv: string[]): Promise<void> {
   const [sub, ...rest] = argv;
   if (sub === 'fetch') {
-    parseFlags(rest, {}, {});
-    const path = await fetchDefaultModel((l) => process.stderr.write(`${l}\n`));
+    // model fetch [NAME]: NAME is a registry name (default, smollm2-135m, gemma3-270m).
+    const { positionals } = parseFlags(rest, {}, { rest: true });
+    if (positionals.length > 1) throw new SteerlabError('BAD_ARGUMENT', `unexpected argument '${positionals[1]}' (model fetch takes one name: ${knownModelNames().join(', ')})`);
+    const path = await fetchModel(positionals[0] ?? 'default', { log: (l) => process.stderr.write(`${l}\n`) });
     print(path);
     return;
   }

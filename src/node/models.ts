@@ -1,6 +1,6 @@
 /**
  * Resolves a `<model>` argument in Node: a .gguf path, a local folder in transformers.js layout,
- * a hub id, or `default` (the cached SmolLM2-135M-Instruct GGUF).
+ * a hub id, `default` (the cached SmolLM2-135M-Instruct GGUF) or another name `model fetch` knows.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -12,6 +12,7 @@ import { openFolder } from '../engine/sources/folder.js';
 import { openGguf } from '../engine/sources/gguf.js';
 import { defaultModelPath } from './cache.js';
 import { openGgufCached } from './converted.js';
+import { findKnownModel, knownModelPath } from './registry.js';
 
 export function folderSource(dir: string): FileSource {
   return {
@@ -23,8 +24,14 @@ export function folderSource(dir: string): FileSource {
   };
 }
 
+/**
+ * The file a `<model>` argument names: 'default' and the other registry names ('smollm2-135m',
+ * 'gemma3-270m') mean their file in the cache, unless a file or folder of that name exists here.
+ */
 export function modelPath(spec: string): string {
-  return spec === 'default' ? defaultModelPath() : spec;
+  if (spec === 'default') return defaultModelPath();
+  const known = findKnownModel(spec);
+  return known && !existsSync(spec) ? knownModelPath(known) : spec;
 }
 
 export interface LoadOptions {
@@ -38,7 +45,11 @@ export async function loadModel(spec: string, opts: LoadOptions = {}): Promise<M
   const p = modelPath(spec);
   if (p.toLowerCase().endsWith('.gguf')) {
     if (!existsSync(p)) {
-      throw new SteerlabError('MODEL_NOT_FOUND', spec === 'default' ? `default model not in the cache (${p}); run: steerlab model fetch` : `no such file: ${p}`);
+      const known = findKnownModel(spec);
+      throw new SteerlabError(
+        'MODEL_NOT_FOUND',
+        spec === 'default' ? `default model not in the cache (${p}); run: steerlab model fetch` : known ? `${spec} not in the cache (${p}); run: steerlab model fetch ${known.name}` : `no such file: ${p}`,
+      );
     }
     const modelId = spec === 'default' ? 'SmolLM2-135M-Instruct.Q4_1.gguf' : p.split('/').pop()!;
     if (opts.convertCache === false || process.env.STEERLAB_NO_CONVERT_CACHE) {

@@ -11,7 +11,7 @@
  * which is already MatMulNBits' row order: no transpose is needed.
  */
 import { SteerlabError } from '../../errors.js';
-import { getScaleMinK4, u16 } from './blocks';
+import { getScaleMinK4, u16, u32 } from './blocks';
 import { GgmlType, ggmlByteSize, ggmlTypeName } from './ggml-types';
 import { f16Lut } from './half';
 
@@ -114,4 +114,84 @@ export function toMatMulNBits(type: number, bytes: Uint8Array, N: number, K: num
     }
   }
   return { B, scales, zeroPoints, N, K, bits: 4, blockSize: 32 };
+}
+
+export interface MatMulNBits8Weights {
+  /** [N, K/32, 32] unsigned 8-bit weights, w = scale * (B - 128) (MatMulNBits' default zero point). */
+  B: Uint8Array;
+  /** [N * K/32] per-block scales. */
+  scales: Float32Array;
+  N: number;
+  K: number;
+  bits: 8;
+  blockSize: 32;
+}
+
+/**
+ * Convert a Q5_0 or Q3_K weight of N rows by K inputs to 8-bit MatMulNBits blocks of 32 with the
+ * default zero point 128 (the layout the converter already uses for Q8_0). Exact, with no float
+ * zero points, for both:
+ *  - Q5_0 (w = d*(q-16), q 0..31): B = q + 112, scale d.
+ *  - Q3_K (w = d*(sc-32)*q per 16 weights, sc-32 in -32..31, q in -4..3): the integer
+ *    v = (sc-32)*q lies in -124..128, so one 32-block holds two sub-blocks as B = 128 - v
+ *    (0..252) with scale -d. ggml's (d*(sc-32))*q is exact in float32, so scale*(B-128) equals it.
+ * Other types throw UNSUPPORTED_QUANT: Q5_1, Q5_K and Q2_K carry a per-block offset that the
+ * 8-bit path can only hold as a rounded float zero point.
+ */
+export function toMatMulNBits8(type: number, bytes: Uint8Array, N: number, K: number): MatMulNBits8Weights {
+  if (type !== GgmlType.Q5_0 && type !== GgmlType.Q3_K) {
+    throw new SteerlabError('UNSUPPORTED_QUANT', `8-bit MatMulNBits repacking handles Q5_0 and Q3_K, not ${ggmlTypeName(type)}`);
+  }
+  if (!Number.isSafeInteger(N) || !Number.isSafeInteger(K) || N <= 0 || K <= 0 || K % 32 !== 0) {
+    throw new SteerlabError('BAD_ARGUMENT', `MatMulNBits needs positive N and K with K a multiple of 32 (got N=${N}, K=${K})`);
+  }
+  if (type === GgmlType.Q3_K && K % 256 !== 0) {
+    throw new SteerlabError('BAD_ARGUMENT', `Q3_K rows must be a multiple of 256 inputs (K=${K})`);
+  }
+  const expected = ggmlByteSize(type, N * K, `${ggmlTypeName(type)} weight ${N}x${K}`);
+  if (bytes.length !== expected) {
+    throw new SteerlabError('BAD_ARGUMENT', `${ggmlTypeName(type)} weight ${N}x${K} needs ${expected} bytes, got ${bytes.length}`);
+  }
+  const nBlocks = (N * K) / 32;
+  const B = new Uint8Array(N * K);
+  const scales = new Float32Array(nBlocks);
+  const lut = f16Lut();
+  if (type === GgmlType.Q5_0) {
+    for (let blk = 0; blk < nBlocks; blk++) {
+      const o = blk * 22, y = blk * 32;
+      scales[blk] = lut[u16(bytes, o)]!;
+      const qh = u32(bytes, o + 2);
+      for (let j = 0; j < 16; j++) {
+        const q = bytes[o + 6 + j]!;
+        B[y + j] = ((q & 0xf) | (((qh >>> j) & 1) << 4)) + 112;
+        B[y + j + 16] = ((q >> 4) | (((qh >>> (j + 16)) & 1) << 4)) + 112;
+      }
+    }
+    return { B, scales, N, K, bits: 8, blockSize: 32 };
+  }
+  // Q3_K: one 110-byte super-block = eight 32-blocks; the bit layout follows dequantizeQ3K.
+  const sc = new Int8Array(16);
+  for (let sb = 0; sb < nBlocks / 8; sb++) {
+    const o = sb * 110;
+    const d = lut[u16(bytes, o + 108)]!;
+    for (let i = 0; i < 16; i++) {
+      const low = i < 8 ? bytes[o + 96 + i]! & 0xf : bytes[o + 96 + i - 8]! >> 4;
+      const high = (bytes[o + 104 + (i & 3)]! >> (2 * (i >> 2))) & 3;
+      sc[i] = (low | (high << 4)) - 32;
+    }
+    scales.fill(-d, sb * 8, sb * 8 + 8);
+    let y = sb * 256, is = 0, k = 0;
+    for (let n = 0; n < 2; n++) {
+      const q = o + 32 + n * 32;
+      for (let shift = 0; shift < 8; shift += 2, k++) {
+        for (let half = 0; half < 2; half++, is++) {
+          for (let l = half * 16; l < half * 16 + 16; l++) {
+            const v = sc[is]! * (((bytes[q + l]! >> shift) & 3) - (((bytes[o + l]! >> k) & 1) ? 0 : 4));
+            B[y++] = 128 - v;
+          }
+        }
+      }
+    }
+  }
+  return { B, scales, N, K, bits: 8, blockSize: 32 };
 }
