@@ -17,11 +17,13 @@ import { idTokenizer } from './helpers/tiny.js';
 const T = GgmlType;
 const TYPES: [string, number][] = [
   ['F32', T.F32], ['F16', T.F16], ['BF16', T.BF16], ['Q8_0', T.Q8_0], ['Q4_0', T.Q4_0], ['Q4_1', T.Q4_1], ['Q4_K', T.Q4_K], ['Q6_K', T.Q6_K],
+  ['Q5_0', T.Q5_0], ['Q5_1', T.Q5_1], ['Q2_K', T.Q2_K], ['Q3_K', T.Q3_K], ['Q5_K', T.Q5_K],
 ];
+const K_QUANTS = new Set<number>([T.Q2_K, T.Q3_K, T.Q4_K, T.Q5_K, T.Q6_K]);
 
 async function convertAndCompare(arch: 'llama' | 'qwen2', weightType: number, embedType: number) {
   // K-quants need rows that are whole 256-element super-blocks.
-  const kq = weightType === T.Q4_K || weightType === T.Q6_K;
+  const kq = K_QUANTS.has(weightType);
   const cfg = tinyConfig(kq ? { hidden: 256, intermediate: 256, heads: 4, kvHeads: 2, headDim: 64, layers: 2 } : {}, arch);
   const w = tinyWeights(cfg, 11);
   const bytes = writeTinyGguf(cfg, w, { weightType, embedType });
@@ -56,10 +58,10 @@ async function convertAndCompare(arch: 'llama' | 'qwen2', weightType: number, em
 describe('GGUF conversion of tiny models', () => {
   // Quantisation error bounds vs the original float weights, per type (4-bit is coarse). F32 at
   // 1e-4 also proves the llama Q/K un-permutation: a wrong row order changes every logit.
-  const origTol: Record<string, number> = { F32: 1e-4, F16: 5e-2, BF16: 0.3, Q8_0: 0.5, Q4_0: 4, Q4_1: 4, Q4_K: 4, Q6_K: 1 };
+  const origTol: Record<string, number> = { F32: 1e-4, F16: 5e-2, BF16: 0.3, Q8_0: 0.5, Q4_0: 4, Q4_1: 4, Q4_K: 4, Q6_K: 1, Q5_0: 2, Q5_1: 2, Q5_K: 2, Q3_K: 12, Q2_K: 24 };
   for (const [name, type] of TYPES) {
     it(`llama ${name}: graph equals the reference on the dequantised weights (1e-4) and approximates the float model`, async () => {
-      const { dGraph, dOrig } = await convertAndCompare('llama', type, type === T.Q4_K || type === T.Q6_K ? T.Q8_0 : type);
+      const { dGraph, dOrig } = await convertAndCompare('llama', type, K_QUANTS.has(type) ? T.Q8_0 : type);
       expect(dGraph).toBeLessThan(1e-4);
       expect(dOrig).toBeLessThan(origTol[name]!);
     });
@@ -84,15 +86,15 @@ describe('GGUF bad input', () => {
 
   it('unsupported quant type names the tensor and type', () => {
     const good = writeTinyGguf(cfg, w, {});
-    // Rewrite the first block's ffn_up as Q5_0 (a type the converter does not take).
+    // Rewrite the first block's ffn_up as IQ4_NL (a type the converter does not take).
     const f = parseGguf(good);
     const tensors = f.tensors.map((t) => ({ name: t.name, dims: t.dims, type: t.type, data: good.subarray(t.offset, t.offset + t.nbytes) }));
     const up = tensors.find((t) => t.name === 'blk.0.ffn_up.weight')!;
-    up.type = T.Q5_0;
-    up.data = new Uint8Array((up.dims[0]! * up.dims[1]! / 32) * 22);
+    up.type = T.IQ4_NL;
+    up.data = new Uint8Array((up.dims[0]! * up.dims[1]! / 32) * 18);
     const metadata = [...f.metadata.entries()].map(([k, v]) => [k, v, f.metadataTypes.get(k)] as [string, never, never]);
     const bytes = writeGguf({ metadata, tensors });
-    expect(() => ggufToGraph(bytes)).toThrow(expect.objectContaining({ code: 'UNSUPPORTED_QUANT', message: expect.stringMatching(/blk\.0\.ffn_up\.weight.*Q5_0/) }));
+    expect(() => ggufToGraph(bytes)).toThrow(expect.objectContaining({ code: 'UNSUPPORTED_QUANT', message: expect.stringMatching(/^tensor 'blk\.0\.ffn_up\.weight' uses IQ4_NL; supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K$/) }));
   });
 
   it('a GGUF holding only a vocabulary is refused as a model with a clear message', () => {

@@ -6,7 +6,7 @@
 import { SteerlabError } from '../../errors.js';
 import type { GgufFile } from '../gguf/reader.js';
 import { tensorBytes } from '../gguf/reader.js';
-import { GgmlType, dequantize, f16BitsToF32, ggmlTypeName, toMatMulNBits } from '../gguf/quant.js';
+import { GgmlType, SUPPORTED_QUANT_NAMES, canDequantize, dequantize, f16BitsToF32, ggmlTypeName, toMatMulNBits, toMatMulNBits8 } from '../gguf/quant.js';
 import type { Architecture, DecoderConfig, DecoderWeights, LayerWeights, Matrix } from '../model/types.js';
 
 export const SUPPORTED_ARCHS: Architecture[] = ['llama', 'qwen2'];
@@ -94,6 +94,11 @@ function matrix(f: GgufFile, bytes: Uint8Array, name: string, rows: number, cols
     return { kind: 'nbits', rows, cols, bits: 4, blockSize: 32, B: q.B, scales: q.scales, zeroPoints: null, mins };
   }
   if (t.type === GgmlType.Q8_0) return q8Matrix(data, rows, cols);
+  // Q5_0 and Q3_K fit 8-bit blocks of 32 exactly (zero point 128); Q5_1, Q2_K, Q5_K become float.
+  if ((t.type === GgmlType.Q5_0 || t.type === GgmlType.Q3_K) && cols % 32 === 0) {
+    const q = toMatMulNBits8(t.type, data, rows, cols);
+    return { kind: 'nbits', rows, cols, bits: 8, blockSize: 32, B: q.B, scales: q.scales, zeroPoints: null };
+  }
   return { kind: 'float', rows, cols, data: dequantize(t.type, data, rows * cols, name) };
 }
 
@@ -175,8 +180,8 @@ export function ggufWeights(f: GgufFile, bytes: Uint8Array, cfg: DecoderConfig):
   const emb = f.tensorByName.get('token_embd.weight');
   if (!emb) throw new SteerlabError('GGUF_CORRUPT', "GGUF has no 'token_embd.weight': it may hold only a vocabulary");
   for (const t of f.tensors) {
-    if (/\.weight$/.test(t.name) && t.dims.length === 2 && !dequantizable(t.type)) {
-      throw new SteerlabError('UNSUPPORTED_QUANT', `tensor '${t.name}' uses ${ggmlTypeName(t.type)}; supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q6_K`);
+    if (/\.weight$/.test(t.name) && t.dims.length === 2 && !canDequantize(t.type)) {
+      throw new SteerlabError('UNSUPPORTED_QUANT', `tensor '${t.name}' uses ${ggmlTypeName(t.type)}; supported: ${SUPPORTED_QUANT_NAMES}`);
     }
   }
   // An 8-bit table stays 8-bit (gathered then dequantised in the graph); others become float.
@@ -188,9 +193,4 @@ export function ggufWeights(f: GgufFile, bytes: Uint8Array, cfg: DecoderConfig):
   // Tied embeddings reuse the same matrix object, so the graph stores the blocks once.
   const lmHead = f.tensorByName.has('output.weight') ? matrix(f, bytes, 'output.weight', V, H) : embed.kind === 'nbits' ? embed : matrix(f, bytes, 'token_embd.weight', V, H);
   return { embed, layers, finalNorm: vector(f, bytes, 'output_norm.weight', H), lmHead };
-}
-
-const DEQUANT = new Set<number>([GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q4_K, GgmlType.Q6_K]);
-function dequantizable(type: number): boolean {
-  return DEQUANT.has(type);
 }
