@@ -1,7 +1,12 @@
 /**
  * The browser lab's build. The model worker is an ES module worker; onnxruntime-web's wasm binary
  * is imported with `?url` in src/engine/runtime/web.ts, so Vite serves it in dev and emits it
- * into dist/assets (no CDN). wasm runs single-threaded, so no COOP/COEP headers are needed.
+ * into dist/assets (no CDN).
+ *
+ * Headers: every server (dev, preview) sends COOP/COEP, so the page is cross-origin isolated and
+ * onnxruntime-web's wasm may use all cores (SharedArrayBuffer); preview (the built app) also sends
+ * the content-security policy the app is built for. public/_headers carries the same headers for
+ * static hosts that read that file (Netlify, Cloudflare Pages); README says how for others.
  *
  * The dev and preview servers also serve the default model at /models/default.gguf from the
  * Node cache ($STEERLAB_MODEL_GGUF, else the path src/node/cache.ts computes), so the page can
@@ -14,6 +19,29 @@ import { defineConfig, type Plugin } from 'vite';
 import { defaultModelPath } from './src/node/cache';
 
 export const DEFAULT_MODEL_ROUTE = '/models/default.gguf';
+
+/** Cross-origin isolation: needed for wasm threads. */
+export const ISOLATION_HEADERS = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+};
+
+/**
+ * No unsafe-eval: 'wasm-unsafe-eval' lets onnxruntime compile its own wasm (served by the app);
+ * workers only from the app itself (and blob: for onnxruntime's thread workers); nothing from
+ * another origin. Inline styles are Svelte's and uPlot's.
+ */
+export const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "script-src 'self' 'wasm-unsafe-eval'",
+  "worker-src 'self' blob:",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data: blob:",
+  "connect-src 'self' blob: data:",
+  "object-src 'none'",
+  "base-uri 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
 
 function defaultModelFile(): string {
   return process.env.STEERLAB_MODEL_GGUF || defaultModelPath();
@@ -62,7 +90,7 @@ export default defineConfig({
   // The worker's dependencies are found only when it starts; pre-bundling them up front avoids a
   // mid-session re-optimisation (which reloads the page).
   optimizeDeps: { include: ['comlink', 'onnxruntime-web/webgpu', '@huggingface/transformers', 'onnx-proto', 'zod'] },
-  server: { host: '127.0.0.1' },
-  preview: { host: '127.0.0.1' },
+  server: { host: '127.0.0.1', headers: ISOLATION_HEADERS },
+  preview: { host: '127.0.0.1', headers: { ...ISOLATION_HEADERS, 'Content-Security-Policy': CONTENT_SECURITY_POLICY } },
   build: { target: 'es2022' },
 });

@@ -21,7 +21,8 @@ export type ErrorCode =
   | 'BAD_SCENARIO'
   | 'BAD_TRACE'
   | 'BAD_VECTOR'
-  | 'DISPOSED';
+  | 'DISPOSED'
+  | 'WORKER_CRASHED';
 
 export class SteerlabError extends Error {
   readonly code: ErrorCode;

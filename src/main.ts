@@ -1,11 +1,12 @@
 /**
  * Page entry: start the model worker, build the page state (one module per concern, shared with
- * the components through Svelte context: src/ui/context.ts), mount the UI and load the default
- * model. URL parameters: ?device=webgpu|wasm picks the device, ?autoload=0 skips the load.
+ * the components through Svelte context: src/ui/context.ts), open the run and vector store,
+ * restore a setup from the URL fragment (#setup=…), mount the UI and load the default model.
+ * URL parameters: ?device=webgpu|wasm picks the device, ?autoload=0 skips the load.
  */
 import { mount } from 'svelte';
 import App from './ui/App.svelte';
-import { createLab, labContext } from './ui/context.js';
+import { createLab, labContext, restoreFromFragment } from './ui/context.js';
 import { createModelClient } from './workers/client.js';
 
 const params = new URLSearchParams(location.search);
@@ -14,5 +15,7 @@ const device = params.get('device');
 if (device === 'webgpu' || device === 'wasm') lab.model.device = device;
 
 mount(App, { target: document.getElementById('app')!, context: labContext(lab) });
+// The store first: a link may name a library vector.
+void lab.init().then(() => restoreFromFragment(lab, location.hash));
 if (params.get('autoload') !== '0') void lab.model.loadDefault();
 else void lab.model.refreshCache();

@@ -9,6 +9,8 @@ import { settingHooks } from '../steering/control-vector.js';
 import type { Decision, StepContext } from '../episode/loop.js';
 import { LlmPolicy } from './llm-policy.js';
 import { tailHook, TokenVReason, type VReasonRecord } from '../steering/vreason/run.js';
+import type { GeneratedToken } from '../engine/session.js';
+import { TOP_ALTERNATIVES, tokenView } from './token-view.js';
 
 export class SampledPolicy extends LlmPolicy {
   async decide(ctx: StepContext): Promise<Decision> {
@@ -28,6 +30,7 @@ export class SampledPolicy extends LlmPolicy {
     const parsed: (number | null)[] = [];
     const M = this.o.samples ?? 25;
     const betaChanges: { sample: number; token: number; beta: number }[] = [];
+    const generated: GeneratedToken[][] = [];
     const steeringAt = ctx.hooks.steering;
     const random = () => this.rng.next();
     for (let m = 0; m < M; m++) {
@@ -41,6 +44,7 @@ export class SampledPolicy extends LlmPolicy {
           maxNewTokens: this.o.maxThoughtTokens ?? 64,
           temperature: this.T,
           topP: this.o.topP,
+          topK: TOP_ALTERNATIVES,
           random,
           add,
           onToken: steeringAt
@@ -56,6 +60,7 @@ export class SampledPolicy extends LlmPolicy {
             : undefined,
         });
         completions.push(g.text);
+        generated.push(g.tokens);
         if (tv) vrRecords.push(tv.records);
         parsed.push(parseAction(this.scenario, g.text, ctx.env.actions()));
       } finally {
@@ -76,9 +81,11 @@ export class SampledPolicy extends LlmPolicy {
     const base = { promptTokens: promptIds.length, completions, timings: { prompt: tPrompt }, extra };
     if (validIdx.length) {
       const pick = validIdx[this.rng.int(validIdx.length)]!;
+      extra.tokens = tokenView(this.session, generated[pick]!);
       return { ...base, probs: counts.map((c) => c / validIdx.length), action: parsed[pick]!, valid: true, completion: completions[pick]!, traceCompletion: completions[pick]! };
     }
     const completion = completions[0] ?? '';
+    if (generated[0]) extra.tokens = tokenView(this.session, generated[0]);
     const action = this.scenario.onInvalid === 'random-arm' ? this.rng.int(K) : null;
     // Nothing parsed: there is no action distribution (not a uniform one).
     return { ...base, probs: null, action, valid: false, completion, traceCompletion: completion };

@@ -16,6 +16,8 @@ import type { Decision, StepContext } from '../episode/loop.js';
 import { argmax, ExactPolicy } from './exact.js';
 import { DEFAULT_MIN_VALID_MASS } from './llm-policy.js';
 import { tailHook, TokenVReason, type VReasonRecord } from '../steering/vreason/run.js';
+import type { GeneratedToken } from '../engine/session.js';
+import { TOP_ALTERNATIVES, tokenView } from './token-view.js';
 
 export type ThoughtSteering = 'thought' | 'answer' | 'both';
 export const THOUGHT_STEERING: readonly ThoughtSteering[] = ['thought', 'answer', 'both'];
@@ -68,6 +70,7 @@ export class ThoughtPolicy extends ExactPolicy {
     const kept: number[] = [];
     const random = () => this.rng.next();
     const headIds = this.tokens.extend(thoughtPrefix).slice(promptIds.length);
+    const generated: GeneratedToken[][] = [];
     for (let m = 0; m < M; m++) {
       const fork = this.cache.kv.fork();
       try {
@@ -82,6 +85,7 @@ export class ThoughtPolicy extends ExactPolicy {
           maxNewTokens: this.o.maxThoughtTokens ?? 64,
           temperature: this.T,
           topP: this.o.topP,
+          topK: TOP_ALTERNATIVES,
           random,
           add: thoughtAdd,
           stopWhen: (ids) => cutAtStop(this.session.decode(ids), stop).stopped,
@@ -92,6 +96,7 @@ export class ThoughtPolicy extends ExactPolicy {
         // The answer starts on its own line, as in the format, however the thought ended.
         const thought = cut.thought.endsWith('\n') ? cut.thought : `${cut.thought}\n`;
         thoughts.push(thought);
+        generated.push(g.tokens);
         endedBy.push(by ?? (g.stoppedBy === 'stop' ? 'end' : 'length'));
         // Score the actions after prompt + prefix + thought + answer prefix, re-tokenised as text.
         const tail = `${thoughtPrefix}${thought}`;
@@ -120,6 +125,7 @@ export class ThoughtPolicy extends ExactPolicy {
     const mix = mixture(kept.map((m) => dists[m]!));
     Object.assign(extra, { meanConditionalEntropy: mix.conditional, entropyGap: mix.gap, thoughtsKept: kept.length });
     const pick = kept[this.rng.int(kept.length)]!;
+    extra.tokens = tokenView(this.session, generated[pick]!);
     const action = this.T <= 0 ? argmax(dists[pick]!) : this.rng.categorical(dists[pick]!);
     const completion = `${thoughtPrefix}${thoughts[pick]}${answerCompletion(this.scenario, ctx.actions[action]!)}`;
     return { ...base, probs: mix.probs, action, valid: true, validMass: meanMass, completion, traceCompletion: completion };

@@ -52,6 +52,25 @@ export function tokenStats(logits: ArrayLike<number>, id: number): { logprob: nu
   return { logprob: logits[id]! - m - logZ, entropy: logZ - s / z };
 }
 
+/** The k most probable ids (temperature 1) with their probabilities, most probable first. */
+export function topTokens(logits: ArrayLike<number>, k: number): { id: number; p: number }[] {
+  const best: number[] = [];
+  for (let i = 0; i < logits.length; i++) {
+    if (best.length < k) {
+      best.push(i);
+      best.sort((a, b) => logits[b]! - logits[a]!);
+    } else if (logits[i]! > logits[best[k - 1]!]!) {
+      best[k - 1] = i;
+      best.sort((a, b) => logits[b]! - logits[a]!);
+    }
+  }
+  let m = -Infinity;
+  for (let i = 0; i < logits.length; i++) if (logits[i]! > m) m = logits[i]!;
+  let z = 0;
+  for (let i = 0; i < logits.length; i++) z += Math.exp(logits[i]! - m);
+  return best.map((id) => ({ id, p: Math.exp(logits[id]! - m) / z }));
+}
+
 /** Normalises candidate scores (summed log-probs) into a distribution over the candidates. */
 export function normalizeLogProbs(scores: number[]): number[] {
   const mx = Math.max(...scores);

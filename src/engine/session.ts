@@ -7,7 +7,7 @@
 import type { InferenceSession, Tensor } from 'onnxruntime-common';
 import { SteerlabError } from '../errors.js';
 import { KVCache, TensorPool } from './kvcache.js';
-import { logProbAt, logSoftmax, sampleToken, tokenStats } from './logits.js';
+import { logProbAt, logSoftmax, sampleToken, tokenStats, topTokens } from './logits.js';
 import { f16ToF32Array, f32ToF16Array } from './onnx/graph.js';
 import { ActivationCache, packAdds, resolveHook, type HookAdd, type HookEdit, type HookRead, type Region } from './hook-points.js';
 import type { Device, Runtime } from './runtime/types.js';
@@ -86,6 +86,8 @@ export interface GenerateOptions {
    * Called after each token (and awaited, so a caller can yield to its event loop there); returning
    * additions replaces those in force from the next token on (live strength changes).
    */
+  /** Record the k most probable alternatives of every generated token (GeneratedToken.top). */
+  topK?: number;
   onToken?: (t: GeneratedToken, index: number) => readonly HookAdd[] | null | void | Promise<readonly HookAdd[] | null | void>;
 }
 
@@ -108,6 +110,8 @@ export interface GeneratedToken {
   logprob: number;
   /** entropy (nats) of that distribution. */
   entropy: number;
+  /** With GenerateOptions.topK: the most probable tokens there (temperature 1). */
+  top?: { id: number; p: number }[];
 }
 
 export interface GenerateResult {
@@ -284,7 +288,7 @@ export class ModelSession {
     for (let i = 0; i < max; i++) {
       if (opts.beforeSample) logits = (await opts.beforeSample({ cache, logits, acts, index: i, add, region })) ?? logits;
       const id = sampleToken(logits, { temperature: opts.temperature ?? 0, topP: opts.topP, random });
-      const tok = { id, ...tokenStats(logits, id) };
+      const tok: GeneratedToken = { id, ...tokenStats(logits, id), ...(opts.topK ? { top: topTokens(logits, opts.topK) } : {}) };
       tokens.push(tok);
       const changed = opts.onToken ? await opts.onToken(tok, i) : undefined;
       if (changed !== undefined) add = changed;

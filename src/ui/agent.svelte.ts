@@ -15,6 +15,26 @@ import { downloadText } from './download.js';
 import { actionLabels, gameChoices, gameOptions, type EastPreset } from './games.js';
 import type { SteeringState } from './steering.svelte.js';
 import { VREASON_DEFAULTS, type VReasonLevel, type VReasonMode, type VReasonSettings } from '../steering/vreason/settings.js';
+import type { PolicyName } from '../baselines/run.js';
+import { invalidAlarm } from './alarm.js';
+import type { RunRecorder } from './runs.svelte.js';
+import { parseSeedQueue } from './seeds.js';
+import type { LabSetup } from './setup.js';
+import type { StoredRun, StoredStatus } from './store/db.js';
+
+export type Player = 'llm' | PolicyName;
+
+/** Optional parts of one run: what differs from the panel's settings, and how it is kept. */
+export interface RunOptions {
+  pauseAfter?: number;
+  seed?: number;
+  /** null: this run is unsteered whatever the panel says. */
+  steering?: null;
+  policy?: Player;
+  compare?: StoredRun['compare'];
+  forkOf?: StoredRun['forkOf'];
+  name?: string;
+}
 
 export type AgentStatus = 'idle' | 'running' | 'paused' | 'stopping' | 'done' | 'stopped' | 'failed';
 
@@ -43,6 +63,21 @@ export class AgentState {
   minValidMass = $state(0.05);
   horizon = $state(20);
   seed = $state(1);
+  /** Who plays: the model, or a baseline policy. */
+  policy = $state<Player>('llm');
+  /** Seeds to run one after another ("1-5", "1,3,7"); empty: just `seed`. */
+  queue = $state('');
+  /** Compare: what runs beside the steered model ('unsteered', or a baseline's name). */
+  compareAgainst = $state<'unsteered' | PolicyName>('unsteered');
+  /** The finished side A of the comparison running now (B is the live run). */
+  compareA = $state.raw<{ label: string; steps: StepRecord[] } | null>(null);
+  compareLabelB = $state<string | null>(null);
+  /** Where the queue or comparison is: "seed 3 of 5" / "A: unsteered". */
+  batch = $state<string | null>(null);
+  /** One line when the link's setup could not be used. */
+  linkProblem = $state<string | null>(null);
+  /** The stored run on display (null when not kept). */
+  runId = $state<string | null>(null);
   /** V-Reason: live like the steering (sent with setVReason when it changes during a run). */
   vreason = $state<VReasonUi>({ on: false, level: 'action', mode: VREASON_DEFAULTS.mode, every: VREASON_DEFAULTS.every, steps: VREASON_DEFAULTS.steps, lr: VREASON_DEFAULTS.lr });
   vreasonError = $state<string | null>(null);
@@ -61,12 +96,19 @@ export class AgentState {
   readonly labels = $derived(actionLabels(this.env, gameOptions(this.env, this.preset), this.scenario));
   readonly running = $derived(this.status === 'running' || this.status === 'paused' || this.status === 'stopping');
   readonly last = $derived(this.steps.at(-1) ?? null);
+  /** One line when the invalid-answer rate jumps (see alarm.ts). */
+  readonly alarm = $derived(invalidAlarm(this.steps));
+  private stopAll = false;
 
   private readonly stopPushing: () => void;
 
   constructor(
     private readonly client: ModelClient,
-    private readonly steering: Pick<SteeringState, 'wire'>,
+    private readonly steering: Pick<SteeringState, 'wire'> & { readonly current: { caption: string } | { problem: string } },
+    private readonly recorder: RunRecorder | null = null,
+    private readonly setupOf: () => LabSetup = () => {
+      throw new Error('no setup source');
+    },
   ) {
     this.stopPushing = $effect.root(() => {
       $effect(() => {
@@ -120,7 +162,9 @@ export class AgentState {
   }
 
   request(): EpisodeRequest {
+    const baseline = this.policy !== 'llm';
     return {
+      ...(baseline ? { policy: this.policy } : {}),
       env: this.env,
       envOptions: gameOptions(this.env, this.preset),
       scenario: this.scenario,
@@ -130,31 +174,121 @@ export class AgentState {
       minValidMass: this.minValidMass,
       horizon: this.horizon,
       seed: this.seed,
-      steering: this.steering.wire,
-      vreason: this.vreasonWire(),
+      steering: baseline ? null : this.steering.wire,
+      vreason: baseline ? null : this.vreasonWire(),
     };
   }
 
-  /** Start; with `pauseAfter`, the run holds after that many steps (Step then plays one at a time). */
+  /** Start: the queue's seeds one after another, or one run; with `pauseAfter`, the run holds after that many steps (Step then plays one at a time). */
   async run(pauseAfter?: number): Promise<void> {
     if (this.running) return;
-    const req = { ...this.request(), ...(pauseAfter !== undefined ? { pauseAfter } : {}) };
+    let seeds: number[];
+    try {
+      seeds = this.queue.trim() ? parseSeedQueue(this.queue) : [this.seed];
+    } catch (e) {
+      this.error = describe(e);
+      return;
+    }
+    this.compareA = null;
+    this.stopAll = false;
+    for (const [i, seed] of seeds.entries()) {
+      if (this.stopAll) break;
+      this.batch = seeds.length > 1 ? `seed ${seed} (${i + 1} of ${seeds.length})` : null;
+      const status = await this.runOne({ seed, ...(pauseAfter !== undefined && i === 0 ? { pauseAfter } : {}) });
+      if (status !== 'done') break;
+    }
+    this.batch = null;
+  }
+
+  /**
+   * Compare: the same seed played twice, A unsteered (or by a baseline) and B with the panel's
+   * steering, kept as a pair; A stays on the chart while B runs.
+   */
+  async compare(): Promise<string | null> {
+    if (this.running) return null;
+    const group = `cmp-${Date.now().toString(36)}`;
+    const against = this.compareAgainst;
+    const labelA = against === 'unsteered' ? 'A: unsteered' : `A: ${against}`;
+    const caption = 'caption' in this.steering.current ? this.steering.current.caption : 'no steering';
+    this.stopAll = false;
+    this.compareA = null;
+    this.compareLabelB = null;
+    this.batch = labelA;
+    const a = await this.runOne(against === 'unsteered' ? { steering: null, compare: { group, side: 'A' }, name: labelA } : { policy: against, compare: { group, side: 'A' }, name: labelA });
+    if (a !== 'done' || this.stopAll) {
+      this.batch = null;
+      return null;
+    }
+    const stepsA = this.steps;
+    this.compareA = { label: labelA, steps: stepsA };
+    const labelB = `B: ${this.policy === 'llm' ? `LLM, ${caption}` : this.policy}`;
+    this.compareLabelB = labelB;
+    this.batch = labelB;
+    const b = await this.runOne({ compare: { group, side: 'B' }, name: labelB });
+    this.batch = null;
+    return b === 'done' || b === 'stopped' ? group : null;
+  }
+
+  /** Fork: the stored run's setup from its start to step `at`, then held, so new settings apply from step `at` on (Resume or Step). */
+  async fork(from: StoredRun, at: number, apply: (s: LabSetup) => void): Promise<void> {
+    if (this.running) return;
+    apply(from.setup);
+    this.queue = '';
+    await this.runOne({ pauseAfter: at, forkOf: { run: from.id, step: at }, name: `${from.name} · fork at ${at}` });
+  }
+
+  /** One episode: streamed into view and written step by step through the recorder. */
+  private async runOne(o: RunOptions): Promise<AgentStatus> {
+    const base = this.request();
+    const policy = o.policy ?? this.policy;
+    const req: EpisodeRequest = {
+      ...base,
+      seed: o.seed ?? base.seed,
+      ...(o.steering === null ? { steering: null, vreason: null } : {}),
+      ...(o.policy && o.policy !== 'llm' ? { policy: o.policy, steering: null, vreason: null } : {}),
+      ...(o.pauseAfter !== undefined ? { pauseAfter: o.pauseAfter } : {}),
+    };
     this.steps = [];
     this.summary = null;
     this.error = null;
     this.steeringError = null;
+    this.runId = null;
     this.shown = { env: req.env, scenario: req.scenario, labels: this.labels, horizon: req.horizon ?? this.game.horizon, mode: req.mode };
-    this.status = pauseAfter !== undefined ? 'paused' : 'running';
+    this.status = o.pauseAfter !== undefined ? 'paused' : 'running';
+    const unsteered = o.steering === null || policy !== 'llm' || !req.steering;
+    let stored: StoredRun | null = null;
+    try {
+      const setup = { ...this.setupOf(), seed: req.seed, policy };
+      stored = this.recorder
+        ? await this.recorder.start({
+            name: o.name ?? `${req.env} · ${policy === 'llm' ? req.mode : policy} · seed ${req.seed}`,
+            setup,
+            steering: unsteered ? 'none' : 'caption' in this.steering.current ? this.steering.current.caption : 'none',
+            ...(o.compare ? { compare: o.compare } : {}),
+            ...(o.forkOf ? { forkOf: o.forkOf } : {}),
+          })
+        : null;
+    } catch (e) {
+      this.error = describe(e);
+    }
+    this.runId = stored?.id ?? null;
+    let end: StoredStatus = 'failed';
+    let message: string | undefined;
     try {
       const r = await this.client.runEpisode(req, (step) => {
         this.steps = [...this.steps, step];
+        if (stored) this.recorder!.step(stored.id, step);
       });
       this.summary = r.summary;
       this.status = r.stopped ? 'stopped' : 'done';
+      end = r.stopped ? 'stopped' : 'done';
     } catch (e) {
-      this.error = describe(e);
+      this.error = message = describe(e);
       this.status = 'failed';
+      end = (e as { code?: string }).code === 'WORKER_CRASHED' ? 'interrupted' : 'failed';
     }
+    if (stored) await this.recorder!.end(stored.id, end, this.summary, message);
+    return this.status;
   }
 
   async pause(): Promise<void> {
@@ -187,6 +321,9 @@ export class AgentState {
     this.summary = null;
     this.shown = null;
     this.error = null;
+    this.compareA = null;
+    this.compareLabelB = null;
+    this.runId = null;
     this.status = 'idle';
   }
 
@@ -200,6 +337,7 @@ export class AgentState {
 
   async stop(): Promise<void> {
     if (this.status !== 'running' && this.status !== 'paused') return;
+    this.stopAll = true;
     this.status = 'stopping';
     try {
       await this.client.stopEpisode();

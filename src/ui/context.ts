@@ -9,6 +9,14 @@ import { AgentState } from './agent.svelte.js';
 import { GenerationState } from './generation.svelte.js';
 import { ModelState } from './model.svelte.js';
 import { SteeringState } from './steering.svelte.js';
+import { LibraryState } from './library.svelte.js';
+import { RunsState } from './runs.svelte.js';
+import { applySetup, labSetup } from './lab-setup.js';
+import { decodeSetup, encodeSetup } from './setup.js';
+import { describe } from './describe.js';
+import { openLabDb, type LabDb } from './store/db.js';
+import { RunStore } from './store/runs.js';
+import { VectorStore } from './store/vectors.js';
 
 /** A context key that knows its value's type. */
 export class ContextKey<T> {
@@ -30,6 +38,9 @@ export const MODEL = new ContextKey<ModelState>('steerlab model');
 export const STEERING = new ContextKey<SteeringState>('steerlab steering');
 export const GENERATION = new ContextKey<GenerationState>('steerlab generation');
 export const AGENT = new ContextKey<AgentState>('steerlab agent');
+export const RUNS = new ContextKey<RunsState>('steerlab runs');
+export const LIBRARY = new ContextKey<LibraryState>('steerlab library');
+export const LAB = new ContextKey<Lab>('steerlab lab');
 
 /** The page's state, one object per concern. */
 export interface Lab {
@@ -37,19 +48,66 @@ export interface Lab {
   steering: SteeringState;
   generation: GenerationState;
   agent: AgentState;
+  runs: RunsState;
+  library: LibraryState;
+  /** The controls as a shareable setup, and back. */
+  setup(): ReturnType<typeof labSetup>;
+  apply(s: ReturnType<typeof labSetup>): void;
+  /** The page URL that restores the current setup. */
+  link(): string;
 }
 
-/** Builds the states over one worker client and joins them: a new model moves the layer to fit and clears old outputs. */
-export function createLab(client: ModelClient): Lab {
+/**
+ * Builds the states over one worker client and joins them: a new model moves the layer to fit,
+ * clears old outputs and reads its residual norms; runs and vectors live in IndexedDB (`db`,
+ * opened by init()).
+ */
+export function createLab(client: ModelClient): Lab & { init(db?: () => Promise<LabDb>): Promise<void> } {
   const model = new ModelState(client);
-  const steering = new SteeringState(model);
+  const library = new LibraryState(client, null);
+  const steering = new SteeringState(model, library);
   const generation = new GenerationState(client, steering);
-  const agent = new AgentState(client, steering);
+  const runs = new RunsState(null);
+  let agent: AgentState;
+  const setup = () => labSetup(agent, steering);
+  agent = new AgentState(client, steering, runs, setup);
   model.onChange((info) => {
     generation.clear();
-    if (info) steering.fitTo(info);
+    steering.residNorms = null;
+    if (info) {
+      steering.fitTo(info);
+      client.residualNorms().then(
+        (n) => (steering.residNorms = n),
+        () => {},
+      );
+    }
   });
-  return { model, steering, generation, agent };
+  const lab = {
+    model,
+    steering,
+    generation,
+    agent,
+    runs,
+    library,
+    setup,
+    apply: (s: ReturnType<typeof labSetup>) => applySetup(s, agent, steering),
+    link: () => `${location.origin}${location.pathname}${location.search}#${encodeSetup(setup())}`,
+    async init(db: () => Promise<LabDb> = () => openLabDb()) {
+      const opened = db();
+      await Promise.all([runs.init(async () => new RunStore(await opened)), library.init(async () => new VectorStore(await opened))]);
+    },
+  };
+  return lab;
+}
+
+/** Restores the setup in the URL fragment, if any; a bad one leaves the controls as they are and says why. */
+export function restoreFromFragment(lab: Lab, fragment: string): void {
+  try {
+    const s = decodeSetup(fragment);
+    if (s) lab.apply(s);
+  } catch (e) {
+    lab.agent.linkProblem = describe(e);
+  }
 }
 
 /** The context map for mount(App, { context }). */
@@ -59,5 +117,8 @@ export function labContext(lab: Lab): Map<symbol, unknown> {
     [STEERING.symbol, lab.steering],
     [GENERATION.symbol, lab.generation],
     [AGENT.symbol, lab.agent],
+    [RUNS.symbol, lab.runs],
+    [LIBRARY.symbol, lab.library],
+    [LAB.symbol, lab],
   ]);
 }

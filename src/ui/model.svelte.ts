@@ -6,6 +6,7 @@
 import { DEFAULT_MODEL_URL, type CachedModelInfo, type LoadedModel, type LoadProgress, type WebDevice } from '../workers/api.js';
 import type { ModelClient } from '../workers/client.js';
 import { describe } from './describe.js';
+import { threadPlan } from '../engine/runtime/threads.js';
 
 export type DeviceChoice = 'auto' | WebDevice;
 export type ModelStatus = 'idle' | 'loading' | 'ready' | 'failed';
@@ -27,9 +28,30 @@ export class ModelState {
   cacheMessage = $state<string | null>(null);
   readonly cacheBytes = $derived((this.cached ?? []).reduce((s, c) => s + c.size, 0));
 
-  private readonly listeners = new Set<(info: LoadedModel | null) => void>();
+  /** One line when the worker crashed (its model is gone); cleared by reloadAfterCrash. */
+  crashed = $state<string | null>(null);
+  /** wasm threads the worker may use, and why only one when the page is not cross-origin isolated. */
+  readonly threads = threadPlan();
 
-  constructor(private readonly client: ModelClient) {}
+  private readonly listeners = new Set<(info: LoadedModel | null) => void>();
+  private last: { url: string } | { file: File } = { url: DEFAULT_MODEL_URL };
+
+  constructor(private readonly client: ModelClient) {
+    client.onCrash((message) => {
+      this.crashed = message;
+      this.info = null;
+      this.status = 'failed';
+      this.error = message;
+      this.changed(null);
+    });
+  }
+
+  /** A fresh worker, and the model that was loaded (or loading) when it crashed. */
+  async reloadAfterCrash(): Promise<void> {
+    this.client.restart();
+    this.crashed = null;
+    await this.load(this.last);
+  }
 
   /** Calls `fn` when a load starts (null) and when a model is ready (its info); returns the unsubscribe. */
   onChange(fn: (info: LoadedModel | null) => void): () => void {
@@ -42,6 +64,7 @@ export class ModelState {
   }
 
   async load(what: { url: string } | { file: File }): Promise<void> {
+    this.last = what;
     this.status = 'loading';
     this.error = null;
     this.progress = null;

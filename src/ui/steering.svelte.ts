@@ -9,6 +9,24 @@ import type { ControlVector } from '../steering/control-vector.js';
 import type { SteeringWire } from '../workers/api.js';
 import { describe } from './describe.js';
 import { randomVector, readVectorJson, steeringWire, vectorProblem } from './vectors.js';
+import type { StoredVector } from './store/db.js';
+import { toControlVector } from './store/vectors.js';
+import { l2 } from '../steering/control-vector.js';
+
+/** The library as the steering control sees it: rows by id, and where a file read is kept. */
+export interface LibraryLike {
+  get(id: string | null): StoredVector | null;
+  add(v: ControlVector, name: string, origin: StoredVector['origin']): Promise<StoredVector | null>;
+}
+
+/** The log-scale slider: position p in [-1, 1] ↔ β = sign(p)·span^|p| − sign(p) (0 at the middle, ±span at the ends). */
+export function betaFromLog(p: number, span: number): number {
+  const b = Math.sign(p) * (Math.pow(span + 1, Math.abs(p)) - 1);
+  return Math.round(b * 100) / 100;
+}
+export function logFromBeta(beta: number, span: number): number {
+  return (Math.sign(beta) * Math.log(Math.abs(beta) + 1)) / Math.log(span + 1);
+}
 
 export const DEFAULT_POSITIONS: Positions = 'generated';
 
@@ -28,7 +46,13 @@ export interface SteeringChoice {
 }
 
 export class SteeringState {
-  source = $state<'random' | 'file'>('random');
+  source = $state<'random' | 'file' | 'library'>('random');
+  /** The library vector in use when source is 'library'. */
+  libraryId = $state<string | null>(null);
+  /** The strength slider's scale. */
+  scale = $state<'linear' | 'log'>('linear');
+  /** Each block's typical residual norm on the loaded model (from the worker), for the layer picker. */
+  residNorms = $state.raw<number[] | null>(null);
   seed = $state(7);
   /** The vector read from a file (kept whole: one layer or many). */
   file = $state.raw<ControlVector | null>(null);
@@ -40,13 +64,41 @@ export class SteeringState {
   positions = $state<Positions>(DEFAULT_POSITIONS);
 
   /** Whether the layer control applies: a random direction or a one-layer file is moved to it; a multi-layer file is used as it is. */
-  readonly movable = $derived(this.source === 'random' || (this.file?.directions.length ?? 1) === 1);
+  readonly movable = $derived.by(
+    () =>
+      this.source === 'random' ||
+      (this.source === 'library' ? (this.library?.get(this.libraryId)?.data.directions.length ?? 1) === 1 : (this.file?.directions.length ?? 1) === 1),
+  );
+
+  /**
+   * The layer picker's norm line: ‖β·v‖ against the layer's typical residual norm, e.g.
+   * "‖β·v‖ 8.0 = 0.05× the residual norm at layer 1 (160)". Null without a vector or norms.
+   */
+  readonly normLine = $derived.by((): string | null => {
+    const v = this.vector;
+    const norms = this.residNorms;
+    if ('problem' in v || !norms) return null;
+    const parts = v.vector.directions.map((d) => {
+      const n = Math.abs(this.beta) * l2(d.vector);
+      const r = norms[d.layer];
+      return r ? `‖β·v‖ ${n.toFixed(1)} = ${(n / r).toFixed(2)}× the residual norm at layer ${d.layer} (${r.toFixed(0)})` : null;
+    });
+    return parts.filter(Boolean).join('; ') || null;
+  });
 
   /** The vector at its layer(s), or why there is none. */
   readonly vector = $derived.by((): { vector: ControlVector; label: string } | { problem: string } => {
     const m = this.model.info;
     if (!m) return { problem: 'load a model first' };
     if (this.source === 'random') return { vector: randomVector(m.hidden, this.seed, this.layer), label: `random unit direction, seed ${this.seed}` };
+    if (this.source === 'library') {
+      const row = this.library?.get(this.libraryId) ?? null;
+      if (!row) return { problem: 'choose a vector from the library' };
+      const lv = toControlVector(row);
+      const vector = lv.directions.length === 1 ? lv.atLayer(this.layer) : lv;
+      const problem = vectorProblem(vector, m);
+      return problem ? { problem } : { vector, label: `library ${row.name}` };
+    }
     const f = this.file;
     if (!f) return { problem: 'choose a vector file' };
     const vector = f.directions.length === 1 ? f.atLayer(this.layer) : f;
@@ -69,7 +121,19 @@ export class SteeringState {
   readonly wire = $derived('wire' in this.current ? this.current.wire : null);
   readonly problem = $derived('problem' in this.current ? this.current.problem : null);
 
-  constructor(private readonly model: { readonly info: { layers: number; hidden: number } | null }) {}
+  constructor(
+    private readonly model: { readonly info: { layers: number; hidden: number } | null },
+    private readonly library: LibraryLike | null = null,
+  ) {}
+
+  use(id: string): void {
+    const row = this.library?.get(id);
+    if (!row) return;
+    this.libraryId = id;
+    this.source = 'library';
+    const m = this.model.info;
+    if (m && row.data.directions.length === 1) this.layer = Math.min(row.data.directions[0]!.layer, m.layers - 1);
+  }
 
   /** A new model: the layer goes to the file's (a one-layer file) or to the middle block. */
   fitTo(m: { layers: number }): void {
@@ -85,6 +149,8 @@ export class SteeringState {
       this.file = v;
       this.fileName = file.name;
       this.source = 'file';
+      // kept in the library too, so it survives a reload (the panel keeps using it as the file)
+      void this.library?.add(v, file.name, 'file');
       const m = this.model.info;
       if (m && v.directions.length === 1) this.layer = Math.min(v.layers[0]!, m.layers - 1);
     } catch (e) {

@@ -12,6 +12,7 @@ import type { Positions } from '../engine/hook-points.js';
 import type { ModelInfo } from '../engine/session.js';
 import type { ControlVectorData } from '../steering/control-vector.js';
 import type { StepRecord, SummaryRecord } from '../trace/schema.js';
+import type { PolicyName } from '../baselines/run.js';
 
 export type WebDevice = 'webgpu' | 'wasm';
 
@@ -39,6 +40,8 @@ export interface LoadRequest {
    * full disk refuses it (a QuotaExceededError from the put), so tests can exercise that path.
    */
   maxCacheBytes?: number;
+  /** At most this many wasm threads (the benchmark's 1-thread run); only the worker's first load decides. */
+  threads?: number;
 }
 
 export interface LoadTimings {
@@ -61,6 +64,8 @@ export interface LoadedModel extends ModelInfo {
   /** downloadMs is the time to get the bytes: the download, or the cache read when reused. */
   timings: LoadTimings;
   storage: ModelStorage;
+  /** wasm threads onnxruntime runs on (null on WebGPU). */
+  threads: number | null;
   /** One line: why a downloaded model was not cached (e.g. browser storage is full). */
   storageProblem?: string;
   /** One line: a cached copy was unusable (wrong size, unreadable, not a GGUF), deleted and downloaded again. */
@@ -128,6 +133,11 @@ export interface EpisodeRequest {
   envOptions?: Record<string, unknown>;
   /** A built-in scenario id that lists this game. */
   scenario: string;
+  /**
+   * Who plays: the loaded model ('llm', the default) or a baseline policy (src/baselines: random,
+   * greedy, eps-greedy, ucb, ts, optimal), which needs no model and ignores mode and steering.
+   */
+  policy?: 'llm' | PolicyName;
   mode: 'exact' | 'sampled' | 'thought';
   /** Sampled mode: completions per step (default 25). */
   samples?: number;
@@ -157,6 +167,20 @@ export interface EpisodeResponse {
   ms: number;
 }
 
+/** EAST from stored runs: each replayed unsteered with its own settings (exact mode), residuals at `layer`. */
+export interface EastRequest {
+  runs: EpisodeRequest[];
+  layer: number;
+}
+
+export interface EastResult {
+  vector: ControlVectorData;
+  /** The same vector with its entries shuffled: the control at the same norm. */
+  shuffled: ControlVectorData;
+  /** Valid steps the vector was computed from. */
+  steps: number;
+}
+
 /** What the page calls. Every method may reject with a SteerlabError (code + message). */
 export interface ModelApi {
   loadModel(req: LoadRequest, onProgress?: (p: LoadProgress) => void): Promise<LoadedModel>;
@@ -181,6 +205,10 @@ export interface ModelApi {
   pauseEpisode(): Promise<boolean>;
   resumeEpisode(): Promise<boolean>;
   stepEpisode(): Promise<boolean>;
+  /** Each block's typical residual norm (hook_resid_post) on a short prompt, for the layer picker. */
+  residualNorms(): Promise<number[]>;
+  /** An EAST vector and its shuffled control from stored runs (see lab-ops.ts). */
+  eastVector(req: EastRequest): Promise<EastResult>;
   /** Models in the IndexedDB cache. Not queued. */
   cachedModels(): Promise<CachedModelInfo[]>;
   /** Empties the model cache; resolves to how many models were removed. Not queued. */

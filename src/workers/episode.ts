@@ -8,6 +8,9 @@
  *  - `shouldStop` reads the stop flag.
  */
 import { runEpisode } from '../agent/agent.js';
+import { BaselinePolicy, POLICY_NAMES, type PolicyName } from '../baselines/run.js';
+import { runLoop } from '../episode/loop.js';
+import { checkFits } from '../envs/scenario.js';
 import { MODES } from '../agent/llm-policy.js';
 import { steeringConfigOf } from '../episode/loop.js';
 import { SteerlabError } from '../errors.js';
@@ -25,6 +28,9 @@ function bad(message: string): never {
 }
 
 function checkRequest(req: EpisodeRequest): void {
+  if (req.policy !== undefined && req.policy !== 'llm' && !(POLICY_NAMES as readonly string[]).includes(req.policy)) {
+    bad(`policy must be llm or one of ${POLICY_NAMES.join(', ')}, got '${String(req.policy)}'`);
+  }
   if (!MODES.includes(req.mode)) bad(`mode must be ${MODES.join(' or ')}, got '${String(req.mode)}'`);
   if (!Number.isFinite(req.temperature) || req.temperature < 0) bad(`temperature must be >= 0, got ${req.temperature}`);
   if (!Number.isFinite(req.seed)) bad(`seed must be a number, got ${req.seed}`);
@@ -121,9 +127,12 @@ export class EpisodeRunner {
     return true;
   }
 
-  async run(session: ModelSession, req: EpisodeRequest, onStep?: (r: StepRecord) => unknown): Promise<EpisodeResponse> {
+  /** Plays one episode: the model (`session`; null is refused) or, with req.policy, a baseline that needs none. */
+  async run(session: ModelSession | null, req: EpisodeRequest, onStep?: (r: StepRecord) => unknown): Promise<EpisodeResponse> {
     checkRequest(req);
-    const start = settingFromWire(req.steering ?? null, session.info);
+    const baseline = req.policy !== undefined && req.policy !== 'llm';
+    if (!session && !baseline) throw new SteerlabError('BAD_ARGUMENT', 'no model is loaded');
+    const start = baseline ? null : settingFromWire(req.steering ?? null, session!.info);
     const env = createEnv(req.env, { ...(req.envOptions ?? {}), ...(req.horizon !== undefined ? { horizon: req.horizon } : {}) });
     const scenario = getScenario(req.scenario);
     this.live = start;
@@ -137,7 +146,18 @@ export class EpisodeRunner {
     const delivered: Promise<unknown>[] = [];
     const t0 = performance.now();
     try {
-      const r = await runEpisode(session, env, scenario, req.seed, {
+      const hooks = {
+        pause: this.gate,
+        shouldStop: () => this.stopRequested,
+        onStep: (record: StepRecord) => {
+          this.stepsDone++;
+          if (onStep) delivered.push(Promise.resolve(onStep(record)).catch(() => {}));
+        },
+      };
+      if (baseline) checkFits(scenario, env);
+      const r = baseline
+        ? await runLoop(env, new BaselinePolicy(req.policy as PolicyName), { seed: req.seed, scenario, horizon: req.horizon, hooks })
+        : await runEpisode(session!, env, scenario, req.seed, {
         mode: req.mode,
         samples: req.samples,
         maxThoughtTokens: req.maxThoughtTokens,
@@ -148,12 +168,7 @@ export class EpisodeRunner {
         vreason: () => this.liveVr,
         // A live run names the vector it starts from even at beta 0: the slider may move later.
         steeringConfig: steeringConfigOf(start, true),
-        pause: this.gate,
-        shouldStop: () => this.stopRequested,
-        onStep: (record) => {
-          this.stepsDone++;
-          if (onStep) delivered.push(Promise.resolve(onStep(record)).catch(() => {}));
-        },
+        ...hooks,
       });
       await Promise.all(delivered);
       const last = r.steps.at(-1);

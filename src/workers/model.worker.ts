@@ -10,6 +10,7 @@ import { SteerlabError } from '../errors.js';
 import { settingHooks } from '../steering/control-vector.js';
 import { settingFromWire } from './steering.js';
 import type { ModelSession } from '../engine/session.js';
+import { eastFromRuns, residualNorms } from './lab-ops.js';
 import { openGguf } from '../engine/sources/gguf.js';
 import { Rng } from '../util/rng.js';
 import { EpisodeRunner } from './episode.js';
@@ -27,7 +28,8 @@ import {
 } from './api.js';
 
 let runtimePromise: Promise<WebRuntime> | null = null;
-const runtime = () => (runtimePromise ??= createWebRuntime());
+/** The first call decides the wasm thread count (onnxruntime starts once per worker). */
+const runtime = (threads?: number) => (runtimePromise ??= createWebRuntime({ threads }));
 let model: ModelSession | null = null;
 
 /** Reads a Response body while reporting bytes; the total comes from Content-Length when sent. */
@@ -176,7 +178,8 @@ async function loadModel(req: LoadRequest, onProgress?: (p: LoadProgress) => voi
   if (!req.file && !req.url) throw new SteerlabError('BAD_ARGUMENT', 'loadModel needs a url or a file');
   if (req.device !== undefined && req.device !== 'webgpu' && req.device !== 'wasm') throw new SteerlabError('BAD_ARGUMENT', `unknown device '${String(req.device)}' (webgpu or wasm)`);
   if (req.maxCacheBytes !== undefined && !(req.maxCacheBytes >= 0)) throw new SteerlabError('BAD_ARGUMENT', `maxCacheBytes must be a number >= 0, got ${req.maxCacheBytes}`);
-  const rt = await runtime();
+  if (req.threads !== undefined && !(Number.isInteger(req.threads) && req.threads >= 1)) throw new SteerlabError('BAD_ARGUMENT', `threads must be a whole number >= 1, got ${req.threads}`);
+  const rt = await runtime(req.threads);
   if (model) {
     await model.dispose();
     model = null;
@@ -194,6 +197,7 @@ async function loadModel(req: LoadRequest, onProgress?: (p: LoadProgress) => voi
     size: o.size,
     timings: { downloadMs: o.gotMs, parseMs: o.timings.parseMs, convertMs: o.timings.convertMs + o.timings.graphMs, sessionMs: o.timings.sessionMs },
     storage: o.storage,
+    threads: o.session.info.device === 'wasm' ? rt.threads : null,
     ...(o.storageProblem ? { storageProblem: o.storageProblem } : {}),
     ...(o.cacheNote ? { cacheNote: o.cacheNote } : {}),
   };
@@ -236,12 +240,16 @@ async function generate(req: GenerateRequest): Promise<GenerateResponse> {
 
 const episodes = new EpisodeRunner();
 
+function loaded(): ModelSession {
+  if (!model) throw new SteerlabError('BAD_ARGUMENT', 'no model is loaded');
+  return model;
+}
+
 const api: ModelApi = {
   loadModel,
   generate,
   runEpisode: async (req, onStep) => {
     try {
-      if (!model) throw new SteerlabError('BAD_ARGUMENT', 'no model is loaded');
       return await episodes.run(model, req, onStep);
     } finally {
       // The page's callback lives on its own message port; close it once the episode is over.
@@ -254,6 +262,8 @@ const api: ModelApi = {
   pauseEpisode: async () => episodes.pause(),
   resumeEpisode: async () => episodes.resume(),
   stepEpisode: async () => episodes.step(),
+  residualNorms: async () => residualNorms(loaded()),
+  eastVector: async (req) => eastFromRuns(loaded(), req, () => new Promise((r) => setTimeout(r, 0))),
   cachedModels: async () => {
     const cache = await ModelCache.open();
     try {
@@ -318,6 +328,8 @@ const endpoint: WorkerEndpointApi = {
   pauseEpisode: now('pauseEpisode'),
   resumeEpisode: now('resumeEpisode'),
   stepEpisode: now('stepEpisode'),
+  residualNorms: serial('residualNorms'),
+  eastVector: serial('eastVector'),
   cachedModels: now('cachedModels'),
   clearModelCache: now('clearModelCache'),
   dispose: serial('dispose'),

@@ -4,14 +4,16 @@
  * under Symbol.for('onnxruntime') so transformers.js never loads a second copy.
  *
  * The wasm binary is the app's own asset (Vite's `?url` import: served from node_modules in dev,
- * emitted into dist/assets by `vite build`), never a CDN. wasm runs single-threaded
- * (numThreads = 1), so the page needs no cross-origin isolation (COOP/COEP) headers.
+ * emitted into dist/assets by `vite build`), never a CDN. wasm uses every core when the page is
+ * cross-origin isolated (threads.ts), else one thread; the count is fixed when onnxruntime
+ * first starts, so the first createWebRuntime call decides it.
  */
 import * as ort from 'onnxruntime-web/webgpu';
 import wasmUrl from 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm?url';
 import type { InferenceSession } from 'onnxruntime-common';
 import { SteerlabError } from '../../errors.js';
 import type { CreateSessionOptions, Device, OrtLike, Runtime } from './types.js';
+import { threadPlan } from './threads.js';
 
 interface GpuLike {
   requestAdapter(): Promise<object | null>;
@@ -20,6 +22,8 @@ interface GpuLike {
 export interface WebRuntime extends Runtime {
   /** Why WebGPU is not among `devices` (null when it is). */
   readonly webgpuProblem: string | null;
+  /** wasm threads in use. */
+  readonly threads: number;
 }
 
 const ORT_SYMBOL = Symbol.for('onnxruntime');
@@ -30,10 +34,12 @@ export function ortWasmUrl(): string {
   return new URL(wasmUrl, globalThis.location?.href).href;
 }
 
+let threads = 1;
+
 function configure(): void {
   // Object form with only `wasm`: the WebGPU bundle keeps its built-in JS glue and fetches just the binary.
   ort.env.wasm.wasmPaths = { wasm: ortWasmUrl() };
-  ort.env.wasm.numThreads = 1;
+  ort.env.wasm.numThreads = threads;
   ort.env.wasm.proxy = false;
   ort.env.logLevel = 'error';
 }
@@ -53,7 +59,10 @@ async function probeWebGpu(): Promise<{ adapter: object | null; problem: string 
   }
 }
 
-export async function createWebRuntime(): Promise<WebRuntime> {
+/** `opts.threads` caps the wasm threads (the benchmark's 1-thread run); default: threadPlan(). */
+export async function createWebRuntime(opts: { threads?: number } = {}): Promise<WebRuntime> {
+  const plan = threadPlan();
+  threads = Math.max(1, Math.min(plan.threads, opts.threads ?? plan.threads));
   configure();
   const { adapter, problem } = await probeWebGpu();
   if (adapter) (ort.env.webgpu as { adapter?: unknown }).adapter = adapter;
@@ -63,6 +72,7 @@ export async function createWebRuntime(): Promise<WebRuntime> {
     ort: ort as unknown as OrtLike,
     devices,
     webgpuProblem: problem,
+    threads,
     async createSession(model: Uint8Array | string, opts: CreateSessionOptions): Promise<InferenceSession> {
       if (typeof model === 'string') throw new SteerlabError('BAD_ARGUMENT', 'the browser runtime takes model bytes, not a file path');
       if (opts.device === 'cpu') throw new SteerlabError('BAD_ARGUMENT', "device 'cpu' is the Node runtime's; in the browser use 'wasm'");
