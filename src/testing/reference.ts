@@ -1,17 +1,26 @@
 /**
- * A plain TypeScript forward pass of the Llama/Qwen2 decoder, one token at a time with its own
+ * A plain TypeScript forward pass of the Llama/Qwen2/Qwen3/Gemma 3 decoder (the optional parts
+ * of model/architectures.ts written out: q/k norms, sandwich norms, GELU, embedding and
+ * attention scales, sliding windows with their own rotary base), one token at a time with its own
  * KV cache. It is the ground truth the ONNX graphs are tested against (steering, hidden states,
  * cached decode, value-cache edits), so it is written for clarity, not speed.
  */
 import type { DecoderConfig, DecoderWeights } from '../engine/model/types.js';
-import { matrixToFloat } from '../engine/model/types.js';
+import { isLocalLayer, layerRopeTheta, matrixToFloat } from '../engine/model/types.js';
 import { ropeCache } from '../engine/onnx/decoder.js';
 
 interface FloatLayer {
   attnNorm: Float32Array; ffnNorm: Float32Array;
   q: Float32Array; k: Float32Array; v: Float32Array; o: Float32Array;
   qBias?: Float32Array; kBias?: Float32Array; vBias?: Float32Array;
+  qNorm?: Float32Array; kNorm?: Float32Array; postAttnNorm?: Float32Array; postFfnNorm?: Float32Array;
   gate: Float32Array; up: Float32Array; down: Float32Array;
+  cos: Float32Array; sin: Float32Array;
+}
+
+/** GELU, tanh approximation (as llama.cpp's ggml_gelu and HF's gelu_pytorch_tanh). */
+function geluTanh(x: number): number {
+  return 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x)));
 }
 
 function matvec(W: Float32Array, x: Float32Array, rows: number, cols: number, bias?: Float32Array): Float32Array {
@@ -42,22 +51,23 @@ export class ReferenceModel {
   private readonly L: FloatLayer[];
   private readonly lmHead: Float32Array;
   private readonly embed: Float32Array;
-  private readonly cos: Float32Array;
-  private readonly sin: Float32Array;
   /** keys[l][t] and values[l][t]: [kvHeads * headDim] per position. */
   keys: Float32Array[][];
   values: Float32Array[][];
 
   constructor(readonly cfg: DecoderConfig, private readonly w: DecoderWeights) {
-    this.L = w.layers.map((l) => ({
+    const tables = new Map<number, { cos: Float32Array; sin: Float32Array }>();
+    const rope = (theta: number) => tables.get(theta) ?? tables.set(theta, ropeCache(cfg, theta)).get(theta)!;
+    this.L = w.layers.map((l, i) => ({
       attnNorm: l.attnNorm, ffnNorm: l.ffnNorm,
       q: matrixToFloat(l.q), k: matrixToFloat(l.k), v: matrixToFloat(l.v), o: matrixToFloat(l.o),
       qBias: l.qBias, kBias: l.kBias, vBias: l.vBias,
+      qNorm: l.qNorm, kNorm: l.kNorm, postAttnNorm: l.postAttnNorm, postFfnNorm: l.postFfnNorm,
       gate: matrixToFloat(l.gate), up: matrixToFloat(l.up), down: matrixToFloat(l.down),
+      ...rope(layerRopeTheta(cfg, i)),
     }));
     this.lmHead = matrixToFloat(w.lmHead);
     this.embed = matrixToFloat(w.embed);
-    ({ cos: this.cos, sin: this.sin } = ropeCache(cfg));
     this.keys = this.L.map(() => []);
     this.values = this.L.map(() => []);
   }
@@ -66,12 +76,12 @@ export class ReferenceModel {
     return this.keys[0]!.length;
   }
 
-  private rope(vec: Float32Array, nHeads: number, pos: number): void {
+  private rope(vec: Float32Array, nHeads: number, pos: number, lw: FloatLayer): void {
     const D = this.cfg.headDim, half = D / 2;
     for (let h = 0; h < nHeads; h++) {
       const o = h * D;
       for (let i = 0; i < half; i++) {
-        const c = this.cos[pos * half + i]!, s = this.sin[pos * half + i]!;
+        const c = lw.cos[pos * half + i]!, s = lw.sin[pos * half + i]!;
         const a = vec[o + i]!, b = vec[o + i + half]!;
         vec[o + i] = a * c - b * s;
         vec[o + i + half] = b * c + a * s;
@@ -83,16 +93,26 @@ export class ReferenceModel {
   step(token: number, opts: RefStepOptions = {}): { logits: Float32Array; resid: Float32Array[] } {
     const { hidden: H, heads: nH, kvHeads: nKV, headDim: D, intermediate: I, vocab: V } = this.cfg;
     const pos = this.length;
+    const eps = this.cfg.rmsEps;
     let x = this.embed.slice(token * H, token * H + H);
+    if (this.cfg.embedScale !== undefined) x = x.map((v) => v * this.cfg.embedScale!);
+    const scale = this.cfg.attnScale ?? 1 / Math.sqrt(D);
+    const headNorm = (t: Float32Array, n: number, wt: Float32Array) => {
+      for (let hh = 0; hh < n; hh++) t.set(rmsNorm(t.subarray(hh * D, (hh + 1) * D), wt, eps), hh * D);
+    };
     const resid: Float32Array[] = [];
     for (let l = 0; l < this.L.length; l++) {
       const lw = this.L[l]!;
-      const h = rmsNorm(x, lw.attnNorm, this.cfg.rmsEps);
+      const h = rmsNorm(x, lw.attnNorm, eps);
       const q = matvec(lw.q, h, nH * D, H, lw.qBias);
       const k = matvec(lw.k, h, nKV * D, H, lw.kBias);
       const v = matvec(lw.v, h, nKV * D, H, lw.vBias);
-      this.rope(q, nH, pos);
-      this.rope(k, nKV, pos);
+      if (lw.qNorm) headNorm(q, nH, lw.qNorm);
+      if (lw.kNorm) headNorm(k, nKV, lw.kNorm);
+      this.rope(q, nH, pos, lw);
+      this.rope(k, nKV, pos, lw);
+      // A local layer sees the last slidingWindow keys, the current one included (llama.cpp's SWA_TYPE_STANDARD).
+      const first = isLocalLayer(this.cfg, l) ? Math.max(0, pos + 1 - this.cfg.slidingWindow!) : 0;
       this.keys[l]!.push(k);
       this.values[l]!.push(v);
       const ctx = new Float32Array(nH * D);
@@ -101,28 +121,31 @@ export class ReferenceModel {
         const kv = Math.floor(hh / (nH / nKV));
         const sc = new Float64Array(T);
         let mx = -Infinity;
-        for (let t = 0; t < T; t++) {
+        for (let t = first; t < T; t++) {
           let s = 0;
           const kt = this.keys[l]![t]!;
           for (let d = 0; d < D; d++) s += q[hh * D + d]! * kt[kv * D + d]!;
-          sc[t] = s / Math.sqrt(D);
+          sc[t] = s * scale;
           mx = Math.max(mx, sc[t]!);
         }
         let z = 0;
-        for (let t = 0; t < T; t++) z += sc[t] = Math.exp(sc[t]! - mx);
-        for (let t = 0; t < T; t++) {
+        for (let t = first; t < T; t++) z += sc[t] = Math.exp(sc[t]! - mx);
+        for (let t = first; t < T; t++) {
           const vt = this.values[l]![t]!;
           const a = sc[t]! / z;
           for (let d = 0; d < D; d++) ctx[hh * D + d] += a * vt[kv * D + d]!;
         }
       }
-      const attnOut = matvec(lw.o, ctx, H, nH * D);
+      let attnOut = matvec(lw.o, ctx, H, nH * D);
+      if (lw.postAttnNorm) attnOut = rmsNorm(attnOut, lw.postAttnNorm, eps);
       const mid = x.map((v, i) => v + attnOut[i]!);
-      const h2 = rmsNorm(mid, lw.ffnNorm, this.cfg.rmsEps);
+      const h2 = rmsNorm(mid, lw.ffnNorm, eps);
       const gate = matvec(lw.gate, h2, I, H);
       const up = matvec(lw.up, h2, I, H);
-      const act = gate.map((gv, i) => (gv / (1 + Math.exp(-gv))) * up[i]!);
-      const down = matvec(lw.down, act, H, I);
+      const gelu = this.cfg.activation === 'gelu_tanh';
+      const act = gate.map((gv, i) => (gelu ? geluTanh(gv) : gv / (1 + Math.exp(-gv))) * up[i]!);
+      let down = matvec(lw.down, act, H, I);
+      if (lw.postFfnNorm) down = rmsNorm(down, lw.postFfnNorm, eps);
       x = mid.map((v, i) => v + down[i]!);
       if (opts.steering && opts.steer !== false) for (let i = 0; i < H; i++) x[i] += opts.steering[l * H + i]!;
       resid.push(x.slice());

@@ -6,6 +6,7 @@
 import { GgmlType, quantize } from '../engine/gguf/quant.js';
 import { writeGguf, type GgufMetadataEntry, type GgufTensorInput } from '../engine/gguf/writer.js';
 import { GgufValueType } from '../engine/gguf/reader.js';
+import { archSpec } from '../engine/model/architectures.js';
 import type { DecoderConfig, DecoderWeights, Matrix } from '../engine/model/types.js';
 import { matrixToFloat } from '../engine/model/types.js';
 
@@ -45,13 +46,16 @@ export function writeTinyGguf(cfg: DecoderConfig, w: DecoderWeights, opts: TinyG
     [`${arch}.attention.head_count_kv`, cfg.kvHeads, U32],
     [`${arch}.attention.layer_norm_rms_epsilon`, cfg.rmsEps, F32],
     [`${arch}.rope.freq_base`, cfg.ropeTheta, F32],
+    [`${arch}.attention.key_length`, cfg.headDim, U32],
+    [`${arch}.attention.value_length`, cfg.headDim, U32],
+    ...(cfg.slidingWindow ? [[`${arch}.attention.sliding_window`, cfg.slidingWindow, U32] as GgufMetadataEntry] : []),
     ...(opts.metadata ?? []),
   ];
   const tensors: GgufTensorInput[] = [];
   const put = (name: string, data: Float32Array, dims: number[], type: number) => tensors.push({ name, dims, type, data: quantize(type, data) });
   const mat = (name: string, m: Matrix, type = wt, heads?: number) => {
     let data = matrixToFloat(m);
-    if (heads && arch === 'llama') data = permuteRows(data, m.rows, m.cols, heads);
+    if (heads && archSpec(arch).permutedQK) data = permuteRows(data, m.rows, m.cols, heads);
     put(name, data, [m.cols, m.rows], type);
   };
   mat('token_embd.weight', w.embed, opts.embedType ?? GgmlType.F32);
@@ -70,6 +74,10 @@ export function writeTinyGguf(cfg: DecoderConfig, w: DecoderWeights, opts: TinyG
     if (l.qBias) put(`${p}.attn_q.bias`, l.qBias, [l.qBias.length], GgmlType.F32);
     if (l.kBias) put(`${p}.attn_k.bias`, l.kBias, [l.kBias.length], GgmlType.F32);
     if (l.vBias) put(`${p}.attn_v.bias`, l.vBias, [l.vBias.length], GgmlType.F32);
+    if (l.qNorm) put(`${p}.attn_q_norm.weight`, l.qNorm, [cfg.headDim], GgmlType.F32);
+    if (l.kNorm) put(`${p}.attn_k_norm.weight`, l.kNorm, [cfg.headDim], GgmlType.F32);
+    if (l.postAttnNorm) put(`${p}.post_attention_norm.weight`, l.postAttnNorm, [cfg.hidden], GgmlType.F32);
+    if (l.postFfnNorm) put(`${p}.post_ffw_norm.weight`, l.postFfnNorm, [cfg.hidden], GgmlType.F32);
   });
   return writeGguf({ metadata, tensors });
 }

@@ -2,7 +2,9 @@
  * What the engine knows about a decoder-only model, independent of where it came from
  * (GGUF file, transformers.js folder, hub id).
  */
-export type Architecture = 'llama' | 'qwen2';
+export type Architecture = 'llama' | 'qwen2' | 'qwen3' | 'gemma3';
+
+export type Activation = 'silu' | 'gelu_tanh';
 
 export interface DecoderConfig {
   architecture: Architecture;
@@ -16,6 +18,32 @@ export interface DecoderConfig {
   rmsEps: number;
   ropeTheta: number;
   maxPositions: number;
+  // Optional parts (absent = Llama behaviour); ggufConfig fills them from the architecture table
+  // (model/architectures.ts).
+  /** Gate activation of the MLP; default silu. */
+  activation?: Activation;
+  /** Token embeddings are multiplied by this (Gemma: sqrt(hidden)); default 1. */
+  embedScale?: number;
+  /** Attention logits scale; default 1/sqrt(headDim). */
+  attnScale?: number;
+  /** Sliding-window attention on local layers: a key at distance >= slidingWindow is masked. */
+  slidingWindow?: number;
+  /** With slidingWindow: every swaPattern-th layer (l % swaPattern == swaPattern-1) is global, the others local. */
+  swaPattern?: number;
+  /** Rotary base of the local (sliding-window) layers; default ropeTheta. */
+  ropeThetaLocal?: number;
+}
+
+/** Whether layer l attends through a sliding window (llama.cpp's hparams.is_swa). */
+export function isLocalLayer(cfg: DecoderConfig, l: number): boolean {
+  if (!cfg.slidingWindow) return false;
+  const n = cfg.swaPattern ?? 0;
+  return n === 0 || l % n < n - 1;
+}
+
+/** The rotary base of layer l. */
+export function layerRopeTheta(cfg: DecoderConfig, l: number): number {
+  return isLocalLayer(cfg, l) ? cfg.ropeThetaLocal ?? cfg.ropeTheta : cfg.ropeTheta;
 }
 
 /** A weight matrix W of shape [rows = out features N, cols = in features K]. */
@@ -49,7 +77,15 @@ export interface LayerWeights {
   qBias?: Float32Array;
   kBias?: Float32Array;
   vBias?: Float32Array;
+  /** Per-head RMS norm weights [headDim] on q and k before rotary (Qwen3, Gemma 3). */
+  qNorm?: Float32Array;
+  kNorm?: Float32Array;
+  /** RMS norm on the attention output before it joins the residual (Gemma's post_attention_norm). */
+  postAttnNorm?: Float32Array;
+  /** Norm before the MLP (Gemma's pre_feedforward_layernorm; Llama's post_attention_layernorm). */
   ffnNorm: Float32Array;
+  /** RMS norm on the MLP output before it joins the residual (Gemma's post_ffw_norm). */
+  postFfnNorm?: Float32Array;
   gate: Matrix;
   up: Matrix;
   down: Matrix;

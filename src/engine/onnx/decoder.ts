@@ -13,7 +13,7 @@
  * by the converter. Inputs/outputs follow transformers.js: input_ids, attention_mask,
  * [position_ids], past_key_values.{i}.key|value -> logits, present.{i}.key|value.
  */
-import type { DecoderConfig, DecoderWeights, Matrix } from '../model/types.js';
+import { isLocalLayer, type DecoderConfig, type DecoderWeights, type Matrix } from '../model/types.js';
 import { GraphBuilder, f32ToF16Array } from './graph.js';
 import { DT } from './proto.js';
 
@@ -45,13 +45,13 @@ export function splitNibbles(B: Uint8Array): { hi: Uint8Array; lo: Uint8Array } 
   return { hi, lo };
 }
 
-export function ropeCache(cfg: DecoderConfig): { cos: Float32Array; sin: Float32Array } {
+export function ropeCache(cfg: Pick<DecoderConfig, 'headDim' | 'maxPositions' | 'ropeTheta'>, theta = cfg.ropeTheta): { cos: Float32Array; sin: Float32Array } {
   const half = cfg.headDim / 2;
   const cos = new Float32Array(cfg.maxPositions * half);
   const sin = new Float32Array(cfg.maxPositions * half);
   for (let p = 0; p < cfg.maxPositions; p++) {
     for (let i = 0; i < half; i++) {
-      const invFreq = 1 / cfg.ropeTheta ** ((2 * i) / cfg.headDim);
+      const invFreq = 1 / theta ** ((2 * i) / cfg.headDim);
       const a = p * invFreq;
       cos[p * half + i] = Math.cos(a);
       sin[p * half + i] = Math.sin(a);
@@ -159,8 +159,32 @@ function decoderBuilder(cfg: DecoderConfig, w: DecoderWeights, opts: DecoderGrap
     const up = linear(x, lw.up, `${p}/up_proj`);
     return linear(g.op('Mul', [act, up], undefined, `${p}/Mul`), lw.down, `${p}/down_proj`);
   };
+  const gelu = (x: string, p: string): string => {
+    // GELU, tanh approximation (llama.cpp's ggml_gelu): 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+    const c = (v: number) => g.constF([v], [], FT);
+    const x3 = g.op('Mul', [g.op('Mul', [x, x]), x]);
+    const inner = g.op('Mul', [g.op('Add', [x, g.op('Mul', [x3, c(0.044715)])]), c(Math.sqrt(2 / Math.PI))]);
+    return g.op('Mul', [g.op('Mul', [x, c(0.5)]), g.op('Add', [g.op('Tanh', [inner], undefined, `${p}/Tanh`), c(1)])], undefined, `${p}/Mul`);
+  };
+  const mlpGelu = (x: string, L: number): string => {
+    const lw = w.layers[L]!;
+    const p = `/model/layers.${L}/mlp`;
+    const act = gelu(linear(x, lw.gate, `${p}/gate_proj`), `${p}/act_fn`);
+    const up = linear(x, lw.up, `${p}/up_proj`);
+    return linear(g.op('Mul', [act, up], undefined, `${p}/Mul`), lw.down, `${p}/down_proj`);
+  };
+  const block = (x: string, L: number) => (cfg.activation === 'gelu_tanh' ? mlpGelu(x, L) : mlp(x, L));
+  /** RMS norm over the last axis (one SimplifiedLayerNormalization). */
+  const rmsNode = (inp: string, weight: Float32Array, name: string, wName: string): string =>
+    g.op('SimplifiedLayerNormalization', [inp, finit(wName, weight, [weight.length])], { axis: -1, epsilon: { float: cfg.rmsEps }, stash_type: 1 }, `${name}/SimplifiedLayerNormalization`);
+  /** Per-head RMS norm of packed q or k [B, S, n*D] (Qwen3/Gemma 3 q_norm, k_norm). */
+  const headNorm = (t: string, n: number, weight: Float32Array, name: string, wName: string): string => {
+    const split = g.op('Reshape', [t, g.constI64([0, 0, n, D])], undefined, `${name}/Reshape`);
+    return g.op('Reshape', [rmsNode(split, weight, name, wName), g.constI64([0, 0, n * D])], undefined, `${name}/Reshape_1`);
+  };
 
   let x = embedding();
+  if (cfg.embedScale !== undefined && cfg.embedScale !== 1) x = g.op('Mul', [x, g.constF([cfg.embedScale], [], FT)], undefined, '/model/embed_tokens/Scale');
   let normed: string;
 
   if (opts.style === 'optimum') {
@@ -208,6 +232,8 @@ function decoderBuilder(cfg: DecoderConfig, w: DecoderWeights, opts: DecoderGrap
 
   // ---------------- optimum style ----------------
   function buildOptimumBody(): string {
+    const extras = cfg.slidingWindow || cfg.activation === 'gelu_tanh' || cfg.attnScale !== undefined || w.layers.some((l) => l.qNorm || l.kNorm || l.postAttnNorm || l.postFfnNorm);
+    if (extras) throw new Error(`the optimum-style graph implements the Llama/Qwen2 block only; build ${cfg.architecture} in genai style`);
     const rms = (inp: string, weight: Float32Array, name: string): string => {
       // HF computes the norm in fp32 and casts back; fp16 exports carry those Casts.
       const x32 = FT === DT.FLOAT16 ? g.op('Cast', [inp], { to: DT.FLOAT }, `${name}/Cast`) : inp;
@@ -292,7 +318,15 @@ function decoderBuilder(cfg: DecoderConfig, w: DecoderWeights, opts: DecoderGrap
     const rope = ropeCache(cfg);
     const cosT = finit('cos_cache', rope.cos, [cfg.maxPositions, D / 2]);
     const sinT = finit('sin_cache', rope.sin, [cfg.maxPositions, D / 2]);
+    // Local (sliding-window) layers may rotate with another base (Gemma 3: 10000 vs 1e6).
+    let local: [string, string] | null = null;
+    const localTheta = cfg.ropeThetaLocal ?? cfg.ropeTheta;
+    if (cfg.slidingWindow && localTheta !== cfg.ropeTheta) {
+      const r = ropeCache(cfg, localTheta);
+      local = [finit('cos_cache_local', r.cos, [cfg.maxPositions, D / 2]), finit('sin_cache_local', r.sin, [cfg.maxPositions, D / 2])];
+    }
     const epsAttr = { epsilon: { float: cfg.rmsEps } };
+    const attnScale = cfg.attnScale ?? 1 / Math.sqrt(D);
 
     let residual = x;
     let delta = '';
@@ -312,30 +346,44 @@ function decoderBuilder(cfg: DecoderConfig, w: DecoderWeights, opts: DecoderGrap
       if (last) break;
       const lw = w.layers[L]!;
       const p = `/model/layers.${L}/attn`;
-      const q = linear(h, lw.q, `${p}/q_proj`, lw.qBias);
-      const k = linear(h, lw.k, `${p}/k_proj`, lw.kBias);
+      let q = linear(h, lw.q, `${p}/q_proj`, lw.qBias);
+      let k = linear(h, lw.k, `${p}/k_proj`, lw.kBias);
       const v = linear(h, lw.v, `${p}/v_proj`, lw.vBias);
+      // q/k norms act per head before the rotary, which GroupQueryAttention applies inside.
+      if (lw.qNorm) q = headNorm(q, nH, lw.qNorm, `${p}/q_norm`, `model.layers.${L}.self_attn.q_norm.weight`);
+      if (lw.kNorm) k = headNorm(k, nKV, lw.kNorm, `${p}/k_norm`, `model.layers.${L}.self_attn.k_norm.weight`);
+      const isLocal = isLocalLayer(cfg, L);
+      const [cosL, sinL] = isLocal && local ? local : [cosT, sinT];
+      // onnxruntime's local_window_size w keeps the last w keys, the current one included: llama.cpp's
+      // n_swa (a key at distance >= n_swa is masked). Checked against the reference and llama.cpp in tests.
+      const windowAttr: Record<string, number> = isLocal ? { local_window_size: cfg.slidingWindow! } : {};
       const [attn] = g.node(
         'GroupQueryAttention',
-        [q, k, v, `past_key_values.${L}.key`, `past_key_values.${L}.value`, seqlensK, totalLen, cosT, sinT],
+        [q, k, v, `past_key_values.${L}.key`, `past_key_values.${L}.value`, seqlensK, totalLen, cosL, sinL],
         {
           name: `${p}/GroupQueryAttention`,
           outputs: [`${p}/GroupQueryAttention/output_0`, `present.${L}.key`, `present.${L}.value`],
-          attrs: { num_heads: nH, kv_num_heads: nKV, do_rotary: 1, rotary_interleaved: 0, scale: { float: 1 / Math.sqrt(D) } },
+          attrs: { num_heads: nH, kv_num_heads: nKV, do_rotary: 1, rotary_interleaved: 0, scale: { float: attnScale }, ...windowAttr },
           domain: 'com.microsoft',
         },
       );
       g.output(`present.${L}.key`, FT, ['batch_size', nKV, 'total_sequence_length', D]);
       g.output(`present.${L}.value`, FT, ['batch_size', nKV, 'total_sequence_length', D]);
-      const attnOut = linear(attn!, lw.o, `${p}/o_proj`);
-      const post = g.node('SkipSimplifiedLayerNormalization', [residual, attnOut, finit(`model.layers.${L}.post_attention_layernorm.weight`, lw.ffnNorm, [H])], {
-        name: `/model/layers.${L}/post_attention_layernorm/SkipLayerNorm`,
-        outputs: [`/model/layers.${L}/post_attention_layernorm/SkipLayerNorm/output_0`, '', '', `/model/layers.${L}/post_attention_layernorm/SkipLayerNorm/output_3`],
+      let attnOut = linear(attn!, lw.o, `${p}/o_proj`);
+      // Gemma's sandwich: the attention output is normed before the residual add (post_attention_norm),
+      // the MLP input by pre_feedforward_layernorm and the MLP output by post_feedforward_layernorm.
+      if (lw.postAttnNorm) attnOut = rmsNode(attnOut, lw.postAttnNorm, `/model/layers.${L}/post_attention_norm`, `model.layers.${L}.post_attention_norm.weight`);
+      const ffnName = lw.postAttnNorm ? 'pre_feedforward_layernorm' : 'post_attention_layernorm';
+      const post = g.node('SkipSimplifiedLayerNormalization', [residual, attnOut, finit(`model.layers.${L}.${ffnName}.weight`, lw.ffnNorm, [H])], {
+        name: `/model/layers.${L}/${ffnName}/SkipLayerNorm`,
+        outputs: [`/model/layers.${L}/${ffnName}/SkipLayerNorm/output_0`, '', '', `/model/layers.${L}/${ffnName}/SkipLayerNorm/output_3`],
         attrs: epsAttr,
         domain: 'com.microsoft',
       });
       residual = post[3]!;
-      delta = mlp(post[0]!, L);
+      delta = block(post[0]!, L);
+      // The residual after block L (the next SkipLayerNorm's sum) includes this norm, as in llama.cpp.
+      if (lw.postFfnNorm) delta = rmsNode(delta, lw.postFfnNorm, `/model/layers.${L}/post_feedforward_layernorm`, `model.layers.${L}.post_feedforward_layernorm.weight`);
     }
     return h;
   }

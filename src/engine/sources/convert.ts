@@ -7,9 +7,10 @@ import { SteerlabError } from '../../errors.js';
 import type { GgufFile } from '../gguf/reader.js';
 import { tensorBytes } from '../gguf/reader.js';
 import { GgmlType, SUPPORTED_QUANT_NAMES, canDequantize, dequantize, f16BitsToF32, ggmlTypeName, toMatMulNBits, toMatMulNBits8 } from '../gguf/quant.js';
+import { ARCHITECTURES, SUPPORTED_ARCHS, archDefaults, archSpec } from '../model/architectures.js';
 import type { Architecture, DecoderConfig, DecoderWeights, LayerWeights, Matrix } from '../model/types.js';
 
-export const SUPPORTED_ARCHS: Architecture[] = ['llama', 'qwen2'];
+export { SUPPORTED_ARCHS };
 const NBITS_TYPES = new Set<number>([GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q4_K]);
 /** Rotary tables are precomputed; longer contexts than this are not needed in a browser lab. */
 const MAX_POSITIONS = 8192;
@@ -39,12 +40,16 @@ export function ggufConfig(f: GgufFile): DecoderConfig {
   const heads = num(f, `${arch}.attention.head_count`);
   const kvHeads = num(f, `${arch}.attention.head_count_kv`, heads);
   const headDim = num(f, `${arch}.attention.key_length`, heads ? hidden / heads : 0);
+  const valueDim = num(f, `${arch}.attention.value_length`, headDim);
+  if (valueDim !== headDim) throw new SteerlabError('UNSUPPORTED_ARCH', `attention value_length ${valueDim} differs from key_length ${headDim}; not supported`);
+  const spec = ARCHITECTURES[arch as Architecture];
+  const layers = num(f, `${arch}.block_count`);
   const tokens = metaValue(f, 'tokenizer.ggml.tokens') as unknown[] | undefined;
   const emb = f.tensorByName.get('token_embd.weight');
   const vocab = emb ? emb.dims[1]! : tokens?.length ?? 0;
   const cfg: DecoderConfig = {
     architecture: arch as Architecture,
-    layers: num(f, `${arch}.block_count`),
+    layers,
     hidden,
     heads,
     kvHeads,
@@ -52,10 +57,12 @@ export function ggufConfig(f: GgufFile): DecoderConfig {
     intermediate: num(f, `${arch}.feed_forward_length`),
     vocab,
     rmsEps: num(f, `${arch}.attention.layer_norm_rms_epsilon`, 1e-6),
-    ropeTheta: num(f, `${arch}.rope.freq_base`, arch === 'qwen2' ? 1_000_000 : 10_000),
+    ropeTheta: num(f, `${arch}.rope.freq_base`, spec.ropeTheta),
     maxPositions: Math.min(MAX_POSITIONS, num(f, `${arch}.context_length`, 2048)),
+    ...archDefaults(arch as Architecture, { hidden, heads, headDim, layers }, spec.slidingWindow ? num(f, `${arch}.attention.sliding_window`, 0) : 0,
+      metaValue(f, `${arch}.rope.freq_base_swa`) !== undefined ? num(f, `${arch}.rope.freq_base_swa`) : undefined),
   };
-  const bad = Object.entries(cfg).find(([k, v]) => typeof v === 'number' && k !== 'rmsEps' && (!Number.isInteger(v) || v <= 0 || v > 1 << 20));
+  const bad = Object.entries(cfg).find(([k, v]) => typeof v === 'number' && ['layers', 'hidden', 'heads', 'kvHeads', 'headDim', 'intermediate', 'vocab', 'maxPositions'].includes(k) && (!Number.isInteger(v) || v <= 0 || v > 1 << 20));
   if (bad || cfg.heads % cfg.kvHeads !== 0 || cfg.headDim % 2 !== 0) {
     throw new SteerlabError('GGUF_CORRUPT', `implausible hyper-parameters in GGUF: ${JSON.stringify(cfg)}`);
   }
@@ -142,11 +149,23 @@ function ggufLayer(f: GgufFile, bytes: Uint8Array, cfg: DecoderConfig, l: number
   const p = `blk.${l}`;
   let q = matrix(f, bytes, `${p}.attn_q.weight`, nH * D, H);
   let k = matrix(f, bytes, `${p}.attn_k.weight`, nKV * D, H);
-  if (cfg.architecture === 'llama') {
+  const spec = archSpec(cfg.architecture);
+  if (spec.permutedQK) {
     q = unpermuteRows(q, nH);
     k = unpermuteRows(k, nKV);
   }
+  for (const t of spec.requires ?? []) {
+    if (!f.tensorByName.has(`${p}.${t}.weight`)) throw new SteerlabError('GGUF_CORRUPT', `${cfg.architecture} GGUF lacks tensor '${p}.${t}.weight'`);
+  }
+  const qNorm = optionalVector(f, bytes, `${p}.attn_q_norm.weight`, D);
+  const kNorm = optionalVector(f, bytes, `${p}.attn_k_norm.weight`, D);
+  const postAttnNorm = optionalVector(f, bytes, `${p}.post_attention_norm.weight`, H);
+  const postFfnNorm = optionalVector(f, bytes, `${p}.post_ffw_norm.weight`, H);
   return {
+    ...(qNorm ? { qNorm } : {}),
+    ...(kNorm ? { kNorm } : {}),
+    ...(postAttnNorm ? { postAttnNorm } : {}),
+    ...(postFfnNorm ? { postFfnNorm } : {}),
     attnNorm: vector(f, bytes, `${p}.attn_norm.weight`, H),
     q,
     k,

@@ -40,10 +40,28 @@ function copyMatrix(m: Matrix): Matrix {
   return { ...m, B: m.B.slice(), scales: m.scales.slice(), zeroPoints: m.zeroPoints?.slice() ?? null, ...(m.mins ? { mins: m.mins.slice() } : {}) };
 }
 
+/**
+ * Why the tail (forward.ts: Llama/Qwen2 block) cannot stand for this model's last block, or null.
+ * q/k norms, sandwich norms, GELU, another attention scale or a sliding window change its math.
+ */
+export function tailProblem(cfg: DecoderConfig, w?: DecoderWeights): string | null {
+  const lw = w?.layers[cfg.layers - 1];
+  const parts = [
+    lw?.qNorm || lw?.kNorm ? 'q/k norms' : '',
+    lw?.postAttnNorm || lw?.postFfnNorm ? 'post-attention/post-MLP norms' : '',
+    cfg.activation && cfg.activation !== 'silu' ? `${cfg.activation} MLP` : '',
+    cfg.attnScale !== undefined && Math.abs(cfg.attnScale * Math.sqrt(cfg.headDim) - 1) > 1e-6 ? 'a non-default attention scale' : '',
+    cfg.slidingWindow ? 'sliding-window attention' : '',
+  ].filter(Boolean);
+  return parts.length ? `the V-Reason tail implements the Llama/Qwen2 block; ${cfg.architecture} has ${parts.join(', ')}` : null;
+}
+
 /** From converted weights (the GGUF path). */
 export function tailFromWeights(cfg: DecoderConfig, w: DecoderWeights): TailWeights {
   const L = cfg.layers - 1;
   const lw = w.layers[L]!;
+  const problem = tailProblem(cfg, w);
+  if (problem) throw new SteerlabError('UNSUPPORTED_ARCH', problem);
   const { cos, sin } = ropeCache(cfg);
   return {
     layer: L, hidden: cfg.hidden, heads: cfg.heads, kvHeads: cfg.kvHeads, headDim: cfg.headDim, vocab: cfg.vocab, rmsEps: cfg.rmsEps, cos, sin,
@@ -189,6 +207,8 @@ export function tailFromGraph(model: ModelProto, style: 'optimum' | 'genai', inf
   const N = model.graph.input.filter((i) => /^past_key_values\.\d+\.key$/.test(i.name)).length;
   const L = N - 1;
   try {
+    const extra = model.graph.node.find((n) => /\/(q_norm|k_norm|post_attention_norm|post_feedforward_layernorm)\//.test(n.name ?? ''));
+    if (extra) throw new Error(`the V-Reason tail implements the Llama/Qwen2 block; this graph has ${extra.name}`);
     let attnNorm: Float32Array, ffnNorm: Float32Array, finalNorm: Float32Array, eps: number | undefined, rope: { cos: Float32Array; sin: Float32Array } | null;
     let p: string;
     if (style === 'genai') {
