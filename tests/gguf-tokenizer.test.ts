@@ -133,14 +133,12 @@ describe('ggufToHfTokenizer on synthetic vocabularies', () => {
     expect(Object.getOwnPropertyDescriptor(vocab, '__proto__')?.value).toBe(tokens.length - 1);
   });
 
-  it('throws UNSUPPORTED_TOKENIZER for SentencePiece, unknown pre-tokenizers and missing vocabularies', () => {
-    const spm = tinyVocab('gpt2');
-    spm.set('tokenizer.ggml.model', 'llama');
-    expectCode(() => ggufToHfTokenizer(spm), 'UNSUPPORTED_TOKENIZER', '"llama"', 'SentencePiece');
+  it('throws UNSUPPORTED_TOKENIZER for other vocab types, unknown pre-tokenizers and missing vocabularies', () => {
+    const wpm = tinyVocab('gpt2');
+    wpm.set('tokenizer.ggml.model', 'bert');
+    expectCode(() => ggufToHfTokenizer(wpm), 'UNSUPPORTED_TOKENIZER', '"bert"', 'SentencePiece');
     expectCode(() => ggufToHfTokenizer(tinyVocab('deepseek-llm')), 'UNSUPPORTED_TOKENIZER', '"deepseek-llm"');
-    const noPre = tinyVocab('gpt2');
-    noPre.delete('tokenizer.ggml.pre');
-    expectCode(() => ggufToHfTokenizer(noPre), 'UNSUPPORTED_TOKENIZER', 'tokenizer.ggml.pre');
+    // A missing pre-tokenizer falls back to llama.cpp's default regexes, with its warning (tests/spm-tokenizer.test.ts).
     expectCode(() => ggufToHfTokenizer(new Map()), 'UNSUPPORTED_TOKENIZER', 'tokenizer.ggml.model');
   });
 

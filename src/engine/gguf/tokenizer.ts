@@ -3,9 +3,10 @@
  * GGUF file alone is enough to tokenize (transformers.js reads these objects directly).
  *
  * Supported: tokenizer.ggml.model "gpt2" (byte-level BPE) with tokenizer.ggml.pre "smollm",
- * "gpt2", "llama-bpe" (also "llama3" / "llama-v3") and "qwen2". SentencePiece ("llama") and the
- * other llama.cpp vocab types throw UNSUPPORTED_TOKENIZER: they need byte-fallback/Unigram
- * handling that is not written yet.
+ * "gpt2", "llama-bpe" (also "llama3" / "llama-v3"), "qwen2" and "default" (llama.cpp's default
+ * regexes, also used when the key is missing, with llama.cpp's warning); and "llama"
+ * (SentencePiece BPE with scores: Llama 2, Gemma), see spmModel below. The other llama.cpp vocab
+ * types (bert, t5, rwkv, ...) throw UNSUPPORTED_TOKENIZER.
  *
  * The split regexes are the ones in the models' own tokenizer.json files; llama.cpp's
  * llama-vocab.cpp lists the same patterns ("original regex from tokenizer.json"), with (?i:...)
@@ -30,6 +31,15 @@ const LLAMA3_SPLIT =
   "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 const QWEN2_SPLIT =
   "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+
+// llama.cpp's LLAMA_VOCAB_PRE_TYPE_DEFAULT (llama-vocab.cpp): four regexes applied in turn, each
+// isolating its matches (the text between matches stays a piece of its own).
+export const DEFAULT_BPE_SPLITS = [
+  '[\\p{P}\\$\\+<=>\\^~\\|]+',
+  "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)",
+  '\\p{N}+',
+  '[0-9][0-9][0-9]',
+];
 
 const byteLevel = (useRegex: boolean, trimOffsets = true): JsonObject => ({
   type: 'ByteLevel',
@@ -81,10 +91,17 @@ function preTokenizerFor(pre: string): PreTokenizerSpec {
         ignoreMerges: false,
         addBosDefault: false,
       };
+    case 'default':
+      return {
+        normalizer: null,
+        preTokenizer: { type: 'Sequence', pretokenizers: [...DEFAULT_BPE_SPLITS.map(split), byteLevel(false)] },
+        ignoreMerges: false,
+        addBosDefault: false,
+      };
     default:
       throw new SteerlabError(
         'UNSUPPORTED_TOKENIZER',
-        `GGUF pre-tokenizer "${pre}" is not supported (supported: smollm, gpt2, llama-bpe, qwen2)`,
+        `GGUF pre-tokenizer "${pre}" is not supported (supported: smollm, gpt2, llama-bpe, qwen2, default)`,
       );
   }
 }
@@ -130,25 +147,37 @@ function getTokenId(meta: Meta, key: string, nTokens: number): number | undefine
  * Throws UNSUPPORTED_TOKENIZER for tokenizer models / pre-tokenizers we do not handle and
  * GGUF_CORRUPT for inconsistent tokenizer metadata.
  */
-export function ggufToHfTokenizer(source: GgufFile | Meta): HfTokenizerFiles {
+/** Where the converter says things the user should know (llama.cpp prints the same warnings). */
+export type TokenizerWarn = (message: string) => void;
+const defaultWarn: TokenizerWarn = (m) => console.warn(`steerlab: ${m}`);
+
+export function ggufToHfTokenizer(source: GgufFile | Meta, opts: { warn?: TokenizerWarn } = {}): HfTokenizerFiles {
   const meta: Meta = source instanceof Map ? source : source.metadata;
+  const warn = opts.warn ?? defaultWarn;
   const model = getString(meta, 'tokenizer.ggml.model');
   if (model === undefined) throw new SteerlabError('UNSUPPORTED_TOKENIZER', 'GGUF has no tokenizer (tokenizer.ggml.model is missing)');
-  if (model !== 'gpt2') {
-    const kind = model === 'llama' ? ' (SentencePiece)' : '';
+  if (model !== 'gpt2' && model !== 'llama') {
     throw new SteerlabError(
       'UNSUPPORTED_TOKENIZER',
-      `GGUF tokenizer model "${model}"${kind} is not supported; only byte-level BPE ("gpt2") is`,
+      `GGUF tokenizer model "${model}" is not supported; only byte-level BPE ("gpt2") and SentencePiece ("llama") are`,
     );
   }
-  const pre = getString(meta, 'tokenizer.ggml.pre');
-  if (pre === undefined) {
-    throw new SteerlabError('UNSUPPORTED_TOKENIZER', 'GGUF BPE tokenizer has no tokenizer.ggml.pre, so its split rules are unknown');
+  const spm = model === 'llama';
+  let spec: PreTokenizerSpec;
+  if (spm) {
+    spec = { normalizer: null, preTokenizer: null as unknown as JsonObject, ignoreMerges: false, addBosDefault: true };
+  } else {
+    let pre = getString(meta, 'tokenizer.ggml.pre');
+    if (pre === undefined) {
+      warn("GGUF has no tokenizer.ggml.pre; using llama.cpp's 'default' pre-tokenizer regexes, as llama.cpp does (it warns: generation quality will be degraded; consider regenerating the GGUF)");
+      pre = 'default';
+    } else if (pre === 'default') {
+      warn("GGUF pre-tokenizer 'default': splitting with llama.cpp's default regexes, which may not be this model's own pre-tokenizer");
+    }
+    spec = preTokenizerFor(pre);
   }
-  const spec = preTokenizerFor(pre);
 
   const tokens = getStrings(meta, 'tokenizer.ggml.tokens') ?? corrupt('tokenizer.ggml.tokens is missing');
-  const mergeStrings = getStrings(meta, 'tokenizer.ggml.merges') ?? corrupt('tokenizer.ggml.merges is missing');
   const types = meta.get('tokenizer.ggml.token_type');
   if (types !== undefined && !(types instanceof Int32Array || types instanceof Uint32Array) ) {
     corrupt('tokenizer.ggml.token_type should be an int32 array');
@@ -164,12 +193,18 @@ export function ggufToHfTokenizer(source: GgufFile | Meta): HfTokenizerFiles {
     vocab[t] = id;
   });
 
-  const merges = mergeStrings.map((m, i) => {
-    // llama.cpp splits at the first space after position 0 (a merge may start with a space).
-    const at = m.indexOf(' ', 1);
-    if (at < 0) corrupt(`merge #${i} "${m}" has no separating space`);
-    return [m.slice(0, at), m.slice(at + 1)];
-  });
+  let merges: string[][];
+  if (spm) {
+    merges = spmMerges(tokens, spmScores(meta, tokens.length), vocab);
+  } else {
+    const mergeStrings = getStrings(meta, 'tokenizer.ggml.merges') ?? corrupt('tokenizer.ggml.merges is missing');
+    merges = mergeStrings.map((m, i) => {
+      // llama.cpp splits at the first space after position 0 (a merge may start with a space).
+      const at = m.indexOf(' ', 1);
+      if (at < 0) corrupt(`merge #${i} "${m}" has no separating space`);
+      return [m.slice(0, at), m.slice(at + 1)];
+    });
+  }
 
   // CONTROL tokens are special (matched whole, skipped by skip_special_tokens); USER_DEFINED ones
   // are matched whole but are ordinary text. llama.cpp stores both un-normalized.
@@ -196,6 +231,7 @@ export function ggufToHfTokenizer(source: GgufFile | Meta): HfTokenizerFiles {
   const unk = getTokenId(meta, 'tokenizer.ggml.unknown_token_id', tokens.length);
   const pad = getTokenId(meta, 'tokenizer.ggml.padding_token_id', tokens.length);
   const addBos = getBool(meta, 'tokenizer.ggml.add_bos_token') ?? spec.addBosDefault;
+  const addSpacePrefix = spm && (getBool(meta, 'tokenizer.ggml.add_space_prefix') ?? true);
   const addEos = getBool(meta, 'tokenizer.ggml.add_eos_token') ?? false;
   if (addBos && bos === undefined) corrupt('add_bos_token is set but there is no bos_token_id');
   if (addEos && eos === undefined) corrupt('add_eos_token is set but there is no eos_token_id');
@@ -205,19 +241,20 @@ export function ggufToHfTokenizer(source: GgufFile | Meta): HfTokenizerFiles {
     truncation: null,
     padding: null,
     added_tokens: addedTokens,
-    normalizer: spec.normalizer,
-    pre_tokenizer: spec.preTokenizer,
-    post_processor: postProcessor(addBos ? [tokens[bos!]!, bos!] : null, addEos ? [tokens[eos!]!, eos!] : null),
-    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+    normalizer: spm ? spmNormalizer(addSpacePrefix) : spec.normalizer,
+    pre_tokenizer: spm ? null : spec.preTokenizer,
+    post_processor: postProcessor(addBos ? [tokens[bos!]!, bos!] : null, addEos ? [tokens[eos!]!, eos!] : null, !spm),
+    decoder: spm ? spmDecoder(addSpacePrefix) : { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
     model: {
       type: 'BPE',
       dropout: null,
-      // Byte-level BPE covers every byte, so there is never an unknown piece.
-      unk_token: null,
+      // Byte-level BPE covers every byte, so there is never an unknown piece; SentencePiece falls
+      // back to <0xNN> byte tokens (llama.cpp's resegment), then to <unk>.
+      unk_token: spm && unk !== undefined ? tokens[unk] : null,
       continuing_subword_prefix: null,
       end_of_word_suffix: null,
-      fuse_unk: false,
-      byte_fallback: false,
+      fuse_unk: spm,
+      byte_fallback: spm,
       ignore_merges: spec.ignoreMerges,
       vocab,
       merges,
@@ -225,7 +262,7 @@ export function ggufToHfTokenizer(source: GgufFile | Meta): HfTokenizerFiles {
   };
 
   const tokenizerConfig: JsonObject = {
-    tokenizer_class: 'GPT2Tokenizer',
+    tokenizer_class: spm ? 'PreTrainedTokenizer' : 'GPT2Tokenizer',
     bos_token: bos === undefined ? null : tokens[bos],
     eos_token: eos === undefined ? null : tokens[eos],
     unk_token: unk === undefined ? null : tokens[unk],
@@ -243,8 +280,63 @@ export function ggufToHfTokenizer(source: GgufFile | Meta): HfTokenizerFiles {
   return { tokenizerJson, tokenizerConfig };
 }
 
-function postProcessor(bos: [string, number] | null, eos: [string, number] | null): JsonObject {
+/**
+ * SentencePiece as llama.cpp's llm_tokenizer_spm runs it: the text (after ' ' -> '▁', with a
+ * leading '▁' when add_space_prefix and at the start or after a special token) is split into
+ * characters, then the adjacent pair whose concatenation is a vocabulary token with the highest
+ * score is merged, again and again; what is left outside the vocabulary becomes <0xNN> byte
+ * tokens. As an HF BPE model that is: merges = every (a, b) whose concatenation is a token, a and
+ * b being tokens or single characters, ranked by the concatenation's score (higher first). Where
+ * two different tokens tie on score and overlap, llama.cpp takes the leftmost and BPE the lower
+ * rank (here: the lower token id); the oracle tests (tests/llamacpp-oracle.test.ts) found no case.
+ */
+export function spmMerges(tokens: string[], scores: Float32Array, vocab: Record<string, number>): string[][] {
+  const out: Array<{ a: string; b: string; score: number; id: number; at: number }> = [];
+  const isPiece = (s: string) => vocab[s] !== undefined || [...s].length === 1;
+  for (let id = 0; id < tokens.length; id++) {
+    const t = tokens[id]!;
+    if (vocab[t] !== id) continue; // a duplicate string: llama.cpp's text_to_token finds the last id
+    const chars = [...t];
+    if (chars.length < 2) continue;
+    let at = 0;
+    for (let i = 1; i < chars.length; i++) {
+      at += chars[i - 1]!.length;
+      const a = t.slice(0, at), b = t.slice(at);
+      if (isPiece(a) && isPiece(b)) out.push({ a, b, score: scores[id]!, id, at });
+    }
+  }
+  out.sort((x, y) => y.score - x.score || x.id - y.id || x.at - y.at);
+  return out.map((m) => [m.a, m.b]);
+}
+
+function spmScores(meta: Meta, n: number): Float32Array {
+  const v = meta.get('tokenizer.ggml.scores');
+  if (v === undefined) return new Float32Array(n); // llama.cpp: score 0 for every token
+  if (!(v instanceof Float32Array)) return corrupt('tokenizer.ggml.scores should be a float32 array');
+  if (v.length !== n) return corrupt(`tokenizer.ggml.scores has ${v.length} entries for ${n} tokens`);
+  return v;
+}
+
+function spmNormalizer(addSpacePrefix: boolean): JsonObject {
+  // HF normalises each stretch between added tokens, so the prefix lands at the start and after
+  // every special token, as llama.cpp's is_prev_special does.
+  const replace = { type: 'Replace', pattern: { String: ' ' }, content: '\u2581' };
+  return addSpacePrefix ? { type: 'Sequence', normalizers: [{ type: 'Prepend', prepend: '\u2581' }, replace] } : replace;
+}
+
+function spmDecoder(addSpacePrefix: boolean): JsonObject {
+  const steps: JsonObject[] = [
+    { type: 'Replace', pattern: { String: '\u2581' }, content: ' ' },
+    { type: 'ByteFallback' },
+    { type: 'Fuse' },
+  ];
+  if (addSpacePrefix) steps.push({ type: 'Strip', content: ' ', start: 1, stop: 0 });
+  return { type: 'Sequence', decoders: steps };
+}
+
+function postProcessor(bos: [string, number] | null, eos: [string, number] | null, byteLevel = true): JsonObject | null {
   if (bos === null && eos === null) {
+    if (!byteLevel) return null;
     // What byte-level models without BOS ship (SmolLM2, GPT-2): only adjusts offsets.
     return { type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true };
   }
