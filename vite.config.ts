@@ -37,7 +37,8 @@ export const CONTENT_SECURITY_POLICY = [
   "worker-src 'self' blob:",
   "style-src 'self' 'unsafe-inline'",
   "img-src 'self' data: blob:",
-  "connect-src 'self' blob: data:",
+  // the hub and its file CDNs, for hub models in transformers.js layout
+  "connect-src 'self' blob: data: https://huggingface.co https://*.huggingface.co https://*.hf.co",
   "object-src 'none'",
   "base-uri 'self'",
   "frame-ancestors 'none'",

@@ -6,7 +6,12 @@
  */
 import 'fake-indexeddb/auto';
 import { strFromU8, unzipSync } from 'fflate';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { actionLabels, importScenario } from '../src/ui/games.js';
+import type { Scenario } from '../src/envs/scenario.js';
+
+const actionLabelsOf = (s: Scenario) => actionLabels('east-gauss2', { preset: 'equal' }, s);
 import { parseTrace } from '../src/trace/jsonl.js';
 import type { StepRecord } from '../src/trace/schema.js';
 import { AgentState } from '../src/ui/agent.svelte.js';
@@ -52,6 +57,7 @@ function baselineClient(): ModelClient {
     devices: no,
     cachedModels: async () => [],
     clearModelCache: async () => ({ removed: 0 }),
+    deleteCachedModel: async () => {},
     dispose: async () => {},
     terminate: () => {},
     restart: () => {},
@@ -297,5 +303,27 @@ describe('pure helpers of the page', () => {
     const req = replayRequest(runs.list[0]!);
     expect(req).toMatchObject({ env: 'east-gauss2', scenario: 'east-buttons', seed: 2, horizon: 6, mode: 'exact' });
     expect(req.steering).toBeUndefined();
+  });
+});
+
+describe('public/', () => {
+  it('the static-host headers file sends what the preview server sends', async () => {
+    const { CONTENT_SECURITY_POLICY, ISOLATION_HEADERS } = await import('../vite.config.js');
+    const text = readFileSync('public/_headers', 'utf8');
+    const header = (name: string) => new RegExp(`^\\s+${name}: (.*)$`, 'm').exec(text)?.[1];
+    expect(header('Content-Security-Policy')).toBe(CONTENT_SECURITY_POLICY);
+    expect(CONTENT_SECURITY_POLICY).toMatch(/script-src 'self' 'wasm-unsafe-eval'/);
+    expect(CONTENT_SECURITY_POLICY.split(/[; ]+/)).not.toContain("'unsafe-eval'");
+    for (const [k, v] of Object.entries(ISOLATION_HEADERS)) expect(header(k)).toBe(v);
+  });
+
+  it('the example scenario imports into its game and the example vector reads', () => {
+    const s = importScenario(readFileSync('public/examples/scenario-two-lamps.json', 'utf8'), 'east-gauss2', { preset: 'equal' });
+    expect(actionLabelsOf(s)).toEqual(['Lamp 1', 'Lamp 2']);
+    expect(() => importScenario(readFileSync('src/scenarios/east-buttons.json', 'utf8'), 'east-gauss2', {})).toThrow("scenario id 'east-buttons' is built in; give your scenario another id");
+    expect(() => importScenario('{"id": 3}', 'east-gauss2', {})).toThrow(/^scenario '3': /);
+    const v = readVectorBytes(readFileSync('public/examples/east-vector-smollm2-L10.json'), 'east.json');
+    expect(v.layers).toEqual([10]);
+    expect(v.hidden).toBe(576);
   });
 });

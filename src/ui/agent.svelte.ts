@@ -12,7 +12,8 @@ import type { EpisodeRequest, SteeringWire } from '../workers/api.js';
 import type { ModelClient } from '../workers/client.js';
 import { describe } from './describe.js';
 import { downloadText } from './download.js';
-import { actionLabels, gameChoices, gameOptions, type EastPreset } from './games.js';
+import { actionLabels, gameChoices, gameOptions, importScenario, type EastPreset } from './games.js';
+import type { Scenario } from '../envs/scenario.js';
 import type { SteeringState } from './steering.svelte.js';
 import { VREASON_DEFAULTS, type VReasonLevel, type VReasonMode, type VReasonSettings } from '../steering/vreason/settings.js';
 import type { PolicyName } from '../baselines/run.js';
@@ -70,7 +71,9 @@ export class AgentState {
   /** Compare: what runs beside the steered model ('unsteered', or a baseline's name). */
   compareAgainst = $state<'unsteered' | PolicyName>('unsteered');
   /** The finished side A of the comparison running now (B is the live run). */
-  compareA = $state.raw<{ label: string; steps: StepRecord[] } | null>(null);
+  compareA = $state.raw<{ label: string; steps: StepRecord[]; summary: SummaryRecord | null } | null>(null);
+  /** The comparison's group id, once both sides ran (the run list shows it as a pair). */
+  compareGroup = $state<string | null>(null);
   compareLabelB = $state<string | null>(null);
   /** Where the queue or comparison is: "seed 3 of 5" / "A: unsteered". */
   batch = $state<string | null>(null);
@@ -93,7 +96,19 @@ export class AgentState {
   shown = $state.raw<{ env: string; scenario: string; labels: string[]; horizon: number; mode: 'exact' | 'sampled' | 'thought' } | null>(null);
 
   readonly game = $derived(this.games.find((g) => g.id === this.env) ?? this.games[0]!);
-  readonly labels = $derived(actionLabels(this.env, gameOptions(this.env, this.preset), this.scenario));
+  /** Scenarios the user imported or edited (kept in IndexedDB by the page). */
+  customScenarios = $state.raw<Scenario[]>([]);
+  scenarioError = $state<string | null>(null);
+  /** Where an imported scenario is kept (set by the page: IndexedDB). */
+  saveScenario: ((s: Scenario) => void) | null = null;
+  /** The chosen scenario when it is a custom one (null: a built-in, by id). */
+  readonly customScenario = $derived(this.customScenarios.find((s) => s.id === this.scenario) ?? null);
+  readonly labels = $derived(actionLabels(this.env, gameOptions(this.env, this.preset), this.customScenario ?? this.scenario));
+  /** Built-in and custom scenarios that list the chosen game. */
+  readonly scenarioChoices = $derived([
+    ...this.game.scenarios,
+    ...this.customScenarios.filter((s) => s.games.includes(this.env)).map((s) => ({ id: s.id, title: `${s.title} (imported)` })),
+  ]);
   readonly running = $derived(this.status === 'running' || this.status === 'paused' || this.status === 'stopping');
   readonly last = $derived(this.steps.at(-1) ?? null);
   /** One line when the invalid-answer rate jumps (see alarm.ts). */
@@ -130,8 +145,26 @@ export class AgentState {
     const g = this.games.find((x) => x.id === id);
     if (!g) return;
     this.env = id;
-    if (!g.scenarios.some((s) => s.id === this.scenario)) this.scenario = g.scenarios[0]!.id;
+    if (!g.scenarios.some((s) => s.id === this.scenario) && !this.customScenarios.some((s) => s.id === this.scenario && s.games.includes(id))) this.scenario = g.scenarios[0]!.id;
     this.horizon = Math.min(g.horizon, 50);
+  }
+
+  /**
+   * Imports (or replaces, after an edit) a scenario from JSON text: validated and checked against
+   * the chosen game; on success it is chosen. Returns it, or null with the one-line reason in scenarioError.
+   */
+  addScenario(text: string): Scenario | null {
+    try {
+      const s = importScenario(text, this.env, gameOptions(this.env, this.preset));
+      this.customScenarios = [...this.customScenarios.filter((x) => x.id !== s.id), s];
+      this.scenario = s.id;
+      this.scenarioError = null;
+      this.saveScenario?.(s);
+      return s;
+    } catch (e) {
+      this.scenarioError = describe(e);
+      return null;
+    }
   }
 
   /** The settings as the worker takes them; null when off. */
@@ -167,7 +200,7 @@ export class AgentState {
       ...(baseline ? { policy: this.policy } : {}),
       env: this.env,
       envOptions: gameOptions(this.env, this.preset),
-      scenario: this.scenario,
+      scenario: this.customScenario ?? this.scenario,
       mode: this.mode,
       ...(this.mode !== 'exact' ? { samples: this.samples, maxThoughtTokens: this.maxThoughtTokens } : {}),
       temperature: this.temperature,
@@ -213,20 +246,21 @@ export class AgentState {
     this.stopAll = false;
     this.compareA = null;
     this.compareLabelB = null;
+    this.compareGroup = null;
     this.batch = labelA;
     const a = await this.runOne(against === 'unsteered' ? { steering: null, compare: { group, side: 'A' }, name: labelA } : { policy: against, compare: { group, side: 'A' }, name: labelA });
     if (a !== 'done' || this.stopAll) {
       this.batch = null;
       return null;
     }
-    const stepsA = this.steps;
-    this.compareA = { label: labelA, steps: stepsA };
+    this.compareA = { label: labelA, steps: this.steps, summary: this.summary };
     const labelB = `B: ${this.policy === 'llm' ? `LLM, ${caption}` : this.policy}`;
     this.compareLabelB = labelB;
     this.batch = labelB;
     const b = await this.runOne({ compare: { group, side: 'B' }, name: labelB });
     this.batch = null;
-    return b === 'done' || b === 'stopped' ? group : null;
+    this.compareGroup = b === 'done' || b === 'stopped' ? group : null;
+    return this.compareGroup;
   }
 
   /** Fork: the stored run's setup from its start to step `at`, then held, so new settings apply from step `at` on (Resume or Step). */
@@ -253,7 +287,7 @@ export class AgentState {
     this.error = null;
     this.steeringError = null;
     this.runId = null;
-    this.shown = { env: req.env, scenario: req.scenario, labels: this.labels, horizon: req.horizon ?? this.game.horizon, mode: req.mode };
+    this.shown = { env: req.env, scenario: this.scenario, labels: this.labels, horizon: req.horizon ?? this.game.horizon, mode: req.mode };
     this.status = o.pauseAfter !== undefined ? 'paused' : 'running';
     const unsteered = o.steering === null || policy !== 'llm' || !req.steering;
     let stored: StoredRun | null = null;

@@ -95,6 +95,14 @@ export function createLab(client: ModelClient): Lab & { init(db?: () => Promise<
     async init(db: () => Promise<LabDb> = () => openLabDb()) {
       const opened = db();
       await Promise.all([runs.init(async () => new RunStore(await opened)), library.init(async () => new VectorStore(await opened))]);
+      // imported scenarios: kept, and read back on the next visit
+      try {
+        const d = await opened;
+        agent.customScenarios = (await d.getAll('scenarios')).map((r) => r.scenario);
+        agent.saveScenario = (s) => void d.put('scenarios', { id: s.id, scenario: structuredClone(s), createdAt: Date.now() }).catch(() => {});
+      } catch {
+        // no IndexedDB: runs.problem already says so
+      }
     },
   };
   return lab;

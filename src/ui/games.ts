@@ -3,7 +3,8 @@
  * panel's pickers and its action labels. Nothing here plays a game; episodes run in the worker.
  */
 import { createEnv, EAST_PRESETS, listEnvs } from '../envs/registry.js';
-import { builtinScenarios, scenarioActions } from '../envs/scenario.js';
+import { SteerlabError } from '../errors.js';
+import { builtinScenarios, checkFits, loadScenario, scenarioActions, type Scenario } from '../envs/scenario.js';
 
 export type EastPreset = keyof typeof EAST_PRESETS;
 export const EAST_PRESET_NAMES = Object.keys(EAST_PRESETS) as EastPreset[];
@@ -35,9 +36,22 @@ export function gameOptions(envId: string, preset: EastPreset): Record<string, u
   return envId === 'east-gauss2' ? { preset } : {};
 }
 
-/** The action labels a scenario shows for a game, in action order (what the bars are labelled with). */
-export function actionLabels(envId: string, options: Record<string, unknown>, scenarioId: string): string[] {
-  const scenario = builtinScenarios().find((s) => s.id === scenarioId);
+/** The action labels a scenario (an id of a built-in one, or the scenario) shows for a game, in action order (what the bars are labelled with). */
+export function actionLabels(envId: string, options: Record<string, unknown>, which: string | Scenario): string[] {
+  const scenario = typeof which === 'string' ? builtinScenarios().find((s) => s.id === which) : which;
   if (!scenario || !scenario.games.includes(envId)) return [];
   return scenarioActions(scenario, createEnv(envId, options).actions()).map((a) => a.label);
+}
+
+/**
+ * A scenario the user imported or edited, validated (the schema, then that it fits the game) with
+ * one line on failure; a built-in id is refused so a stored run always names one scenario.
+ */
+export function importScenario(text: string, envId: string, options: Record<string, unknown>): Scenario {
+  const s = loadScenario(text);
+  if (builtinScenarios().some((b) => b.id === s.id)) {
+    throw new SteerlabError('BAD_SCENARIO', `scenario id '${s.id}' is built in; give your scenario another id`);
+  }
+  checkFits(s, createEnv(envId, options));
+  return s;
 }

@@ -12,6 +12,7 @@ export function labSetup(agent: AgentState, steering: SteeringState): LabSetup {
     v: SETUP_VERSION,
     env: agent.env,
     scenario: agent.scenario,
+    ...(agent.customScenario ? { scenarioJson: JSON.parse(JSON.stringify(agent.customScenario)) as Record<string, unknown> } : {}),
     ...(agent.env === 'east-gauss2' ? { preset: agent.preset } : {}),
     policy: agent.policy,
     mode: agent.mode,
@@ -37,6 +38,7 @@ export function labSetup(agent: AgentState, steering: SteeringState): LabSetup {
 
 export function applySetup(s: LabSetup, agent: AgentState, steering: SteeringState): void {
   agent.selectEnv(s.env);
+  if (s.scenarioJson) agent.addScenario(JSON.stringify(s.scenarioJson));
   agent.scenario = s.scenario;
   if (s.preset) agent.preset = s.preset;
   agent.policy = s.policy;

@@ -5,6 +5,7 @@
  * Every imported file is validated (the CLI's parsers) before it is stored.
  */
 import { ControlVector } from '../steering/control-vector.js';
+import { loadScenario } from '../envs/scenario.js';
 import type { EpisodeRequest } from '../workers/api.js';
 import type { ModelClient } from '../workers/client.js';
 import { describe } from './describe.js';
@@ -19,7 +20,7 @@ export function replayRequest(r: StoredRun): EpisodeRequest {
   return {
     env: s.env,
     envOptions: gameOptions(s.env, s.preset ?? 'equal'),
-    scenario: s.scenario,
+    scenario: s.scenarioJson ? loadScenario(s.scenarioJson) : s.scenario,
     mode: s.mode,
     temperature: s.temperature,
     minValidMass: s.minValidMass,

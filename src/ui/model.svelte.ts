@@ -9,6 +9,21 @@ import { describe } from './describe.js';
 import { threadPlan } from '../engine/runtime/threads.js';
 
 export type DeviceChoice = 'auto' | WebDevice;
+
+/** Hub models in transformers.js layout the panel offers (any other id can be typed). */
+export const HUB_PRESETS: readonly { id: string; dtype: string }[] = [
+  { id: 'HuggingFaceTB/SmolLM2-135M-Instruct', dtype: 'q4' },
+  { id: 'HuggingFaceTB/SmolLM2-360M-Instruct', dtype: 'q4' },
+  { id: 'onnx-community/Qwen2.5-0.5B-Instruct', dtype: 'q4' },
+];
+
+/** Bytes per second and seconds left, from the first and the latest progress of a download. */
+export function downloadRate(first: { t: number; loaded: number }, now: { t: number; loaded: number; total?: number }): { rate: number; eta: number | null } | null {
+  const dt = (now.t - first.t) / 1000;
+  if (dt <= 0.2 || now.loaded <= first.loaded) return null;
+  const rate = (now.loaded - first.loaded) / dt;
+  return { rate, eta: now.total ? Math.max(0, (now.total - now.loaded) / rate) : null };
+}
 export type ModelStatus = 'idle' | 'loading' | 'ready' | 'failed';
 
 export class ModelState {
@@ -30,11 +45,19 @@ export class ModelState {
 
   /** One line when the worker crashed (its model is gone); cleared by reloadAfterCrash. */
   crashed = $state<string | null>(null);
+  /** Where hub models come from (?hub=URL points it at a mirror). */
+  hubBase = 'https://huggingface.co';
+  hubId = $state(HUB_PRESETS[0]!.id);
+  hubDtype = $state(HUB_PRESETS[0]!.dtype);
+  /** Download rate and time left, while downloading. */
+  rate = $state.raw<{ rate: number; eta: number | null } | null>(null);
+  /** At most this many wasm threads (?threads=N); null: the plan's. */
+  maxThreads: number | null = null;
   /** wasm threads the worker may use, and why only one when the page is not cross-origin isolated. */
   readonly threads = threadPlan();
 
   private readonly listeners = new Set<(info: LoadedModel | null) => void>();
-  private last: { url: string } | { file: File } = { url: DEFAULT_MODEL_URL };
+  private last: { url: string } | { file: File } | { hub: { id: string; dtype: string } } = { url: DEFAULT_MODEL_URL };
 
   constructor(private readonly client: ModelClient) {
     client.onCrash((message) => {
@@ -63,19 +86,27 @@ export class ModelState {
     for (const fn of this.listeners) fn(info);
   }
 
-  async load(what: { url: string } | { file: File }): Promise<void> {
+  async load(what: { url: string } | { file: File } | { hub: { id: string; dtype: string } }): Promise<void> {
     this.last = what;
     this.status = 'loading';
     this.error = null;
     this.progress = null;
+    this.rate = null;
     this.info = null;
-    this.source = 'url' in what ? what.url : what.file.name;
+    this.source = 'url' in what ? what.url : 'file' in what ? what.file.name : `hub: ${what.hub.id} (${what.hub.dtype})`;
     this.fromFile = 'file' in what;
+    let first: { t: number; loaded: number } | null = null;
     this.changed(null);
     try {
       const device = this.device === 'auto' ? undefined : this.device;
-      const info = await this.client.loadModel({ ...what, device }, (p) => {
+      const req = 'hub' in what ? { hub: { ...what.hub, base: this.hubBase } } : what;
+      const info = await this.client.loadModel({ ...req, device, ...(this.maxThreads ? { threads: this.maxThreads } : {}) }, (p) => {
         this.progress = p;
+        if (p.phase === 'download' && p.loaded !== undefined) {
+          const now = { t: performance.now(), loaded: p.loaded, total: p.total };
+          first ??= now;
+          this.rate = downloadRate(first, now);
+        }
       });
       this.info = info;
       this.status = 'ready';
@@ -83,6 +114,20 @@ export class ModelState {
     } catch (e) {
       this.error = describe(e);
       this.status = 'failed';
+    }
+    await this.refreshCache();
+  }
+
+  loadHub(): Promise<void> {
+    return this.load({ hub: { id: this.hubId.trim(), dtype: this.hubDtype } });
+  }
+
+  async deleteCached(url: string): Promise<void> {
+    try {
+      await this.client.deleteCachedModel(url);
+      this.cacheMessage = `removed ${url}`;
+    } catch (e) {
+      this.cacheMessage = describe(e);
     }
     await this.refreshCache();
   }

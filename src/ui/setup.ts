@@ -19,6 +19,8 @@ export const setupSchema = z.strictObject({
   v: z.literal(SETUP_VERSION),
   env: z.string().min(1),
   scenario: z.string().min(1),
+  /** An imported scenario travels whole (validated again by loadScenario when applied). */
+  scenarioJson: z.record(z.string(), z.unknown()).optional(),
   preset: z.enum(Object.keys(EAST_PRESETS) as [keyof typeof EAST_PRESETS]).optional(),
   policy: z.enum(['llm', ...POLICY_NAMES]),
   mode: z.enum(['exact', 'sampled', 'thought']),

@@ -138,7 +138,8 @@ export class SteeringState {
   /** A new model: the layer goes to the file's (a one-layer file) or to the middle block. */
   fitTo(m: { layers: number }): void {
     const f = this.file;
-    const preferred = f && f.directions.length === 1 ? f.layers[0]! : Math.floor(m.layers / 2);
+    const row = this.source === 'library' ? this.library?.get(this.libraryId) : null;
+    const preferred = row && row.data.directions.length === 1 ? row.data.directions[0]!.layer : f && f.directions.length === 1 ? f.layers[0]! : Math.floor(m.layers / 2);
     this.layer = Math.min(preferred, m.layers - 1);
   }
 

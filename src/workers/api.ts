@@ -13,6 +13,7 @@ import type { ModelInfo } from '../engine/session.js';
 import type { ControlVectorData } from '../steering/control-vector.js';
 import type { StepRecord, SummaryRecord } from '../trace/schema.js';
 import type { PolicyName } from '../baselines/run.js';
+import type { Scenario } from '../envs/scenario.js';
 
 export type WebDevice = 'webgpu' | 'wasm';
 
@@ -31,6 +32,8 @@ export interface LoadProgress {
 export interface LoadRequest {
   /** Where to fetch a .gguf from (same origin), e.g. DEFAULT_MODEL_URL. */
   url?: string;
+  /** A model in transformers.js layout on the hub (or a mirror at `base`); used when neither url nor file is given. */
+  hub?: { id: string; dtype?: string; base?: string };
   /** A local .gguf chosen by the user; wins over url. */
   file?: File;
   /** Preferred device; the worker falls back to the other one and says why in fallbackReason. */
@@ -131,8 +134,8 @@ export interface EpisodeRequest {
   env: string;
   /** Game options (createEnv), e.g. { preset: '95-105' } for east-gauss2; horizon goes below. */
   envOptions?: Record<string, unknown>;
-  /** A built-in scenario id that lists this game. */
-  scenario: string;
+  /** A built-in scenario id that lists this game, or a scenario itself (imported on the page; validated here again). */
+  scenario: string | Scenario;
   /**
    * Who plays: the loaded model ('llm', the default) or a baseline policy (src/baselines: random,
    * greedy, eps-greedy, ucb, ts, optimal), which needs no model and ignores mode and steering.
@@ -211,6 +214,8 @@ export interface ModelApi {
   eastVector(req: EastRequest): Promise<EastResult>;
   /** Models in the IndexedDB cache. Not queued. */
   cachedModels(): Promise<CachedModelInfo[]>;
+  /** Removes one model from the cache. Not queued. */
+  deleteCachedModel(url: string): Promise<void>;
   /** Empties the model cache; resolves to how many models were removed. Not queued. */
   clearModelCache(): Promise<{ removed: number }>;
   dispose(): Promise<void>;

@@ -65,6 +65,7 @@ export function createModelClient(): ModelClient {
     eastVector: (req) => call((r) => r.eastVector(req)),
     cachedModels: () => call((r) => r.cachedModels()),
     clearModelCache: () => call((r) => r.clearModelCache()),
+    deleteCachedModel: (url) => call((r) => r.deleteCachedModel(url)),
     dispose: () => call((r) => r.dispose()),
     terminate() {
       cur.remote[Comlink.releaseProxy]();

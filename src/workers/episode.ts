@@ -16,7 +16,7 @@ import { steeringConfigOf } from '../episode/loop.js';
 import { SteerlabError } from '../errors.js';
 import type { ModelSession } from '../engine/session.js';
 import { createEnv } from '../envs/registry.js';
-import { getScenario } from '../envs/scenario.js';
+import { getScenario, loadScenario } from '../envs/scenario.js';
 import type { SteeringSetting } from '../steering/control-vector.js';
 import type { StepRecord } from '../trace/schema.js';
 import type { EpisodeRequest, EpisodeResponse, SteeringWire } from './api.js';
@@ -134,7 +134,7 @@ export class EpisodeRunner {
     if (!session && !baseline) throw new SteerlabError('BAD_ARGUMENT', 'no model is loaded');
     const start = baseline ? null : settingFromWire(req.steering ?? null, session!.info);
     const env = createEnv(req.env, { ...(req.envOptions ?? {}), ...(req.horizon !== undefined ? { horizon: req.horizon } : {}) });
-    const scenario = getScenario(req.scenario);
+    const scenario = typeof req.scenario === 'string' ? getScenario(req.scenario) : loadScenario(req.scenario);
     this.live = start;
     this.liveVr = req.vreason ? checkVReason(req.vreason) : null;
     this.stopRequested = false;

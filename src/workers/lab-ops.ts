@@ -9,7 +9,7 @@
 import { collectEastRuns } from '../agent/east-collect.js';
 import { SteerlabError } from '../errors.js';
 import type { ModelSession } from '../engine/session.js';
-import { getScenario } from '../envs/scenario.js';
+import { getScenario, loadScenario } from '../envs/scenario.js';
 import type { EastRun } from '../steering/east.js';
 import { ControlVector, type ControlVectorData } from '../steering/control-vector.js';
 import type { EastRequest, EastResult } from './api.js';
@@ -56,7 +56,7 @@ export async function eastFromRuns(session: ModelSession, req: EastRequest, paus
     const c = await collectEastRuns(session, {
       envId: r.env,
       envOptions: r.envOptions,
-      scenario: getScenario(r.scenario),
+      scenario: typeof r.scenario === 'string' ? getScenario(r.scenario) : loadScenario(r.scenario),
       episodes: 1,
       horizon: r.horizon,
       seed: r.seed,

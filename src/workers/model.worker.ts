@@ -10,6 +10,8 @@ import { SteerlabError } from '../errors.js';
 import { settingHooks } from '../steering/control-vector.js';
 import { settingFromWire } from './steering.js';
 import type { ModelSession } from '../engine/session.js';
+import { openFolder } from '../engine/sources/folder.js';
+import { HUB_BASE, urlSource } from '../engine/sources/files.js';
 import { eastFromRuns, residualNorms } from './lab-ops.js';
 import { openGguf } from '../engine/sources/gguf.js';
 import { Rng } from '../util/rng.js';
@@ -175,7 +177,7 @@ async function loadModel(req: LoadRequest, onProgress?: (p: LoadProgress) => voi
     // A comlink proxy returns a promise; progress is best-effort and must never fail the load.
     void Promise.resolve(onProgress?.(p)).catch(() => {});
   };
-  if (!req.file && !req.url) throw new SteerlabError('BAD_ARGUMENT', 'loadModel needs a url or a file');
+  if (!req.file && !req.url && !req.hub) throw new SteerlabError('BAD_ARGUMENT', 'loadModel needs a url, a file or a hub model');
   if (req.device !== undefined && req.device !== 'webgpu' && req.device !== 'wasm') throw new SteerlabError('BAD_ARGUMENT', `unknown device '${String(req.device)}' (webgpu or wasm)`);
   if (req.maxCacheBytes !== undefined && !(req.maxCacheBytes >= 0)) throw new SteerlabError('BAD_ARGUMENT', `maxCacheBytes must be a number >= 0, got ${req.maxCacheBytes}`);
   if (req.threads !== undefined && !(Number.isInteger(req.threads) && req.threads >= 1)) throw new SteerlabError('BAD_ARGUMENT', `threads must be a whole number >= 1, got ${req.threads}`);
@@ -184,6 +186,7 @@ async function loadModel(req: LoadRequest, onProgress?: (p: LoadProgress) => voi
     await model.dispose();
     model = null;
   }
+  if (req.hub && !req.file && !req.url) return loadHub(rt, req, report);
   const modelId = modelIdOf(req);
   const open = (bytes: Uint8Array) =>
     openGguf(rt, bytes, modelId, {
@@ -201,6 +204,22 @@ async function loadModel(req: LoadRequest, onProgress?: (p: LoadProgress) => voi
     ...(o.storageProblem ? { storageProblem: o.storageProblem } : {}),
     ...(o.cacheNote ? { cacheNote: o.cacheNote } : {}),
   };
+}
+
+/**
+ * A model in transformers.js layout from the hub (or a mirror): config, tokenizer and the ONNX
+ * graph of the chosen dtype, hooked like any ONNX folder. Not cached by the page (the browser's
+ * HTTP cache keeps the files). An unreachable hub fails in one line (FETCH_FAILED).
+ */
+async function loadHub(rt: WebRuntime, req: LoadRequest, report: (p: LoadProgress) => void): Promise<LoadedModel> {
+  const { id, dtype = 'q4', base = HUB_BASE } = req.hub!;
+  if (!/^[\w.-]+\/[\w.-]+$/.test(id)) throw new SteerlabError('BAD_ARGUMENT', `a hub model id looks like owner/name, got '${id}'`);
+  const t0 = performance.now();
+  report({ phase: 'download', fraction: Number.NaN, loaded: 0 });
+  const session = await openFolder(rt, urlSource(`${base}/${id}/resolve/main`), id, dtype, { device: req.device ?? rt.devices[0] });
+  model = session;
+  const ms = performance.now() - t0;
+  return { ...session.info, size: 0, timings: { downloadMs: ms, parseMs: 0, convertMs: 0, sessionMs: 0 }, storage: 'not-stored', threads: session.info.device === 'wasm' ? rt.threads : null };
 }
 
 function checkGenerate(req: GenerateRequest): void {
@@ -272,6 +291,14 @@ const api: ModelApi = {
       cache.close();
     }
   },
+  deleteCachedModel: async (url) => {
+    const cache = await ModelCache.open();
+    try {
+      await cache.delete(url);
+    } finally {
+      cache.close();
+    }
+  },
   clearModelCache: async () => {
     const cache = await ModelCache.open();
     try {
@@ -332,6 +359,7 @@ const endpoint: WorkerEndpointApi = {
   eastVector: serial('eastVector'),
   cachedModels: now('cachedModels'),
   clearModelCache: now('clearModelCache'),
+  deleteCachedModel: now('deleteCachedModel'),
   dispose: serial('dispose'),
 };
 

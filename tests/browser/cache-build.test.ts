@@ -16,6 +16,7 @@ import type { LoadedModel } from '../../src/workers/api.js';
 import { labHarness, needsChromium, openPage } from './setup.js';
 import { generate } from './shared.js';
 import { tinyGguf } from './tiny-gguf.js';
+import { CONTENT_SECURITY_POLICY } from '../../vite.config.js';
 
 needsChromium.describe('in chromium', () => {
 // The dev server and chromium, started before this suite and closed after it.
@@ -152,13 +153,32 @@ describe('the production build (vite build + preview)', () => {
       for (const marker of ['refDecodeLogits', 'fp16 did not run on', 'steerlab-selftest']) expect(js.includes(marker), `${f} contains ${marker}`).toBe(false);
     }
     const { port } = preview.httpServer.address() as AddressInfo;
+    // the built app is served cross-origin isolated, under a CSP without unsafe-eval
+    const res = await fetch(`http://127.0.0.1:${port}/`);
+    expect(res.headers.get('cross-origin-opener-policy')).toBe('same-origin');
+    expect(res.headers.get('cross-origin-embedder-policy')).toBe('require-corp');
+    expect(res.headers.get('content-security-policy')).toBe(CONTENT_SECURITY_POLICY);
+    expect(readdirSync(join(dir, 'dist'))).toEqual(expect.arrayContaining(['_headers', 'favicon.svg', 'examples']));
     let external: string[], errors: string[];
     ({ page, external, errors } = await openPage(lab.browser, `http://127.0.0.1:${port}/?device=wasm`));
+    const refused: string[] = [];
+    page.on('console', (m) => {
+      if (/Content Security Policy|Refused to/i.test(m.text())) refused.push(m.text());
+    });
     await page.locator('.model[data-status="ready"], .model[data-status="failed"]').waitFor({ timeout: 60_000 });
     expect(await page.locator('.model').getAttribute('data-status'), await page.locator('.model').innerText()).toBe('ready');
     await page.getByRole('button', { name: 'Generate with and without steering' }).click();
     await page.locator('.comparison').waitFor({ timeout: 60_000 });
     expect(await page.locator('.comparison .steered .tok').count()).toBeGreaterThan(0);
+    expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
+    const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+    expect(await page.locator('.model .threads').getAttribute('data-threads')).toBe(String(cores));
+    // an episode on all threads under the CSP
+    await page.locator('input[name=agent-horizon]').fill('3');
+    await page.getByRole('button', { name: 'Start' }).click();
+    await page.locator('section.agent[data-status="done"], section.agent[data-status="failed"]').waitFor({ timeout: 60_000 });
+    expect(await page.locator('section.agent').getAttribute('data-status'), await page.locator('section.agent').innerText()).toBe('done');
+    expect(refused).toEqual([]);
     expect(errors).toEqual([]);
     expect(external).toEqual([]);
   }, 90_000);

@@ -5,50 +5,22 @@
  * the suites that need them fail, unless STEERLAB_SKIP_BROWSER=1 / STEERLAB_SKIP_REAL=1 skips them
  * (tests/helpers/requirement.ts).
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STEP_COLUMNS } from '../../src/trace/csv.js';
 import { parseTrace } from '../../src/trace/jsonl.js';
 import type { StepRecord } from '../../src/trace/schema.js';
 import { needsRealModel, REAL_MODEL } from '../helpers/real.js';
-import { labHarness, needsChromium, openPage } from './setup.js';
+import { labHarness, needsChromium, openPage, pageWithTinyDefaultModel } from './setup.js';
 import { maxAbsDiff } from './shared.js';
-import { tinyGguf } from './tiny-gguf.js';
 
 needsChromium.describe('in chromium', () => {
 // The dev server and chromium, started before this suite and closed after it.
 const lab = labHarness();
 
-/**
- * Registers hooks that serve a tiny GGUF as the page's /models/default.gguf, open the lab page on
- * wasm and wait for the model panel to settle; the returned getter gives the open page.
- */
-function pageWithTinyDefaultModel(tmpPrefix: string): () => Awaited<ReturnType<typeof openPage>> {
-  let dir: string;
-  let modelBefore: string | undefined;
-  let opened: Awaited<ReturnType<typeof openPage>>;
-  beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), tmpPrefix));
-    writeFileSync(join(dir, 'tiny.gguf'), tinyGguf().bytes);
-    modelBefore = process.env.STEERLAB_MODEL_GGUF;
-    process.env.STEERLAB_MODEL_GGUF = join(dir, 'tiny.gguf');
-    opened = await openPage(lab.browser, `${lab.server.url}/?device=wasm`);
-    await opened.page.locator('.model[data-status="ready"], .model[data-status="failed"]').waitFor({ timeout: 60_000 });
-  }, 120_000);
-  afterAll(async () => {
-    await opened?.page.close();
-    if (modelBefore === undefined) delete process.env.STEERLAB_MODEL_GGUF;
-    else process.env.STEERLAB_MODEL_GGUF = modelBefore;
-    rmSync(dir, { recursive: true, force: true });
-  }, 30_000);
-  return () => opened;
-}
-
 describe('the lab page', () => {
-  const served = pageWithTinyDefaultModel('steerlab-browser-');
+  const served = pageWithTinyDefaultModel(lab, 'steerlab-browser-');
   let page: Page;
   let errors: string[];
   let external: string[];
@@ -133,7 +105,7 @@ describe('the lab page', () => {
 });
 
 describe('the agent panel', () => {
-  const served = pageWithTinyDefaultModel('steerlab-agent-');
+  const served = pageWithTinyDefaultModel(lab, 'steerlab-agent-');
   let page: Page;
   let errors: string[];
 

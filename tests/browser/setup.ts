@@ -5,7 +5,10 @@
  * registered through `needsChromium.describe` fail with a message saying how to get it, unless the run
  * sets STEERLAB_SKIP_BROWSER=1, which skips them explicitly (tests/helpers/requirement.ts).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { tinyGguf } from './tiny-gguf.js';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -96,4 +99,29 @@ export function labHarness(): { readonly server: LabServer; readonly browser: Br
     await h.server?.close();
   }, 30_000);
   return h;
+}
+
+/**
+ * Registers hooks that serve a tiny GGUF as the page's /models/default.gguf, open the lab page on
+ * wasm and wait for the model panel to settle; the returned getter gives the open page.
+ */
+export function pageWithTinyDefaultModel(lab: { readonly browser: Browser; readonly server: LabServer }, tmpPrefix: string, query = '?device=wasm'): () => Awaited<ReturnType<typeof openPage>> {
+  let dir: string;
+  let modelBefore: string | undefined;
+  let opened: Awaited<ReturnType<typeof openPage>>;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), tmpPrefix));
+    writeFileSync(join(dir, 'tiny.gguf'), tinyGguf().bytes);
+    modelBefore = process.env.STEERLAB_MODEL_GGUF;
+    process.env.STEERLAB_MODEL_GGUF = join(dir, 'tiny.gguf');
+    opened = await openPage(lab.browser, `${lab.server.url}/${query}`);
+    await opened.page.locator('.model[data-status="ready"], .model[data-status="failed"]').waitFor({ timeout: 60_000 });
+  }, 120_000);
+  afterAll(async () => {
+    await opened?.page.close();
+    if (modelBefore === undefined) delete process.env.STEERLAB_MODEL_GGUF;
+    else process.env.STEERLAB_MODEL_GGUF = modelBefore;
+    rmSync(dir, { recursive: true, force: true });
+  }, 30_000);
+  return () => opened;
 }

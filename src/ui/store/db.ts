@@ -8,6 +8,7 @@ import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 import type { ControlVectorData } from '../../steering/control-vector.js';
 import type { StepRecord, SummaryRecord } from '../../trace/schema.js';
 import type { LabSetup } from '../setup.js';
+import type { Scenario } from '../../envs/scenario.js';
 
 export type StoredStatus = 'running' | 'done' | 'stopped' | 'failed' | 'interrupted';
 
@@ -44,10 +45,17 @@ export interface StoredVector {
   note?: string;
 }
 
+export interface StoredScenario {
+  id: string;
+  scenario: Scenario;
+  createdAt: number;
+}
+
 interface LabSchema extends DBSchema {
   runs: { key: string; value: StoredRun; indexes: { createdAt: number } };
   steps: { key: [string, number]; value: StoredStep; indexes: { runId: string } };
   vectors: { key: string; value: StoredVector };
+  scenarios: { key: string; value: StoredScenario };
 }
 
 export type LabDb = IDBPDatabase<LabSchema>;
@@ -60,6 +68,7 @@ export function openLabDb(name = LAB_DB_NAME): Promise<LabDb> {
       db.createObjectStore('runs', { keyPath: 'id' }).createIndex('createdAt', 'createdAt');
       db.createObjectStore('steps', { keyPath: ['runId', 'step'] }).createIndex('runId', 'runId');
       db.createObjectStore('vectors', { keyPath: 'id' });
+      db.createObjectStore('scenarios', { keyPath: 'id' });
     },
   });
 }
