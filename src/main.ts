@@ -8,7 +8,7 @@
  */
 import { mount } from 'svelte';
 import App from './ui/App.svelte';
-import { createLab, labContext, restoreFromFragment } from './ui/context.js';
+import { createLab, labContext } from './ui/context.js';
 import { createModelClient } from './workers/client.js';
 
 const params = new URLSearchParams(location.search);
@@ -22,6 +22,6 @@ if (Number.isInteger(threads) && threads >= 1) lab.model.maxThreads = threads;
 
 mount(App, { target: document.getElementById('app')!, context: labContext(lab) });
 // The store first: a link may name a library vector.
-void lab.init().then(() => restoreFromFragment(lab, location.hash));
+void lab.init(undefined, location.hash);
 if (params.get('autoload') !== '0') void lab.model.loadDefault();
 else void lab.model.refreshCache();

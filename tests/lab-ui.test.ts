@@ -28,6 +28,7 @@ import { openLabDb, type LabDb } from '../src/ui/store/db.js';
 import { RunStore, STORAGE_FULL_MESSAGE } from '../src/ui/store/runs.js';
 import { VectorStore } from '../src/ui/store/vectors.js';
 import { comparisonZip } from '../src/ui/zip.js';
+import { restoreLast, saveSetup } from '../src/ui/persist.svelte.js';
 import { ControlVector } from '../src/steering/control-vector.js';
 import { threadPlan } from '../src/engine/runtime/threads.js';
 import { EpisodeRunner } from '../src/workers/episode.js';
@@ -224,6 +225,19 @@ describe('the setup in a link', () => {
     applySetup(decodeSetup(`#${fragment}`)!, other.agent, other.steering);
     expect(labSetup(other.agent, other.steering)).toEqual(s);
     expect(decodeSetup('#other')).toBeNull();
+  });
+
+  // (the page saves through an effect on every change: tests/browser/lab.test.ts reloads and finds them)
+  it('the controls are saved and restored on the next visit', async () => {
+    const db = await freshDb();
+    const { agent, steering } = await labStates(async () => db);
+    agent.seed = 31;
+    steering.beta = 2.5;
+    await saveSetup(db, labSetup(agent, steering));
+    const other = await labStates();
+    expect(await restoreLast(db, (s) => applySetup(s, other.agent, other.steering))).toBe(true);
+    expect(labSetup(other.agent, other.steering)).toEqual(labSetup(agent, steering));
+    expect(await restoreLast(await freshDb(), () => {})).toBe(false);
   });
 
   it('a bad link gives one line', () => {

@@ -17,6 +17,7 @@ import { describe } from './describe.js';
 import { openLabDb, type LabDb } from './store/db.js';
 import { RunStore } from './store/runs.js';
 import { VectorStore } from './store/vectors.js';
+import { keepSaving, restoreLast } from './persist.svelte.js';
 
 /** A context key that knows its value's type. */
 export class ContextKey<T> {
@@ -62,7 +63,7 @@ export interface Lab {
  * clears old outputs and reads its residual norms; runs and vectors live in IndexedDB (`db`,
  * opened by init()).
  */
-export function createLab(client: ModelClient): Lab & { init(db?: () => Promise<LabDb>): Promise<void> } {
+export function createLab(client: ModelClient): Lab & { init(db?: () => Promise<LabDb>, fragment?: string): Promise<void> } {
   const model = new ModelState(client);
   const library = new LibraryState(client, null);
   const steering = new SteeringState(model, library);
@@ -92,7 +93,8 @@ export function createLab(client: ModelClient): Lab & { init(db?: () => Promise<
     setup,
     apply: (s: ReturnType<typeof labSetup>) => applySetup(s, agent, steering),
     link: () => `${location.origin}${location.pathname}${location.search}#${encodeSetup(setup())}`,
-    async init(db: () => Promise<LabDb> = () => openLabDb()) {
+    /** Opens the store; restores the setup from `fragment` (a link) or else the last one saved, then keeps saving it. */
+    async init(db: () => Promise<LabDb> = () => openLabDb(), fragment = '') {
       const opened = db();
       await Promise.all([runs.init(async () => new RunStore(await opened)), library.init(async () => new VectorStore(await opened))]);
       // imported scenarios: kept, and read back on the next visit
@@ -100,8 +102,12 @@ export function createLab(client: ModelClient): Lab & { init(db?: () => Promise<
         const d = await opened;
         agent.customScenarios = (await d.getAll('scenarios')).map((r) => r.scenario);
         agent.saveScenario = (s) => void d.put('scenarios', { id: s.id, scenario: structuredClone(s), createdAt: Date.now() }).catch(() => {});
+        restoreFromFragment(lab, fragment);
+        if (!fragment.startsWith('#setup=') && !fragment.startsWith('setup=')) await restoreLast(d, (s) => applySetup(s, agent, steering)).catch(() => false);
+        keepSaving(d, setup);
       } catch {
-        // no IndexedDB: runs.problem already says so
+        // no IndexedDB: runs.problem already says so; a link still applies
+        restoreFromFragment(lab, fragment);
       }
     },
   };

@@ -245,7 +245,9 @@ async function generate(req: GenerateRequest): Promise<GenerateResponse> {
   const opts = { maxNewTokens: req.maxNewTokens, temperature: req.temperature, random: () => rng.next(), add };
   const r = req.vreason ? await generateWithVReason(m, promptIds, opts, checkVReason(req.vreason)) : { ...(await m.generate(promptIds, opts)), vreason: undefined };
   r.cache.dispose();
-  const texts = tokenTexts((ids) => m.decode(ids), r.ids);
+  // The end-of-turn token that stopped generation is not text: it shows as an empty token (its entropy kept), never as a literal '<|im_end|>'.
+  const shownIds = r.stoppedBy === 'stop' && r.ids.length && !r.text.endsWith(m.decode(r.ids.slice(-1))) ? r.ids.slice(0, -1) : r.ids;
+  const texts = [...tokenTexts((ids) => m.decode(ids), shownIds), ...(shownIds.length < r.ids.length ? [''] : [])];
   return {
     text: r.text,
     ids: r.ids,

@@ -203,12 +203,16 @@ describe('the lab over a session', () => {
   }, 120_000);
 
   it('a run list survives a reload', async () => {
+    await page.locator('input[name=agent-seed]').fill('123');
+    await page.waitForTimeout(800); // the setup is saved a moment after it changes
     const before = await runs().locator('.run-list tbody tr').count();
     expect(before).toBeGreaterThanOrEqual(5);
     await page.reload();
     await page.locator('.model[data-status="ready"]').waitFor({ timeout: 60_000 });
     await expect.poll(() => runs().locator('.run-list tbody tr').count(), SLOW).toBe(before);
     expect(await runs().locator('tr[data-status="done"]').count()).toBe(before);
+    // the controls came back too
+    await expect.poll(() => page.locator('input[name=agent-seed]').inputValue(), SLOW).toBe('123');
     await page.setViewportSize({ width: 1280, height: 800 });
     await page.screenshot({ path: 'test-results/browser/lab-1280x800.png' });
     await page.screenshot({ path: 'test-results/browser/lab-1280-full.png', fullPage: true });

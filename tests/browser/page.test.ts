@@ -362,7 +362,16 @@ needsRealModel.describe('the default model on wasm', () => {
     const ids = (side: string) => page.locator(`.comparison .${side} .tok`).evaluateAll((els) => els.map((e) => e.getAttribute('title')!.split(' ')[0]));
     expect(await ids('steered')).not.toEqual(await ids('plain'));
     expect(await page.locator('.comparison .steered .tokens').innerText()).not.toBe(plain);
+    expect(plain).not.toContain('<|im_end|>');
+    // a few agent steps of the real model in the page (exact mode, wasm)
+    await page.locator('input[name=beta-value]').fill('0');
+    await page.locator('input[name=agent-horizon]').fill('2');
+    await page.getByRole('button', { name: 'Start', exact: true }).click();
+    await page.locator('section.agent[data-status="done"], section.agent[data-status="failed"]').waitFor({ timeout: 180_000 });
+    expect(await page.locator('section.agent').getAttribute('data-status'), await page.locator('section.agent .agent-error').innerText().catch(() => '')).toBe('done');
+    expect(await page.locator('section.agent .progress-text').getAttribute('data-steps')).toBe('2');
+    expect(await page.locator('section.agent .entropy').innerText()).toMatch(/^(\d\.\d{3} nats \(max 0\.693\)|format broken: not a choice)$/);
     await page.screenshot({ path: 'test-results/browser/lab-smollm2.png', fullPage: true });
-  }, 240_000);
+  }, 420_000);
 });
 });

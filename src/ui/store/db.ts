@@ -56,6 +56,8 @@ interface LabSchema extends DBSchema {
   steps: { key: [string, number]; value: StoredStep; indexes: { runId: string } };
   vectors: { key: string; value: StoredVector };
   scenarios: { key: string; value: StoredScenario };
+  /** The page's controls as last set ('last'), restored on the next visit when no link says otherwise. */
+  settings: { key: string; value: { name: string; setup: LabSetup; savedAt: number } };
 }
 
 export type LabDb = IDBPDatabase<LabSchema>;
@@ -69,6 +71,7 @@ export function openLabDb(name = LAB_DB_NAME): Promise<LabDb> {
       db.createObjectStore('steps', { keyPath: ['runId', 'step'] }).createIndex('runId', 'runId');
       db.createObjectStore('vectors', { keyPath: 'id' });
       db.createObjectStore('scenarios', { keyPath: 'id' });
+      db.createObjectStore('settings', { keyPath: 'name' });
     },
   });
 }
