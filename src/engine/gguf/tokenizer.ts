@@ -291,22 +291,24 @@ export function ggufToHfTokenizer(source: GgufFile | Meta, opts: { warn?: Tokeni
  * rank (here: the lower token id); the oracle tests (tests/llamacpp-oracle.test.ts) found no case.
  */
 export function spmMerges(tokens: string[], scores: Float32Array, vocab: Record<string, number>): string[][] {
-  const out: Array<{ a: string; b: string; score: number; id: number; at: number }> = [];
-  const isPiece = (s: string) => vocab[s] !== undefined || [...s].length === 1;
-  for (let id = 0; id < tokens.length; id++) {
+  // One code point, possibly a surrogate pair.
+  const isChar = (x: string) => x.length === 1 || (x.length === 2 && x.codePointAt(0)! > 0xffff);
+  const known = new Set(tokens); // a Set looks strings up faster than the (dictionary-mode) vocab object
+  const isPiece = (x: string) => isChar(x) || known.has(x);
+  // Higher score first, then lower id; the splits of one token stay left to right.
+  const byScore = Int32Array.from(tokens.keys()).sort((x, y) => scores[y]! - scores[x]! || x - y);
+  const merges: string[][] = [];
+  for (const id of byScore) {
     const t = tokens[id]!;
-    if (vocab[t] !== id) continue; // a duplicate string: llama.cpp's text_to_token finds the last id
-    const chars = [...t];
-    if (chars.length < 2) continue;
-    let at = 0;
-    for (let i = 1; i < chars.length; i++) {
-      at += chars[i - 1]!.length;
+    if (t.length < 2 || vocab[t] !== id) continue; // a duplicate string: llama.cpp's text_to_token finds the last id
+    for (let at = 0; at < t.length; ) {
+      at += t.codePointAt(at)! > 0xffff ? 2 : 1;
+      if (at >= t.length) break;
       const a = t.slice(0, at), b = t.slice(at);
-      if (isPiece(a) && isPiece(b)) out.push({ a, b, score: scores[id]!, id, at });
+      if (isPiece(a) && isPiece(b)) merges.push([a, b]);
     }
   }
-  out.sort((x, y) => y.score - x.score || x.id - y.id || x.at - y.at);
-  return out.map((m) => [m.a, m.b]);
+  return merges;
 }
 
 function spmScores(meta: Meta, n: number): Float32Array {
