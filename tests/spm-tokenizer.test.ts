@@ -17,6 +17,10 @@ const HPARAMS: GgufMetadataEntry[] = [
   ['llama.feed_forward_length', 64, U32], ['llama.attention.head_count', 4, U32], ['llama.attention.layer_norm_rms_epsilon', 1e-5, GgufValueType.FLOAT32],
 ];
 
+// Gemma's chat format, shortened.
+const CHAT_TEMPLATE =
+  "{{ bos_token }}{% for m in messages %}<start_of_turn>{{ 'model' if m.role == 'assistant' else m.role }}\n{{ m.content }}<end_of_turn>\n{% endfor %}{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}";
+
 function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => ((a = (Math.imul(a, 1664525) + 1013904223) >>> 0) / 2 ** 32);
@@ -32,10 +36,10 @@ function spmVocab(addSpacePrefix: boolean | undefined): Uint8Array {
   }
   const r = rng(7);
   const bytes = Array.from({ length: 256 }, (_, b) => `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`);
-  const tokens = ['<unk>', '<s>', '</s>', ...bytes, ...pieces, '<tool>', '<ctl>'];
+  const tokens = ['<unk>', '<s>', '</s>', ...bytes, ...pieces, '<start_of_turn>', '<end_of_turn>', '<tool>', '<ctl>'];
   const types = new Int32Array(tokens.length).fill(GgufTokenType.NORMAL);
   types[0] = GgufTokenType.UNKNOWN;
-  types[1] = types[2] = types[tokens.length - 1] = GgufTokenType.CONTROL;
+  types[1] = types[2] = types[tokens.length - 1] = types[tokens.length - 3] = types[tokens.length - 4] = GgufTokenType.CONTROL;
   types.fill(GgufTokenType.BYTE, 3, 259);
   types[tokens.length - 2] = GgufTokenType.USER_DEFINED;
   const scores = Float32Array.from(tokens, (_, i) => (i < 259 ? 0 : -10 * r()));
@@ -45,6 +49,7 @@ function spmVocab(addSpacePrefix: boolean | undefined): Uint8Array {
       ['tokenizer.ggml.model', 'llama'], ['tokenizer.ggml.tokens', tokens], ['tokenizer.ggml.scores', scores], ['tokenizer.ggml.token_type', types],
       ['tokenizer.ggml.bos_token_id', 1, U32], ['tokenizer.ggml.eos_token_id', 2, U32], ['tokenizer.ggml.unknown_token_id', 0, U32],
       ...(addSpacePrefix === undefined ? [] : [['tokenizer.ggml.add_space_prefix', addSpacePrefix] as GgufMetadataEntry]),
+      ['tokenizer.chat_template', CHAT_TEMPLATE],
     ],
   });
 }
@@ -76,6 +81,10 @@ describe.each([
         expect(ours.encode(text, true)).toEqual([1, ...want]);
         if (!text.includes('<ctl>') && want.length) expect(ours.decode(want)).toBe(lm.detokenize(want, true));
       }
+      // The chat template renders through transformers.js; its special tokens are matched whole.
+      const prompt = ours.applyChatTemplate([{ role: 'user', content: 'hello world' }, { role: 'assistant', content: 'the token' }, { role: 'user', content: 'é?' }]);
+      expect(prompt).toBe('<s><start_of_turn>user\nhello world<end_of_turn>\n<start_of_turn>model\nthe token<end_of_turn>\n<start_of_turn>user\né?<end_of_turn>\n<start_of_turn>model\n');
+      expect(ours.encode(prompt)).toEqual(Array.from(lm.tokenize(prompt, true)));
     } finally {
       await lm.dispose();
     }
