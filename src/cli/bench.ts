@@ -7,13 +7,15 @@ import { benchDecode, benchLoad, benchScoring } from '../bench/engine.js';
 import { loadModel, modelPath } from '../node/models.js';
 import { int, oneOfList, parseFlags, path, print } from './flags.js';
 
-export const BENCH_SECTIONS = ['load', 'decode', 'scoring', 'agent', 'east'] as const;
+export const BENCH_SECTIONS = ['load', 'decode', 'scoring', 'agent', 'east', 'peer', 'soak', 'browser'] as const;
+/** What a plain `steerlab bench` runs: all but the soak (minutes of a 1,000-step episode; `--only soak`). */
+export const DEFAULT_BENCH_SECTIONS = BENCH_SECTIONS.filter((s) => s !== 'soak');
 
 export async function benchCommand(argv: string[]): Promise<void> {
   const { values } = parseFlags(argv, {
     model: path().default('default'),
     out: path().optional(),
-    only: oneOfList(BENCH_SECTIONS).default([...BENCH_SECTIONS]),
+    only: oneOfList(BENCH_SECTIONS).default([...DEFAULT_BENCH_SECTIONS]),
     reps: int({ min: 1 }).default(9),
   }, {});
   const spec = values.model;
@@ -34,6 +36,11 @@ export async function benchCommand(argv: string[]): Promise<void> {
     log('decode: transformers.js generate() vs our loop');
     result.decode = await benchDecode(file, join(tmpdir(), 'steerlab-bench'), log, values.reps);
   }
+  if (only.has('soak')) {
+    const { benchSoak } = await import('../bench/soak.js');
+    log('soak: 1,000-step exact-mode episodes in child processes, RSS sampled (minutes)');
+    result.soak = benchSoak(file, log);
+  }
   const session = await loadModel(spec);
   try {
     if (only.has('scoring')) {
@@ -48,6 +55,19 @@ export async function benchCommand(argv: string[]): Promise<void> {
       const { benchEast } = await import('../bench/east.js');
       log('east: hidden-state recording cost and vector computation');
       result.east = await benchEast(session, log);
+    }
+    if (only.has('peer')) {
+      const { benchPeer } = await import('../bench/peer.js');
+      log('peer: llama.cpp (node-llama-cpp) beside ours on the same GGUF and thread count, each in its own child process');
+      const agent = result.agent as { cacheKept?: { step5Ms: number; step50Ms: number; ratio: number; promptTokensAtStep50: number } } | undefined;
+      result.peer = await benchPeer(session, file, log, { agent: agent?.cacheKept });
+    }
+    if (only.has('browser')) {
+      const { benchBrowser } = await import('../bench/browser.js');
+      log('browser: the model on wasm in chromium (Vite dev server on 127.0.0.1), 1 thread and all threads, vs Node at the same threads');
+      result.browser = await benchBrowser(session, file, log);
+      const b = result.browser as { problem: string | null };
+      if (b.problem) log(`  browser: ${b.problem}`);
     }
   } finally {
     await session.dispose();

@@ -1,0 +1,185 @@
+/**
+ * llama.cpp as the peer: the same GGUF, the same thread count, the same token ids, run beside
+ * our engine in the same benchmark (each engine in its own child process, peer-child.ts, so
+ * memory peaks never mix), alternating rounds so machine noise hits both alike. Every ratio
+ * comes from this one run. Where node-llama-cpp cannot be loaded (no prebuilt binary for this
+ * platform), the section says why and reports ours alone.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runEpisode } from '../agent/agent.js';
+import type { ModelSession } from '../engine/session.js';
+import type { Turn } from '../envs/prompt.js';
+import { buildMessages, stepFeedback } from '../envs/prompt.js';
+import { createEnv } from '../envs/registry.js';
+import { getScenario, scenarioActions } from '../envs/scenario.js';
+import type { PeerEngineRun, PeerJob } from './peer-child.js';
+
+export const PEER_THREADS = 2;
+export const LONG_PROMPT_TOKENS = 2800;
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+export interface PeerSummary {
+  rounds: number;
+  loadMs: number;
+  residentBytes: number;
+  residentOverFile: number;
+  afterLoadAnonBytes: number | null;
+  afterLoadFileBytes: number | null;
+  peakRssBytes: number;
+  peakOverBaselineBytes: number;
+  shortDecodeTokensPerSecond: number;
+  longDecodeTokensPerSecond: number;
+  longPrefillMs: number;
+  /** long-context decode speed / short-prompt decode speed. */
+  longOverShort: number;
+  detail: Record<string, unknown>;
+}
+
+export interface PeerBench {
+  threads: number;
+  fileBytes: number;
+  promptTokens: { short: number; long: number };
+  newTokens: { short: number; long: number };
+  ours: PeerSummary;
+  llamaCpp: PeerSummary | null;
+  /** Why llama.cpp was not measured (null when it was). */
+  llamaCppProblem: string | null;
+  /** ours / llama.cpp: > 1 means ours is faster (tok/s) or bigger (memory). */
+  ratios: {
+    shortDecodeOursOverLlama: number;
+    longDecodeOursOverLlama: number;
+    peakRssOursOverLlama: number;
+    peakOverBaselineOursOverLlama: number;
+    residentOursOverLlama: number;
+  } | null;
+  /** Exact mode, prompt cache kept: step 50 / step 5 latency (ours only; llama.cpp has no agent loop). */
+  agent: { step5Ms: number; step50Ms: number; ratio: number; promptTokensAtStep50: number };
+  runs: PeerEngineRun[];
+}
+
+/** An east-buttons dialogue transcript long enough, cut to exactly `n` tokens: agent-shaped text. */
+export function longPromptIds(session: ModelSession, n = LONG_PROMPT_TOKENS): number[] {
+  const scenario = getScenario('east-buttons');
+  const env = createEnv('east-gauss2', { preset: 'equal', horizon: 1000 });
+  const actions = scenarioActions(scenario, env.actions());
+  const history = { initial: env.reset(1), turns: [] as Turn[] };
+  for (let t = 0; ; t++) {
+    const ids = session.encode(session.chat(buildMessages(scenario, env, history), true));
+    if (ids.length >= n) return ids.slice(0, n);
+    const a = t % 3 === 0 ? 1 : 0;
+    const r = env.step(a);
+    history.turns.push({ action: a, valid: true, completion: `Thought: Button ${a + 1} has paid well so far.\n${scenario.answer.prefix}${a + 1}.`, reward: r.reward, observation: r.observation, envFeedback: stepFeedback(scenario, actions, a, r) });
+  }
+}
+
+function summarise(runs: PeerEngineRun[]): PeerSummary {
+  const first = runs[0]!;
+  const resident = median(runs.map((r) => r.afterLoad.rssBytes - r.beforeLoad.rssBytes));
+  const shortTps = median(runs.flatMap((r) => r.short.allTokensPerSecond));
+  const longTps = median(runs.map((r) => r.long.decodeTokensPerSecond));
+  return {
+    rounds: runs.length,
+    loadMs: median(runs.map((r) => r.loadMs)),
+    residentBytes: resident,
+    residentOverFile: resident / first.fileBytes,
+    afterLoadAnonBytes: first.afterLoad.anonBytes === null ? null : median(runs.map((r) => r.afterLoad.anonBytes! - (r.beforeLoad.anonBytes ?? 0))),
+    afterLoadFileBytes: first.afterLoad.fileBytes === null ? null : median(runs.map((r) => r.afterLoad.fileBytes! - (r.beforeLoad.fileBytes ?? 0))),
+    // The first run's peak: a fresh process that generated from the long prompt and nothing bigger.
+    peakRssBytes: median(runs.map((r) => r.peakRssBytes)),
+    peakOverBaselineBytes: median(runs.map((r) => r.peakOverBaselineBytes)),
+    shortDecodeTokensPerSecond: shortTps,
+    longDecodeTokensPerSecond: longTps,
+    longPrefillMs: median(runs.map((r) => r.long.prefillMs)),
+    longOverShort: longTps / shortTps,
+    detail: first.detail,
+  };
+}
+
+export function runChild<T = PeerEngineRun>(engine: 'ours' | 'llama', modelPath: string, jobPath: string): T {
+  const script = join(import.meta.dirname, 'peer-child.ts');
+  const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', script, engine, modelPath, jobPath], { encoding: 'utf8', timeout: 600_000, maxBuffer: 64 << 20 });
+  const line = (r.stdout ?? '').trim().split('\n').pop() ?? '';
+  if (r.status !== 0 || !line.startsWith('{')) {
+    const why = (r.error?.message ?? r.stderr ?? '').trim().split('\n').filter((l) => l.trim()).slice(-3).join(' / ');
+    throw new Error(`${engine} child exited with ${r.status ?? r.signal}: ${why || 'no output'}`);
+  }
+  return JSON.parse(line) as T;
+}
+
+/** 50 exact-mode steps with the prompt cache kept; steps 4..6 vs 47..49 (as the agent section). */
+async function agentRatio(session: ModelSession): Promise<PeerBench['agent']> {
+  const env = createEnv('east-gauss2', { preset: 'equal' });
+  const r = await runEpisode(session, env, getScenario('east-buttons'), 7, { mode: 'exact', horizon: 50, reuseCache: true, policyName: 'bench' });
+  const around = (i: number) => mean(r.steps.slice(i - 1, i + 2).map((s) => s.timings.total!));
+  const s5 = around(5), s50 = around(48);
+  return { step5Ms: s5, step50Ms: s50, ratio: s50 / s5, promptTokensAtStep50: r.steps[48]!.promptTokens ?? 0 };
+}
+
+export async function benchPeer(session: ModelSession, modelPath: string, log: (s: string) => void, o: { rounds?: number; reps?: number; agent?: PeerBench['agent'] } = {}): Promise<PeerBench> {
+  const rounds = o.rounds ?? 2;
+  const job: PeerJob = {
+    threads: PEER_THREADS,
+    shortIds: session.encode(session.chat([{ role: 'user', content: 'Write a short story about a robot who learns to paint.' }])),
+    longIds: longPromptIds(session),
+    shortNewTokens: 64,
+    longNewTokens: 32,
+    reps: o.reps ?? 3,
+    contextSize: 4096,
+  };
+  const dir = mkdtempSync(join(tmpdir(), 'steerlab-peer-'));
+  const jobPath = join(dir, 'job.json');
+  writeFileSync(jobPath, JSON.stringify(job));
+  const ours: PeerEngineRun[] = [];
+  const peer: PeerEngineRun[] = [];
+  let problem: string | null = null;
+  try {
+    for (let i = 0; i < rounds; i++) {
+      log(`  peer round ${i + 1}/${rounds}: ours (child process, ${PEER_THREADS} threads)`);
+      ours.push(runChild('ours', modelPath, jobPath));
+      const a = ours.at(-1)!;
+      log(`    ours: short ${a.short.decodeTokensPerSecond.toFixed(1)} tok/s, at ${job.longIds.length} tokens ${a.long.decodeTokensPerSecond.toFixed(1)} tok/s, peak ${(a.peakRssBytes / 2 ** 20).toFixed(0)} MiB`);
+      if (problem === null) {
+        log(`  peer round ${i + 1}/${rounds}: llama.cpp (child process, ${PEER_THREADS} threads)`);
+        try {
+          peer.push(runChild('llama', modelPath, jobPath));
+          const b = peer.at(-1)!;
+          log(`    llama.cpp: short ${b.short.decodeTokensPerSecond.toFixed(1)} tok/s, at ${job.longIds.length} tokens ${b.long.decodeTokensPerSecond.toFixed(1)} tok/s, peak ${(b.peakRssBytes / 2 ** 20).toFixed(0)} MiB`);
+        } catch (e) {
+          problem = `llama.cpp could not be run, so only ours is reported: ${(e as Error).message}`;
+          log(`    ${problem}`);
+        }
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  log('  peer: agent step 50 / step 5 (exact mode, ours)');
+  const agent = o.agent ?? (await agentRatio(session));
+  const a = summarise(ours);
+  const b = peer.length ? summarise(peer) : null;
+  return {
+    threads: PEER_THREADS,
+    fileBytes: ours[0]!.fileBytes,
+    promptTokens: { short: job.shortIds.length, long: job.longIds.length },
+    newTokens: { short: job.shortNewTokens, long: job.longNewTokens },
+    ours: a,
+    llamaCpp: b,
+    llamaCppProblem: b ? null : problem ?? 'not run',
+    ratios: b
+      ? {
+          shortDecodeOursOverLlama: a.shortDecodeTokensPerSecond / b.shortDecodeTokensPerSecond,
+          longDecodeOursOverLlama: a.longDecodeTokensPerSecond / b.longDecodeTokensPerSecond,
+          peakRssOursOverLlama: a.peakRssBytes / b.peakRssBytes,
+          peakOverBaselineOursOverLlama: a.peakOverBaselineBytes / b.peakOverBaselineBytes,
+          residentOursOverLlama: a.residentBytes / b.residentBytes,
+        }
+      : null,
+    agent,
+    runs: [...ours, ...peer],
+  };
+}
