@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { residPost } from '../src/engine/hook-points.js';
 import { GgmlType } from '../src/engine/gguf/quant.js';
-import { EXTERNAL_DATA_NAME } from '../src/engine/onnx/decoder.js';
+import { buildDecoderGraph, EXTERNAL_DATA_NAME } from '../src/engine/onnx/decoder.js';
 import { openGraph } from '../src/engine/open.js';
 import { nodeRuntime } from '../src/engine/runtime/node.js';
 import type { ModelSession } from '../src/engine/session.js';
@@ -110,5 +110,25 @@ describe.each(CASES)('tiny $arch GGUF ($name)', ({ arch, type }) => {
 
   it("V-Reason's tail says it does not cover this block", async () => {
     await expect(s.tail()).rejects.toMatchObject({ code: 'UNSUPPORTED_ARCH' });
+  });
+});
+
+describe.each(['qwen3', 'gemma3'] as const)('tiny %s graph, other builds', (arch) => {
+  it('fp16 genai graph follows the reference (loosely: fp16 activations)', async () => {
+    const cfg = tinyConfig({}, arch);
+    const w = tinyWeights(cfg, 4);
+    const graph = buildDecoderGraph(cfg, w, { style: 'genai', dtype: 'fp16' });
+    const s = await openGraph(nodeRuntime, graph, { modelId: arch, hash: 'h', architecture: arch, heads: cfg.heads, kvHeads: cfg.kvHeads, headDim: cfg.headDim, vocab: cfg.vocab }, idTokenizer);
+    const r = await s.forward(s.newCache(), PROMPT);
+    const ref = new ReferenceModel(cfg, w);
+    let rl!: Float32Array;
+    for (const id of PROMPT) rl = ref.step(id).logits;
+    expect(maxAbsDiff(r.logits, rl)).toBeLessThan(5e-2);
+    await s.dispose();
+  });
+
+  it('the optimum style says it does not build this block', () => {
+    const cfg = tinyConfig({}, arch);
+    expect(() => buildDecoderGraph(cfg, tinyWeights(cfg, 4), { style: 'optimum', dtype: 'fp32' })).toThrow(/genai style/);
   });
 });
