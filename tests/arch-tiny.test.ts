@@ -113,22 +113,30 @@ describe.each(CASES)('tiny $arch GGUF ($name)', ({ arch, type }) => {
   });
 });
 
-describe.each(['qwen3', 'gemma3'] as const)('tiny %s graph, other builds', (arch) => {
-  it('fp16 genai graph follows the reference (loosely: fp16 activations)', async () => {
+describe.each([
+  { style: 'genai', dtype: 'fp16', tol: 5e-2 },
+  { style: 'optimum', dtype: 'fp32', tol: 1e-4 },
+  { style: 'optimum', dtype: 'fp16', tol: 5e-2 },
+] as const)('tiny qwen3 and gemma3 graphs, $style export, $dtype', ({ style, dtype, tol }) => {
+  it.each(['qwen3', 'gemma3'] as const)('%s: steered logits and hook_resid_post follow the reference (fp16 loosely)', async (arch) => {
     const cfg = tinyConfig({}, arch);
     const w = tinyWeights(cfg, 4);
-    const graph = buildDecoderGraph(cfg, w, { style: 'genai', dtype: 'fp16' });
+    const graph = buildDecoderGraph(cfg, w, { style, dtype });
     const s = await openGraph(nodeRuntime, graph, { modelId: arch, hash: 'h', architecture: arch, heads: cfg.heads, kvHeads: cfg.kvHeads, headDim: cfg.headDim, vocab: cfg.vocab }, idTokenizer);
-    const r = await s.forward(s.newCache(), PROMPT);
+    expect(s.info.style).toBe(style);
+    const v = Float32Array.from({ length: cfg.hidden }, (_, i) => Math.sin(i * 0.9) * 0.5);
+    const all = Array.from({ length: cfg.layers }, (_, l) => residPost(l));
+    const c = s.newCache();
+    await s.forward(c, PROMPT.slice(0, 4));
+    const r = await s.forward(c, PROMPT.slice(4), { add: [{ hook: residPost(2), vector: v, scale: 1, positions: 'all' }], read: { hooks: all, at: [PROMPT.length - 5] } });
+    const steer = new Float32Array(cfg.layers * cfg.hidden);
+    steer.set(v, 2 * cfg.hidden);
     const ref = new ReferenceModel(cfg, w);
-    let rl!: Float32Array;
-    for (const id of PROMPT) rl = ref.step(id).logits;
-    expect(maxAbsDiff(r.logits, rl)).toBeLessThan(5e-2);
+    let last!: ReturnType<ReferenceModel['step']>;
+    PROMPT.forEach((id, i) => (last = ref.step(id, i >= 4 ? { steering: steer } : {})));
+    expect(maxAbsDiff(r.logits, last.logits)).toBeLessThan(tol);
+    for (let l = 0; l < cfg.layers; l++) expect(maxAbsDiff(r.acts.row(residPost(l), 0), last.resid[l]!)).toBeLessThan(tol * 10);
+    c.dispose();
     await s.dispose();
-  });
-
-  it('the optimum style says it does not build this block', () => {
-    const cfg = tinyConfig({}, arch);
-    expect(() => buildDecoderGraph(cfg, tinyWeights(cfg, 4), { style: 'optimum', dtype: 'fp32' })).toThrow(/genai style/);
   });
 });

@@ -232,8 +232,6 @@ function decoderBuilder(cfg: DecoderConfig, w: DecoderWeights, opts: DecoderGrap
 
   // ---------------- optimum style ----------------
   function buildOptimumBody(): string {
-    const extras = cfg.slidingWindow || cfg.activation === 'gelu_tanh' || cfg.attnScale !== undefined || w.layers.some((l) => l.qNorm || l.kNorm || l.postAttnNorm || l.postFfnNorm);
-    if (extras) throw new Error(`the optimum-style graph implements the Llama/Qwen2 block only; build ${cfg.architecture} in genai style`);
     const rms = (inp: string, weight: Float32Array, name: string): string => {
       // HF computes the norm in fp32 and casts back; fp16 exports carry those Casts.
       const x32 = FT === DT.FLOAT16 ? g.op('Cast', [inp], { to: DT.FLOAT }, `${name}/Cast`) : inp;
@@ -242,7 +240,7 @@ function decoderBuilder(cfg: DecoderConfig, w: DecoderWeights, opts: DecoderGrap
       const std = g.op('Sqrt', [g.op('Add', [mean, g.constF([cfg.rmsEps], [], DT.FLOAT)], undefined, `${name}/Add`)], undefined, `${name}/Sqrt`);
       const y32 = g.op('Div', [x32, std], undefined, `${name}/Div`);
       const y = FT === DT.FLOAT16 ? g.op('Cast', [y32], { to: DT.FLOAT16 }, `${name}/Cast_1`) : y32;
-      return g.op('Mul', [finit(`${name}.weight`, weight, [H]), y], undefined, `${name}/Mul_1`);
+      return g.op('Mul', [finit(`${name}.weight`, weight, [weight.length]), y], undefined, `${name}/Mul_1`);
     };
 
     // Additive causal mask [B,1,S,T] from attention_mask and the query offset T - S.
@@ -252,18 +250,32 @@ function decoderBuilder(cfg: DecoderConfig, w: DecoderWeights, opts: DecoderGrap
     const qpos = g.op('Range', [g.op('Sub', [T, S]), T, g.constI64([1], [])]);
     const causal = g.op('LessOrEqual', [kpos, g.op('Unsqueeze', [qpos, g.constI64([1])])]);
     const keep = g.op('And', [g.op('Unsqueeze', [causal, g.constI64([0])]), g.op('Unsqueeze', [g.op('Cast', [attnMask], { to: DT.BOOL }), g.constI64([1])])]);
-    const mask = g.op('Unsqueeze', [
-      g.op('Where', [keep, g.constF([0], [], DT.FLOAT), g.constF([-3.4028234663852886e38], [], DT.FLOAT)]),
+    const additive = (k: string, name: string) => g.op('Unsqueeze', [
+      g.op('Where', [k, g.constF([0], [], DT.FLOAT), g.constF([-3.4028234663852886e38], [], DT.FLOAT)]),
       g.constI64([1]),
-    ], undefined, '/model/attn_mask');
+    ], undefined, name);
+    const mask = additive(keep, '/model/attn_mask');
+    // Local layers also drop keys at distance >= slidingWindow (HF's sliding_window mask).
+    let localMask = mask;
+    if (cfg.slidingWindow) {
+      const near = g.op('Less', [g.op('Sub', [g.op('Unsqueeze', [qpos, g.constI64([1])]), kpos]), g.constI64([cfg.slidingWindow], [])]);
+      localMask = additive(g.op('And', [keep, g.op('Unsqueeze', [near, g.constI64([0])])]), '/model/attn_mask_local');
+    }
 
-    const rope = ropeCache(cfg);
-    const cosT = finit('/model/rotary_emb/cos_cached', rope.cos, [cfg.maxPositions, D / 2]);
-    const sinT = finit('/model/rotary_emb/sin_cached', rope.sin, [cfg.maxPositions, D / 2]);
     // [B,S,D/2] -> [B,1,S,D] (duplicated halves, as HF's rotate_half convention needs)
-    const cosF = g.op('Unsqueeze', [g.op('Concat', [g.op('Gather', [cosT, positionIds]), g.op('Gather', [cosT, positionIds])], { axis: -1 }), g.constI64([1])]);
-    const sinF = g.op('Unsqueeze', [g.op('Concat', [g.op('Gather', [sinT, positionIds]), g.op('Gather', [sinT, positionIds])], { axis: -1 }), g.constI64([1])]);
-    const applyRope = (t: string, name: string): string => {
+    const rotary = (theta: number, tag: string): [string, string] => {
+      const rope = ropeCache(cfg, theta);
+      const cosT = finit(`/model/rotary_emb${tag}/cos_cached`, rope.cos, [cfg.maxPositions, D / 2]);
+      const sinT = finit(`/model/rotary_emb${tag}/sin_cached`, rope.sin, [cfg.maxPositions, D / 2]);
+      return [
+        g.op('Unsqueeze', [g.op('Concat', [g.op('Gather', [cosT, positionIds]), g.op('Gather', [cosT, positionIds])], { axis: -1 }), g.constI64([1])]),
+        g.op('Unsqueeze', [g.op('Concat', [g.op('Gather', [sinT, positionIds]), g.op('Gather', [sinT, positionIds])], { axis: -1 }), g.constI64([1])]),
+      ];
+    };
+    const globalRope = rotary(cfg.ropeTheta, '');
+    const localTheta = cfg.ropeThetaLocal ?? cfg.ropeTheta;
+    const localRope = cfg.slidingWindow && localTheta !== cfg.ropeTheta ? rotary(localTheta, '_local') : globalRope;
+    const applyRope = (t: string, name: string, [cosF, sinF]: [string, string]): string => {
       const x1 = g.op('Slice', [t, g.constI64([0]), g.constI64([D / 2]), g.constI64([-1])], undefined, `${name}/Slice`);
       const x2 = g.op('Slice', [t, g.constI64([D / 2]), g.constI64([D]), g.constI64([-1])], undefined, `${name}/Slice_1`);
       const rot = g.op('Concat', [g.op('Neg', [x2], undefined, `${name}/Neg`), x1], { axis: -1 }, `${name}/Concat`);
@@ -282,14 +294,21 @@ function decoderBuilder(cfg: DecoderConfig, w: DecoderWeights, opts: DecoderGrap
       const e = g.op('Expand', [g.op('Unsqueeze', [t, g.constI64([2])]), expShape], undefined, `${name}/Expand`);
       return g.op('Reshape', [e, outShape], undefined, `${name}/Reshape`);
     };
-    const scale = g.constF([1 / Math.sqrt(D)], [], DT.FLOAT);
+    const scale = g.constF([cfg.attnScale ?? 1 / Math.sqrt(D)], [], DT.FLOAT);
 
     for (let L = 0; L < layers; L++) {
       const lw = w.layers[L]!;
       const p = `/model/layers.${L}`;
+      const local = isLocalLayer(cfg, L);
+      const rope = local ? localRope : globalRope;
       const h = rms(x, lw.attnNorm, `${p}/input_layernorm`);
-      const q = applyRope(heads(linear(h, lw.q, `${p}/self_attn/q_proj`, lw.qBias), nH, `${p}/self_attn/q`), `${p}/self_attn/q_rope`);
-      const kNew = applyRope(heads(linear(h, lw.k, `${p}/self_attn/k_proj`, lw.kBias), nKV, `${p}/self_attn/k`), `${p}/self_attn/k_rope`);
+      // q/k norms act per head ([B, n, S, D], last axis) before the rotary, as HF's Qwen3/Gemma3 do.
+      let qh = heads(linear(h, lw.q, `${p}/self_attn/q_proj`, lw.qBias), nH, `${p}/self_attn/q`);
+      let kh = heads(linear(h, lw.k, `${p}/self_attn/k_proj`, lw.kBias), nKV, `${p}/self_attn/k`);
+      if (lw.qNorm) qh = rms(qh, lw.qNorm, `${p}/self_attn/q_norm`);
+      if (lw.kNorm) kh = rms(kh, lw.kNorm, `${p}/self_attn/k_norm`);
+      const q = applyRope(qh, `${p}/self_attn/q_rope`, rope);
+      const kNew = applyRope(kh, `${p}/self_attn/k_rope`, rope);
       const vNew = heads(linear(h, lw.v, `${p}/self_attn/v_proj`, lw.vBias), nKV, `${p}/self_attn/v`);
       const k = g.node('Concat', [`past_key_values.${L}.key`, kNew], { name: `${p}/self_attn/Concat_k`, outputs: [`present.${L}.key`], attrs: { axis: 2 } })[0]!;
       const v = g.node('Concat', [`past_key_values.${L}.value`, vNew], { name: `${p}/self_attn/Concat_v`, outputs: [`present.${L}.value`], attrs: { axis: 2 } })[0]!;
@@ -298,15 +317,19 @@ function decoderBuilder(cfg: DecoderConfig, w: DecoderWeights, opts: DecoderGrap
       const kT = g.op('Transpose', [repeatKv(k, `${p}/self_attn/repeat_k`)], { perm: [0, 1, 3, 2] });
       let scores = g.op('MatMul', [q, kT], undefined, `${p}/self_attn/MatMul`);
       if (FT === DT.FLOAT16) scores = g.op('Cast', [scores], { to: DT.FLOAT });
-      scores = g.op('Add', [g.op('Mul', [scores, scale]), mask], undefined, `${p}/self_attn/Add_mask`);
+      scores = g.op('Add', [g.op('Mul', [scores, scale]), local ? localMask : mask], undefined, `${p}/self_attn/Add_mask`);
       let probs = g.op('Softmax', [scores], { axis: -1 }, `${p}/self_attn/Softmax`);
       if (FT === DT.FLOAT16) probs = g.op('Cast', [probs], { to: DT.FLOAT16 });
       const ctx = g.op('MatMul', [probs, repeatKv(v, `${p}/self_attn/repeat_v`)], undefined, `${p}/self_attn/MatMul_1`);
       const merged = g.op('Reshape', [g.op('Transpose', [ctx], { perm: [0, 2, 1, 3] }), g.constI64([0, 0, nH * D])], undefined, `${p}/self_attn/Reshape_out`);
-      const attnOut = linear(merged, lw.o, `${p}/self_attn/o_proj`);
+      let attnOut = linear(merged, lw.o, `${p}/self_attn/o_proj`);
+      if (lw.postAttnNorm) attnOut = rms(attnOut, lw.postAttnNorm, `${p}/post_attention_norm`);
       const mid = g.op('Add', [x, attnOut], undefined, `${p}/Add`);
-      const h2 = rms(mid, lw.ffnNorm, `${p}/post_attention_layernorm`);
-      x = g.op('Add', [mid, mlp(h2, L)], undefined, `${p}/Add_1`);
+      const h2 = rms(mid, lw.ffnNorm, `${p}/${lw.postAttnNorm ? 'pre_feedforward_layernorm' : 'post_attention_layernorm'}`);
+      let delta = block(h2, L);
+      if (lw.postFfnNorm) delta = rms(delta, lw.postFfnNorm, `${p}/post_feedforward_layernorm`);
+      // The residual after block L (the hook anchor), post-MLP norm included.
+      x = g.op('Add', [mid, delta], undefined, `${p}/Add_1`);
     }
     return rms(x, w.finalNorm, '/model/norm');
   }
