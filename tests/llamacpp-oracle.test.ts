@@ -26,6 +26,49 @@ const CORPUS = [
   'mixed日本語and English123中文', '\\n literal backslash-n, "quotes" and \'single\'', '```python\nprint("hi")\n```',
 ];
 
+// Gemma 3 instruct's chat template (tokenizer.chat_template of the -it GGUFs).
+const GEMMA3_CHAT_TEMPLATE = `{{ bos_token }}
+{%- if messages[0]['role'] == 'system' -%}
+    {%- if messages[0]['content'] is string -%}
+        {%- set first_user_prefix = messages[0]['content'] + '\n\n' -%}
+    {%- else -%}
+        {%- set first_user_prefix = messages[0]['content'][0]['text'] + '\n\n' -%}
+    {%- endif -%}
+    {%- set loop_messages = messages[1:] -%}
+{%- else -%}
+    {%- set first_user_prefix = "" -%}
+    {%- set loop_messages = messages -%}
+{%- endif -%}
+{%- for message in loop_messages -%}
+    {%- if (message['role'] == 'user') != (loop.index0 % 2 == 0) -%}
+        {{ raise_exception("Conversation roles must alternate user/assistant/user/assistant/...") }}
+    {%- endif -%}
+    {%- if (message['role'] == 'assistant') -%}
+        {%- set role = "model" -%}
+    {%- else -%}
+        {%- set role = message['role'] -%}
+    {%- endif -%}
+    {{ '<start_of_turn>' + role + '\n' + (first_user_prefix if loop.first else "") }}
+    {%- if message['content'] is string -%}
+        {{ message['content'] | trim }}
+    {%- elif message['content'] is iterable -%}
+        {%- for item in message['content'] -%}
+            {%- if item['type'] == 'image' -%}
+                {{ '<start_of_image>' }}
+            {%- elif item['type'] == 'text' -%}
+                {{ item['text'] | trim }}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- else -%}
+        {{ raise_exception("Invalid content type") }}
+    {%- endif -%}
+    {{ '<end_of_turn>\n' }}
+{%- endfor -%}
+{%- if add_generation_prompt -%}
+    {{'<start_of_turn>model\n'}}
+{%- endif -%}
+`;
+
 afterAll(async () => {
   cleanupOracleFiles();
   await (await oracle()).dispose();
@@ -43,12 +86,14 @@ function topOf(m: Map<number, number>, k: number): [number, number][] {
   return top;
 }
 
-async function compareTokenizer(path: string, more?: (t: Tokenizer) => void): Promise<{ texts: number; tokens: number }> {
+async function compareTokenizer(path: string, more?: (t: Tokenizer, lm: LlamaModel) => void, chatTemplate?: string): Promise<{ texts: number; tokens: number }> {
   const t0 = performance.now();
-  const ours = ggufTokenizer(parseGguf(new Uint8Array(readFileSync(path))));
+  const file = parseGguf(new Uint8Array(readFileSync(path)));
+  if (chatTemplate) file.metadata.set('tokenizer.chat_template', chatTemplate);
+  const ours = ggufTokenizer(file);
   console.log(`${path.split('/').pop()}: tokenizer built in ${(performance.now() - t0).toFixed(0)} ms`);
-  more?.(ours);
   const lm = await (await oracle()).loadModel({ modelPath: path, vocabOnly: true });
+  more?.(ours, lm);
   let tokens = 0;
   try {
     for (const text of CORPUS) {
@@ -71,10 +116,15 @@ needsRealModel.it('SmolLM2 (BPE, smollm): token ids equal llama.cpp on the corpu
 }, 60_000);
 
 needsGemma.it('Gemma 3 (SentencePiece): token ids equal llama.cpp on the corpus, BOS from the GGUF', async () => {
-  const r = await compareTokenizer(GEMMA_MODEL, (ours) => {
+  const r = await compareTokenizer(GEMMA_MODEL, (ours, lm) => {
     expect(ours.bosId).toBe(2);
     expect(ours.encode('Hello', true)[0]).toBe(2);
-  });
+    // The base model has no chat template; the instruct one's renders through transformers.js.
+    const prompt = ours.applyChatTemplate([{ role: 'system', content: 'Be brief.' }, { role: 'user', content: ' Name a colour. ' }, { role: 'assistant', content: 'Red.' }, { role: 'user', content: 'Another?' }]);
+    expect(prompt).toBe('<bos><start_of_turn>user\nBe brief.\n\nName a colour.<end_of_turn>\n<start_of_turn>model\nRed.<end_of_turn>\n<start_of_turn>user\nAnother?<end_of_turn>\n<start_of_turn>model\n');
+    expect(ours.encode(prompt)).toEqual(Array.from(lm.tokenize(prompt, true)));
+    expect(ours.encode(prompt).slice(0, 2)).toEqual([2, 105]);
+  }, GEMMA3_CHAT_TEMPLATE);
   console.log(`Gemma 3: ${r.tokens} tokens in ${r.texts} texts identical to llama.cpp`);
 }, 60_000);
 
