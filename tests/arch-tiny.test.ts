@@ -18,6 +18,10 @@ import { ReferenceModel } from '../src/testing/reference.js';
 import { tinyConfig, tinyWeights } from '../src/testing/tiny.js';
 import { writeTinyGguf } from '../src/testing/tiny-gguf.js';
 import { idTokenizer } from './helpers/tiny.js';
+import { tailForward } from '../src/engine/tail/forward.js';
+import { tailFromWeights } from '../src/engine/tail/weights.js';
+import { gradCheck } from '../src/steering/vreason/gradcheck.js';
+import { tailHook } from '../src/steering/vreason/run.js';
 
 const PROMPT = [5, 17, 42, 8, 91, 33, 2, 70, 64, 11]; // longer than the tiny Gemma window (4)
 
@@ -43,7 +47,8 @@ describe.each(CASES)('tiny $arch GGUF ($name)', ({ arch, type }) => {
     const r = ggufToGraph(bytes, { accuracyLevel: 0 });
     got = r.cfg;
     deq = ggufWeights(r.file, bytes, got);
-    s = await openGraph(nodeRuntime, r.graph, { modelId: arch, hash: 'h', architecture: arch, heads: got.heads, kvHeads: got.kvHeads, headDim: got.headDim, vocab: got.vocab }, idTokenizer, { externalData: [{ path: EXTERNAL_DATA_NAME, data: r.data }] });
+    // The tail as openGguf gives it (from the converter's weights).
+    s = await openGraph(nodeRuntime, r.graph, { modelId: arch, hash: 'h', architecture: arch, heads: got.heads, kvHeads: got.kvHeads, headDim: got.headDim, vocab: got.vocab }, idTokenizer, { externalData: [{ path: EXTERNAL_DATA_NAME, data: r.data }], tail: { weights: tailFromWeights(got, deq) } });
   });
   afterAll(async () => s?.dispose());
 
@@ -108,9 +113,38 @@ describe.each(CASES)('tiny $arch GGUF ($name)', ({ arch, type }) => {
     });
   }
 
-  it("V-Reason's tail says it does not cover this block", async () => {
-    await expect(s.tail()).rejects.toMatchObject({ code: 'UNSUPPORTED_ARCH' });
+  it("V-Reason's tail reproduces the model's logits and its exact gradient matches finite differences", async () => {
+    const N = s.info.layers;
+    const c = s.newCache();
+    const r = await s.forward(c, PROMPT, { read: { hooks: [tailHook(N)] } });
+    const T = c.length;
+    const tail = await s.tail();
+    if (arch === 'gemma3') expect(tail.window).toBeUndefined(); // the last of 6 layers is global
+    const site = { x: r.acts.row(tailHook(N), 0), pos: T - 1, keys: await s.readKeys(c, N - 1, 0, T), values: await s.readValues(c, N - 1, 0, T), T };
+    expect(maxAbsDiff(tailForward(tail, site).logits, r.logits)).toBeLessThan(1e-3);
+    c.dispose();
+    const g = await gradCheck(s, PROMPT, { directions: 3 });
+    expect(g.tailError).toBeLessThan(1e-4);
+    expect(g.maxRelError).toBeLessThan(1e-3);
   });
+});
+
+it("V-Reason's tail on a sliding-window last layer (a 5-layer tiny Gemma: all local) reproduces the model", async () => {
+  const cfg = tinyConfig({ layers: 5 }, 'gemma3');
+  const w = tinyWeights(cfg, 8);
+  const bytes = writeTinyGguf(cfg, w, {});
+  const r0 = ggufToGraph(bytes, { accuracyLevel: 0 });
+  const tailW = tailFromWeights(r0.cfg, ggufWeights(r0.file, bytes, r0.cfg));
+  const s = await openGraph(nodeRuntime, r0.graph, { modelId: 'g5', hash: 'h', architecture: 'gemma3', heads: cfg.heads, kvHeads: cfg.kvHeads, headDim: cfg.headDim, vocab: cfg.vocab }, idTokenizer, { externalData: [{ path: EXTERNAL_DATA_NAME, data: r0.data }], tail: { weights: tailW } });
+  const tail = await s.tail();
+  expect(tail.window).toBe(4);
+  const c = s.newCache();
+  const r = await s.forward(c, PROMPT, { read: { hooks: [tailHook(5)] } });
+  const T = c.length;
+  const site = { x: r.acts.row(tailHook(5), 0), pos: T - 1, keys: await s.readKeys(c, 4, 0, T), values: await s.readValues(c, 4, 0, T), T };
+  expect(maxAbsDiff(tailForward(tail, site).logits, r.logits)).toBeLessThan(1e-3);
+  c.dispose();
+  await s.dispose();
 });
 
 describe.each([

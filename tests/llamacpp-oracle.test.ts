@@ -14,6 +14,8 @@ import type { ModelSession } from '../src/engine/session.js';
 import { ggufTokenizer } from '../src/engine/sources/gguf.js';
 import type { Tokenizer } from '../src/engine/tokenizer.js';
 import { loadModel } from '../src/node/models.js';
+import { tailForward } from '../src/engine/tail/forward.js';
+import { tailHook } from '../src/steering/vreason/run.js';
 import { GEMMA_MODEL, cleanupOracleFiles, llamaCppProbs, needsGemma, oracle } from './helpers/llamacpp.js';
 import { needsRealModel, REAL_MODEL } from './helpers/real.js';
 
@@ -145,6 +147,20 @@ needsGemma.describe('Gemma 3 270M against llama.cpp', () => {
   it('reports the Gemma 3 shape', () => {
     expect(s.info).toMatchObject({ architecture: 'gemma3', layers: 18, hidden: 640, heads: 4, kvHeads: 1, headDim: 256, vocab: 262144, style: 'genai' });
   });
+
+  it("V-Reason's last-block tail reproduces Gemma's logits (sandwich norms, GELU, q norm)", async () => {
+    const N = s.info.layers;
+    const c = s.newCache();
+    const r = await s.forward(c, s.encode('The capital of France is', true), { read: { hooks: [tailHook(N)] } });
+    const T = c.length;
+    const site = { x: r.acts.row(tailHook(N), 0), pos: T - 1, keys: await s.readKeys(c, N - 1, 0, T), values: await s.readValues(c, N - 1, 0, T), T };
+    const got = tailForward(await s.tail(), site).logits;
+    c.dispose();
+    let d = 0;
+    for (let i = 0; i < got.length; i++) d = Math.max(d, Math.abs(got[i]! - r.logits[i]!));
+    console.log(`Gemma 3 tail: max |logit difference| = ${d.toExponential(2)}`);
+    expect(d).toBeLessThan(1e-2);
+  }, 60_000);
 
   const PROMPTS = ['The capital of France is', 'def fibonacci(n):\n    """Return the n-th Fibonacci number."""\n', 'Water boils at a temperature of'];
   const NEW = 12;

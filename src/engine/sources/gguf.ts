@@ -15,7 +15,7 @@ import { ggufToHfTokenizer } from '../gguf/tokenizer.js';
 import { ggufConfig, ggufWeights } from './convert.js';
 import { sha256Hex } from './files.js';
 import type { DecoderConfig } from '../model/types.js';
-import { tailFromWeights, tailProblem } from '../tail/weights.js';
+import { tailFromWeights } from '../tail/weights.js';
 
 export interface GgufLoadTimings {
   parseMs: number;
@@ -77,8 +77,7 @@ export async function openGguf(runtime: Runtime, bytes: Uint8Array, modelId: str
   phase('convert', true);
   phase('session', false);
   const meta = { modelId, hash, architecture: cfg.architecture, heads: cfg.heads, kvHeads: cfg.kvHeads, headDim: cfg.headDim, vocab: cfg.vocab };
-  const problem = tailProblem(cfg, weights);
-  const tail = problem ? { problem } : { weights: tailFromWeights(cfg, weights) };
+  const tail = { weights: tailFromWeights(cfg, weights) };
   const session = await openGraph(runtime, graph, meta, tokenizer, { device: opts.device, externalData: [{ path: EXTERNAL_DATA_NAME, data }], tail });
   phase('session', true);
   return { session, timings: { parseMs: t1 - t0, convertMs: t2 - t1, graphMs: t3 - t2, sessionMs: performance.now() - t3 } };

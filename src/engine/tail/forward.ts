@@ -3,8 +3,10 @@
  * for one query site (the residual entering the last block at position t, and that layer's keys
  * and values up to t) it gives the logits, and the gradient of any loss on those logits with
  * respect to the value rows. The attention weights of the query do not depend on the values, so
- * the backward is exact: softmax <- lm_head <- final norm <- MLP residual <- post-attention norm
- * <- o_proj <- weighted sum of value rows. Float64 throughout.
+ * the backward is exact: softmax <- lm_head <- final norm <- MLP residual (<- post-MLP norm) <-
+ * pre-MLP norm (<- post-attention norm) <- o_proj <- weighted sum of value rows. Float64
+ * throughout. The Qwen3/Gemma 3 parts (query norm, sandwich norms, GELU, attention scale, a
+ * sliding window) are taken from the weights when present.
  */
 import { SteerlabError } from '../../errors.js';
 import { matTVec, matVec } from './matrix.js';
@@ -41,6 +43,9 @@ export interface TailForward {
   gate: Float64Array;
   up: Float64Array;
   z: Float64Array;
+  /** o_proj and down_proj outputs before their post-norms (Gemma), when there are post-norms. */
+  attnOut: Float64Array;
+  mlpOut: Float64Array;
   site: TailSite;
 }
 
@@ -68,6 +73,13 @@ function rmsBack(x: Float64Array, w: Float32Array, eps: number, dn: Float64Array
 }
 
 const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
+const GELU_C = Math.sqrt(2 / Math.PI);
+/** GELU (tanh approximation) and its derivative. */
+const gelu = (x: number) => 0.5 * x * (1 + Math.tanh(GELU_C * (x + 0.044715 * x * x * x)));
+function geluGrad(x: number): number {
+  const th = Math.tanh(GELU_C * (x + 0.044715 * x * x * x));
+  return 0.5 * (1 + th) + 0.5 * x * (1 - th * th) * GELU_C * (1 + 3 * 0.044715 * x * x);
+}
 
 function valueAt(site: TailSite, ov: RowOverride | null, h: number, j: number, d: number, D: number): number {
   if (ov && j >= ov.start && j < ov.start + ov.n) return ov.rows[(h * ov.n + (j - ov.start)) * D + d]!;
@@ -92,6 +104,7 @@ export function tailForward(t: TailWeights, site: TailSite, ov: RowOverride | nu
   const n1 = rms(site.x, t.attnNorm, eps).out;
   const q = matVec(t.q, n1);
   if (t.qBias) for (let i = 0; i < q.length; i++) q[i] += t.qBias[i]!;
+  if (t.qNorm) for (let h = 0; h < nH; h++) q.set(rms(q.subarray(h * D, (h + 1) * D), t.qNorm, eps).out, h * D);
   for (let h = 0; h < nH; h++) {
     for (let i = 0; i < half; i++) {
       const c = t.cos[site.pos * half + i]!, s = t.sin[site.pos * half + i]!;
@@ -100,13 +113,15 @@ export function tailForward(t: TailWeights, site: TailSite, ov: RowOverride | nu
       q[h * D + half + i] = b * c + a * s;
     }
   }
-  const scale = 1 / Math.sqrt(D);
+  const scale = t.attnScale ?? 1 / Math.sqrt(D);
+  // A sliding-window layer sees the last `window` keys (weights of earlier ones stay 0).
+  const j0 = t.window ? Math.max(0, P - t.window) : 0;
   const attn = new Float64Array(nH * P);
   const o = new Float64Array(nH * D);
   for (let h = 0; h < nH; h++) {
     const g = Math.floor(h / group);
     let mx = -Infinity;
-    for (let j = 0; j < P; j++) {
+    for (let j = j0; j < P; j++) {
       let s = 0;
       const ko = (g * site.T + j) * D;
       for (let d = 0; d < D; d++) s += q[h * D + d]! * site.keys[ko + d]!;
@@ -115,23 +130,26 @@ export function tailForward(t: TailWeights, site: TailSite, ov: RowOverride | nu
       if (s > mx) mx = s;
     }
     let z = 0;
-    for (let j = 0; j < P; j++) z += attn[h * P + j] = Math.exp(attn[h * P + j]! - mx);
-    for (let j = 0; j < P; j++) {
+    for (let j = j0; j < P; j++) z += attn[h * P + j] = Math.exp(attn[h * P + j]! - mx);
+    for (let j = j0; j < P; j++) {
       const a = (attn[h * P + j]! /= z);
       for (let d = 0; d < D; d++) o[h * D + d] += a * valueAt(site, ov, g, j, d, D);
     }
   }
-  const y = matVec(t.o, o);
+  const attnOut = matVec(t.o, o);
+  const y = t.postAttnNorm ? rms(attnOut, t.postAttnNorm, eps).out : attnOut.slice();
   for (let i = 0; i < y.length; i++) y[i] += site.x[i]!;
   const n2 = rms(y, t.ffnNorm, eps).out;
   const gate = matVec(t.gate, n2);
   const up = matVec(t.up, n2);
   const m = new Float64Array(gate.length);
-  for (let i = 0; i < m.length; i++) m[i] = gate[i]! * sigmoid(gate[i]!) * up[i]!;
-  const z = matVec(t.down, m);
+  const act = t.activation === 'gelu_tanh' ? gelu : (v: number) => v * sigmoid(v);
+  for (let i = 0; i < m.length; i++) m[i] = act(gate[i]!) * up[i]!;
+  const mlpOut = matVec(t.down, m);
+  const z = t.postFfnNorm ? rms(mlpOut, t.postFfnNorm, eps).out : mlpOut.slice();
   for (let i = 0; i < z.length; i++) z[i] += y[i]! + (site.lastAdd ? site.lastAdd[i]! : 0);
   const logits = matVec(t.lmHead, rms(z, t.finalNorm, eps).out);
-  return { logits, attn, y, n2, gate, up, z, site };
+  return { logits, attn, y, n2, gate, up, z, attnOut, mlpOut, site };
 }
 
 /**
@@ -144,20 +162,27 @@ export function tailBackward(t: TailWeights, f: TailForward, dlogits: ArrayLike<
   const P = f.site.pos + 1;
   const dn3 = matTVec(t.lmHead, dlogits);
   const dz = rmsBack(f.z, t.finalNorm, eps, dn3);
-  const dm = matTVec(t.down, dz);
+  const dm = matTVec(t.down, t.postFfnNorm ? rmsBack(f.mlpOut, t.postFfnNorm, eps, dz) : dz);
   const dgate = new Float64Array(dm.length);
   const dup = new Float64Array(dm.length);
+  const geluAct = t.activation === 'gelu_tanh';
   for (let i = 0; i < dm.length; i++) {
-    const g = f.gate[i]!, s = sigmoid(g);
-    dup[i] = dm[i]! * g * s;
-    dgate[i] = dm[i]! * f.up[i]! * s * (1 + g * (1 - s));
+    const g = f.gate[i]!;
+    if (geluAct) {
+      dup[i] = dm[i]! * gelu(g);
+      dgate[i] = dm[i]! * f.up[i]! * geluGrad(g);
+    } else {
+      const s = sigmoid(g);
+      dup[i] = dm[i]! * g * s;
+      dgate[i] = dm[i]! * f.up[i]! * s * (1 + g * (1 - s));
+    }
   }
   const dn2 = matTVec(t.gate, dgate);
   const dn2u = matTVec(t.up, dup);
   for (let i = 0; i < dn2.length; i++) dn2[i] += dn2u[i]!;
   const dy = rmsBack(f.y, t.ffnNorm, eps, dn2);
   for (let i = 0; i < dy.length; i++) dy[i] += dz[i]!;
-  const dout = matTVec(t.o, dy);
+  const dout = matTVec(t.o, t.postAttnNorm ? rmsBack(f.attnOut, t.postAttnNorm, eps, dy) : dy);
   const lo = Math.max(start, 0), hi = Math.min(start + n, P);
   for (let h = 0; h < nH; h++) {
     const g = Math.floor(h / group);

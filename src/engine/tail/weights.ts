@@ -6,7 +6,7 @@
  * keeps only these, not the file they came from.
  */
 import { SteerlabError } from '../../errors.js';
-import type { DecoderConfig, DecoderWeights, Matrix } from '../model/types.js';
+import { isLocalLayer, layerRopeTheta, type Activation, type DecoderConfig, type DecoderWeights, type Matrix } from '../model/types.js';
 import { ropeCache } from '../onnx/decoder.js';
 import { f16ToF32Array } from '../onnx/graph.js';
 import { DT, toNum, type ModelProto, type NodeProto, type TensorProto } from '../onnx/proto.js';
@@ -33,6 +33,17 @@ export interface TailWeights {
   down: Matrix;
   finalNorm: Float32Array;
   lmHead: Matrix;
+  // Optional parts of the block (model/architectures.ts); absent = Llama/Qwen2.
+  /** Per-head RMS norm of the query before the rotary (Qwen3, Gemma 3); the keys come normed from the cache. */
+  qNorm?: Float32Array;
+  /** Norm of the attention output before the residual add, and of the MLP output (Gemma 3). */
+  postAttnNorm?: Float32Array;
+  postFfnNorm?: Float32Array;
+  activation?: Activation;
+  /** Attention scale; default 1/sqrt(headDim). */
+  attnScale?: number;
+  /** The last layer attends through a sliding window of this many keys (the current one included). */
+  window?: number;
 }
 
 function copyMatrix(m: Matrix): Matrix {
@@ -40,31 +51,19 @@ function copyMatrix(m: Matrix): Matrix {
   return { ...m, B: m.B.slice(), scales: m.scales.slice(), zeroPoints: m.zeroPoints?.slice() ?? null, ...(m.mins ? { mins: m.mins.slice() } : {}) };
 }
 
-/**
- * Why the tail (forward.ts: Llama/Qwen2 block) cannot stand for this model's last block, or null.
- * q/k norms, sandwich norms, GELU, another attention scale or a sliding window change its math.
- */
-export function tailProblem(cfg: DecoderConfig, w?: DecoderWeights): string | null {
-  const lw = w?.layers[cfg.layers - 1];
-  const parts = [
-    lw?.qNorm || lw?.kNorm ? 'q/k norms' : '',
-    lw?.postAttnNorm || lw?.postFfnNorm ? 'post-attention/post-MLP norms' : '',
-    cfg.activation && cfg.activation !== 'silu' ? `${cfg.activation} MLP` : '',
-    cfg.attnScale !== undefined && Math.abs(cfg.attnScale * Math.sqrt(cfg.headDim) - 1) > 1e-6 ? 'a non-default attention scale' : '',
-    cfg.slidingWindow ? 'sliding-window attention' : '',
-  ].filter(Boolean);
-  return parts.length ? `the V-Reason tail implements the Llama/Qwen2 block; ${cfg.architecture} has ${parts.join(', ')}` : null;
-}
-
 /** From converted weights (the GGUF path). */
 export function tailFromWeights(cfg: DecoderConfig, w: DecoderWeights): TailWeights {
   const L = cfg.layers - 1;
   const lw = w.layers[L]!;
-  const problem = tailProblem(cfg, w);
-  if (problem) throw new SteerlabError('UNSUPPORTED_ARCH', problem);
-  const { cos, sin } = ropeCache(cfg);
+  const { cos, sin } = ropeCache(cfg, layerRopeTheta(cfg, L));
   return {
     layer: L, hidden: cfg.hidden, heads: cfg.heads, kvHeads: cfg.kvHeads, headDim: cfg.headDim, vocab: cfg.vocab, rmsEps: cfg.rmsEps, cos, sin,
+    ...(lw.qNorm ? { qNorm: lw.qNorm.slice() } : {}),
+    ...(lw.postAttnNorm ? { postAttnNorm: lw.postAttnNorm.slice() } : {}),
+    ...(lw.postFfnNorm ? { postFfnNorm: lw.postFfnNorm.slice() } : {}),
+    ...(cfg.activation && cfg.activation !== 'silu' ? { activation: cfg.activation } : {}),
+    ...(cfg.attnScale !== undefined ? { attnScale: cfg.attnScale } : {}),
+    ...(isLocalLayer(cfg, L) ? { window: cfg.slidingWindow } : {}),
     attnNorm: lw.attnNorm.slice(), q: copyMatrix(lw.q), ...(lw.qBias ? { qBias: lw.qBias.slice() } : {}), o: copyMatrix(lw.o),
     ffnNorm: lw.ffnNorm.slice(), gate: copyMatrix(lw.gate), up: copyMatrix(lw.up), down: copyMatrix(lw.down),
     finalNorm: w.finalNorm.slice(), lmHead: copyMatrix(w.lmHead),
@@ -72,7 +71,7 @@ export function tailFromWeights(cfg: DecoderConfig, w: DecoderWeights): TailWeig
 }
 
 export function tailBytes(t: TailWeights): number {
-  const vecs = [t.cos, t.sin, t.attnNorm, t.ffnNorm, t.finalNorm, t.qBias].reduce((a, v) => a + (v?.byteLength ?? 0), 0);
+  const vecs = [t.cos, t.sin, t.attnNorm, t.ffnNorm, t.finalNorm, t.qBias, t.qNorm, t.postAttnNorm, t.postFfnNorm].reduce((a, v) => a + (v?.byteLength ?? 0), 0);
   return vecs + [t.q, t.o, t.gate, t.up, t.down, t.lmHead].reduce((a, m) => a + matrixBytes(m), 0);
 }
 
@@ -208,7 +207,7 @@ export function tailFromGraph(model: ModelProto, style: 'optimum' | 'genai', inf
   const L = N - 1;
   try {
     const extra = model.graph.node.find((n) => /\/(q_norm|k_norm|post_attention_norm|post_feedforward_layernorm)\//.test(n.name ?? ''));
-    if (extra) throw new Error(`the V-Reason tail implements the Llama/Qwen2 block; this graph has ${extra.name}`);
+    if (extra) throw new Error(`reading Qwen3/Gemma-style blocks back from a graph is not written (found ${extra.name}); GGUF models carry their tail`);
     let attnNorm: Float32Array, ffnNorm: Float32Array, finalNorm: Float32Array, eps: number | undefined, rope: { cos: Float32Array; sin: Float32Array } | null;
     let p: string;
     if (style === 'genai') {
