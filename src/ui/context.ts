@@ -118,7 +118,11 @@ export function createLab(client: ModelClient): Lab & { init(db?: () => Promise<
 export function restoreFromFragment(lab: Lab, fragment: string): void {
   try {
     const s = decodeSetup(fragment);
-    if (s) lab.apply(s);
+    if (s) {
+      lab.apply(s);
+      // applied once: a reload then restores the latest saved controls, not the link again
+      if (typeof history !== 'undefined') history.replaceState(null, '', `${location.pathname}${location.search}`);
+    }
   } catch (e) {
     lab.agent.linkProblem = describe(e);
   }

@@ -23,19 +23,9 @@ describe('the lab over a session', () => {
   let page: Page;
   let errors: string[];
 
-  beforeAll(async () => {
+  beforeAll(() => {
     ({ page, errors } = served());
-    // Long tasks on the main thread while an episode runs (the worker computes; the page must not block).
-    await page.evaluate(() => {
-      const w = window as unknown as { longTasks: number[]; counting: boolean };
-      w.longTasks = [];
-      w.counting = false;
-      new PerformanceObserver((l) => {
-        if (w.counting) for (const e of l.getEntries()) w.longTasks.push(e.duration);
-      }).observe({ type: 'longtask', buffered: false });
-    });
   });
-  const counting = (on: boolean) => page.evaluate((on) => void ((window as unknown as { counting: boolean }).counting = on), on);
 
   const agent = () => page.locator('section.agent');
   const runs = () => page.locator('section.runs');
@@ -114,21 +104,44 @@ describe('the lab over a session', () => {
     await agent().getByRole('button', { name: 'Step', exact: true }).click();
     await expect.poll(() => agent().locator('.progress-text').getAttribute('data-steps'), SLOW).toBe('2');
     await page.getByRole('slider', { name: 'Steering strength' }).fill('30');
-    await counting(true);
     await agent().getByRole('button', { name: 'Resume', exact: true }).click();
     await done();
-    await counting(false);
     expect(await agent().locator('.chart').getAttribute('data-beta-changes')).toBe('1');
     const [d] = await Promise.all([page.waitForEvent('download'), agent().getByRole('button', { name: 'Export trace (JSONL)' }).click()]);
     const steps = parseTrace(readFileSync(await d.path(), 'utf8')).filter((r): r is StepRecord => r.type === 'step');
     expect(steps.map((s) => s.steering?.beta ?? 0)).toEqual([0, 0, 30, 30, 30, 30, 30, 30]);
   }, 120_000);
 
-  // Counted over the run above (a warm page: the dev server's first mount of a view compiles and lays out once).
+  /*
+   * Main-thread long tasks (> 50 ms) while the worker computes, on a page of its own with one wasm
+   * thread: on a 2-core test machine N wasm threads and the page share two cores, and the OS, not
+   * the page, would then make tasks long. Counted over a second run (the first mounts the views).
+   */
   it('kept no main thread busy for more than 50 ms while the worker computed', async () => {
-    const long = await page.evaluate(() => (window as unknown as { longTasks: number[] }).longTasks);
-    expect(long, `long tasks (ms): ${long.join(', ')}`).toEqual([]);
-  });
+    const { page: p } = await openPage(lab.browser, `${lab.server.url}/?device=wasm&threads=1`);
+    try {
+      await p.locator('.model[data-status="ready"]').waitFor({ timeout: 60_000 });
+      await p.locator('input[name=agent-horizon]').fill('10');
+      await p.locator('input[name=agent-min-valid-mass]').fill('0');
+      const run = async () => {
+        await p.getByRole('button', { name: 'Start', exact: true }).click();
+        await p.locator('section.agent[data-status="done"]').waitFor({ timeout: 90_000 });
+      };
+      await run();
+      await p.evaluate(() => {
+        const w = window as unknown as { longTasks: number[] };
+        w.longTasks = [];
+        new PerformanceObserver((l) => {
+          for (const e of l.getEntries()) w.longTasks.push(e.duration);
+        }).observe({ type: 'longtask', buffered: false });
+      });
+      await run();
+      const long = await p.evaluate(() => (window as unknown as { longTasks: number[] }).longTasks);
+      expect(long, `long tasks (ms): ${long.join(', ')}`).toEqual([]);
+    } finally {
+      await p.close();
+    }
+  }, 150_000);
 
   it('computes an EAST vector from ticked stored runs, with its shuffled control, into the library', async () => {
     await page.getByRole('slider', { name: 'Steering strength' }).fill('0');
@@ -155,7 +168,7 @@ describe('the lab over a session', () => {
     await settings({ horizon: 7, seed: 77 });
     await page.getByRole('slider', { name: 'Steering strength' }).fill('12');
     await agent().getByRole('button', { name: 'Copy link to setup' }).click();
-    const url = page.url();
+    const url = (await agent().locator('a.setup-link').getAttribute('href'))!;
     expect(url).toMatch(/#setup=[A-Za-z0-9_-]+$/);
     const { page: other } = await openPage(lab.browser, url);
     try {
@@ -164,6 +177,8 @@ describe('the lab over a session', () => {
       expect(await other.locator('input[name=agent-horizon]').inputValue()).toBe('7');
       expect(await other.locator('input[name=beta-value]').inputValue()).toBe('12');
       expect(await other.locator('input[name=vector-source][value=library]').isChecked()).toBe(true);
+      // applied once, then gone from the address bar
+      expect(other.url()).not.toMatch(/#setup=/);
     } finally {
       await other.close();
     }
