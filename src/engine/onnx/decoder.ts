@@ -92,33 +92,47 @@ function decoderBuilder(cfg: DecoderConfig, w: DecoderWeights, opts: DecoderGrap
   // Quantised initializers are shared by matrix identity: a tied lm_head reuses the embedding's blocks.
   // 8-bit matrices are stored as two 4-bit halves (q = 16*hi + lo): onnxruntime's fast MatMulNBits
   // kernels are 4-bit with integer zero points, and the embedding gather can rebuild q from both.
-  interface QInits { kind: 4 | 8; B: string[]; scales: string[]; zp?: string; mins?: string; }
+  // Zero points are chosen so the integer part is centred: with accuracy_level 4 onnxruntime
+  // quantises the activations to int8, and an uncentred q (0..255 with the offset in a separate
+  // block-sum term) turns that rounding into a bias of 128 s * sum(dx) per block. Exact in float.
+  interface QInits { kind: 4 | 8; B: string[]; scales: string[]; zp?: string[]; mins?: string; embedOffsets?: () => string; }
   const quantInits = new Map<Matrix, QInits>();
   const quantized = (m: Extract<Matrix, { kind: 'nbits' }>, name: string): QInits => {
     let q = quantInits.get(m);
     if (q) return q;
     const nb = m.cols / 32;
-    const zp0 = () => {
+    const packedZp = (tag: string, z: number) => {
       const n = m.rows * Math.ceil(nb / 2);
-      return g.init(`${name}.weight_zp0`, new Uint8Array(n), [n], DT.UINT8);
+      return g.init(`${name}.weight_zp${tag}`, new Uint8Array(n).fill(z | (z << 4)), [n], DT.UINT8);
     };
     if (m.bits === 8) {
       const { hi, lo } = splitNibbles(m.B);
       const scales = m.scales;
       const offsets = m.zeroPoints ? m.zeroPoints.map((z, i) => -z * scales[i]!) : scales.map((sc) => -128 * sc);
+      let off: string | undefined;
+      const embedOffsets = () => (off ??= finit(`${name}.weight_mins`, transpose(offsets, m.rows, nb), [nb, m.rows]));
       q = {
         kind: 8,
         B: [g.init(`${name}.weight_hi`, hi, [m.rows, nb, 16], DT.UINT8), g.init(`${name}.weight_lo`, lo, [m.rows, nb, 16], DT.UINT8)],
         scales: [finit(`${name}.weight_scales_hi`, scales.map((x) => 16 * x), [m.rows * nb]), finit(`${name}.weight_scales`, scales, [m.rows * nb])],
-        zp: zp0(),
-        mins: finit(`${name}.weight_mins`, transpose(offsets, m.rows, nb), [nb, m.rows]),
+        embedOffsets,
       };
+      if (m.zeroPoints) {
+        const zp0 = packedZp('0', 0);
+        q.zp = [zp0, zp0];
+        q.mins = embedOffsets();
+      } else {
+        // s (16 hi + lo - 128) = 16 s (hi - 8) + s lo: zero point 8 on the high plane, 0 on the low one.
+        q.zp = [packedZp('8', 8), packedZp('0', 0)];
+      }
     } else {
       q = { kind: 4, B: [g.init(`${name}.weight_Q4`, m.B, [m.rows, nb, 16], DT.UINT8)], scales: [finit(`${name}.weight_scales`, m.scales, [m.rows * nb])] };
       if (m.mins) {
-        q.zp = zp0();
-        q.mins = finit(`${name}.weight_mins`, transpose(m.mins, m.rows, nb), [nb, m.rows]);
-      } else if (m.zeroPoints) q.zp = finit(`${name}.weight_zp`, m.zeroPoints, [m.rows * nb]);
+        // s q + min = s (q - 8) + (min + 8 s)
+        q.zp = [packedZp('8', 8)];
+        const mins = m.mins.map((v, i) => v + 8 * m.scales[i]!);
+        q.mins = finit(`${name}.weight_mins`, transpose(mins, m.rows, nb), [nb, m.rows]);
+      } else if (m.zeroPoints) q.zp = [finit(`${name}.weight_zp`, m.zeroPoints, [m.rows * nb])];
     }
     quantInits.set(m, q);
     return q;
@@ -143,7 +157,7 @@ function decoderBuilder(cfg: DecoderConfig, w: DecoderWeights, opts: DecoderGrap
     } else {
       const q = quantized(m, name);
       const attrs = { K: m.cols, N: m.rows, bits: 4, block_size: 32, accuracy_level: opts.accuracyLevel ?? 0 };
-      const parts = q.B.map((b, i) => g.op('MatMulNBits', [x, b, q.scales[i]!, ...(q.zp ? [q.zp] : [])], attrs, `${name}/MatMulNBits${i ? `_${i}` : ''}`, 'com.microsoft'));
+      const parts = q.B.map((b, i) => g.op('MatMulNBits', [x, b, q.scales[i]!, ...(q.zp ? [q.zp[i]!] : [])], attrs, `${name}/MatMulNBits${i ? `_${i}` : ''}`, 'com.microsoft'));
       y = parts.length === 2 ? g.op('Add', parts, undefined, `${name}/AddHalves`) : parts[0]!;
       if (q.mins) y = g.op('Add', [y, g.op('MatMul', [blockSums(x, m.cols), q.mins], undefined, `${name}/MinsMatMul`)], undefined, `${name}/AddMins`);
     }
@@ -225,7 +239,7 @@ function decoderBuilder(cfg: DecoderConfig, w: DecoderWeights, opts: DecoderGrap
       return g.op('Unsqueeze', [g.op('Gather', [r, inputIds]), g.constI64([-1])]);
     };
     const sc = perToken(q.scales[1]!, [cfg.vocab, nb]);
-    const off = perToken(q.mins!, [nb, cfg.vocab], [1, 0]);
+    const off = perToken(q.embedOffsets!(), [nb, cfg.vocab], [1, 0]);
     const deq = g.op('Add', [g.op('Mul', [qv, sc]), off], undefined, `${p}/Dequant`);
     return g.op('Reshape', [deq, g.constI64([0, 0, H])], undefined, `${p}/Reshape`);
   }
