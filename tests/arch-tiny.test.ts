@@ -36,12 +36,13 @@ const CASES = [
   { arch: 'qwen3', type: GgmlType.F32, name: 'F32' },
   { arch: 'gemma3', type: GgmlType.F32, name: 'F32' },
   { arch: 'gemma3', type: GgmlType.Q8_0, name: 'Q8_0' },
+  { arch: 'gemma3', type: GgmlType.F32, name: 'F32, linear rope scaling 8', ropeScale: 1 / 8 },
 ] as const;
 
-describe.each(CASES)('tiny $arch GGUF ($name)', ({ arch, type }) => {
+describe.each(CASES)('tiny $arch GGUF ($name)', ({ arch, type, name: _name, ...extra }) => {
   let cfg: DecoderConfig, w: DecoderWeights, got: DecoderConfig, deq: DecoderWeights, s: ModelSession;
   beforeAll(async () => {
-    cfg = tinyConfig({}, arch);
+    cfg = tinyConfig(extra, arch);
     w = tinyWeights(cfg, 3);
     const bytes = writeTinyGguf(cfg, w, { weightType: type, embedType: type });
     const r = ggufToGraph(bytes, { accuracyLevel: 0 });
@@ -54,6 +55,7 @@ describe.each(CASES)('tiny $arch GGUF ($name)', ({ arch, type }) => {
 
   it('reads the architecture from the GGUF keys', () => {
     expect(got).toMatchObject({ architecture: arch, layers: cfg.layers, headDim: cfg.headDim, ropeTheta: cfg.ropeTheta });
+    expect(got.ropeScale).toBe(cfg.ropeScale);
     if (arch === 'gemma3') {
       expect(got).toMatchObject({ activation: 'gelu_tanh', embedScale: Math.sqrt(cfg.hidden), attnScale: 1 / Math.sqrt(cfg.headDim), slidingWindow: 4, swaPattern: 6, ropeThetaLocal: 10000 });
       expect(Array.from({ length: 6 }, (_, l) => isLocalLayer(got, l))).toEqual([true, true, true, true, true, false]);

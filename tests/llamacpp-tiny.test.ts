@@ -32,12 +32,18 @@ const argmax = (a: ArrayLike<number>) => {
   return b;
 };
 
-describe.each(['llama', 'qwen2', 'qwen3', 'gemma3'] as const)('tiny %s GGUF in llama.cpp and here', (arch) => {
+const CASES = [
+  { arch: 'llama', name: 'llama' }, { arch: 'qwen2', name: 'qwen2' }, { arch: 'qwen3', name: 'qwen3' }, { arch: 'gemma3', name: 'gemma3' },
+  // linear rope scaling (Gemma 3 4B and up: factor 8, on the global layers only)
+  { arch: 'gemma3', name: 'gemma3, rope scaling 8', ropeScale: 1 / 8 }, { arch: 'llama', name: 'llama, rope scaling 4', ropeScale: 1 / 4 },
+] as const;
+
+describe.each(CASES)('tiny $name GGUF in llama.cpp and here', ({ arch, name, ...extra }) => {
   let lm: LlamaModel, s: ModelSession, vocab: number;
   const setup = async () => {
     if (s) return;
     // 300 tokens: llama.cpp's SentencePiece needs the 256 byte tokens to load.
-    const cfg = tinyConfig({ vocab: 300 }, arch);
+    const cfg = tinyConfig({ vocab: 300, ...extra }, arch);
     vocab = cfg.vocab;
     const w = tinyWeights(cfg, 21);
     // A smaller final norm keeps the next-token distributions broad, so probabilities say something.
@@ -76,7 +82,7 @@ describe.each(['llama', 'qwen2', 'qwen3', 'gemma3'] as const)('tiny %s GGUF in l
       for (let t = 0; t < vocab; t++) maxDiff = Math.max(maxDiff, Math.abs(p[t]! - q[t]!));
       if (pos >= PROMPT.length - 1) theirGreedy.push(argmax(q));
     });
-    console.log(`${arch}: max |p - p_llama.cpp| over ${at.length} positions = ${maxDiff.toExponential(2)}`);
+    console.log(`${name}: max |p - p_llama.cpp| over ${at.length} positions = ${maxDiff.toExponential(2)}`);
     expect(maxDiff).toBeLessThan(1e-3);
     expect(theirGreedy.slice(0, STEPS)).toEqual(ours);
   }, 60_000);

@@ -6,7 +6,7 @@
  * cached decode, value-cache edits), so it is written for clarity, not speed.
  */
 import type { DecoderConfig, DecoderWeights } from '../engine/model/types.js';
-import { isLocalLayer, layerRopeTheta, matrixToFloat } from '../engine/model/types.js';
+import { isLocalLayer, layerRopeScale, layerRopeTheta, matrixToFloat } from '../engine/model/types.js';
 import { ropeCache } from '../engine/onnx/decoder.js';
 
 interface FloatLayer {
@@ -56,15 +56,18 @@ export class ReferenceModel {
   values: Float32Array[][];
 
   constructor(readonly cfg: DecoderConfig, private readonly w: DecoderWeights) {
-    const tables = new Map<number, { cos: Float32Array; sin: Float32Array }>();
-    const rope = (theta: number) => tables.get(theta) ?? tables.set(theta, ropeCache(cfg, theta)).get(theta)!;
+    const tables2 = new Map<string, { cos: Float32Array; sin: Float32Array }>();
+    const rope = (theta: number, scale: number) => {
+      const key = `${theta}:${scale}`;
+      return tables2.get(key) ?? tables2.set(key, ropeCache(cfg, theta, scale)).get(key)!;
+    };
     this.L = w.layers.map((l, i) => ({
       attnNorm: l.attnNorm, ffnNorm: l.ffnNorm,
       q: matrixToFloat(l.q), k: matrixToFloat(l.k), v: matrixToFloat(l.v), o: matrixToFloat(l.o),
       qBias: l.qBias, kBias: l.kBias, vBias: l.vBias,
       qNorm: l.qNorm, kNorm: l.kNorm, postAttnNorm: l.postAttnNorm, postFfnNorm: l.postFfnNorm,
       gate: matrixToFloat(l.gate), up: matrixToFloat(l.up), down: matrixToFloat(l.down),
-      ...rope(layerRopeTheta(cfg, i)),
+      ...rope(layerRopeTheta(cfg, i), layerRopeScale(cfg, i)),
     }));
     this.lmHead = matrixToFloat(w.lmHead);
     this.embed = matrixToFloat(w.embed);

@@ -34,7 +34,7 @@ export interface ArchSpec {
    * is global (llama.cpp's set_swa_pattern), local layers use rotary base `localRopeTheta`
    * (or the GGUF's {arch}.rope.freq_base_swa when present).
    */
-  slidingWindow?: { pattern: number; localRopeTheta: number };
+  slidingWindow?: { pattern: number; localRopeTheta: number; localRopeScale?: number };
 }
 
 export const ARCHITECTURES: Record<Architecture, ArchSpec> = {
@@ -48,7 +48,8 @@ export const ARCHITECTURES: Record<Architecture, ArchSpec> = {
     embedScale: (c) => Math.sqrt(c.hidden),
     // llama.cpp: 1/sqrt(n_embd/n_head) for the 27B (62 layers), else 1/sqrt(head_dim) (query_pre_attn_scalar = head_dim).
     attnScale: (c) => (c.layers === 62 ? 1 / Math.sqrt(c.hidden / c.heads) : 1 / Math.sqrt(c.headDim)),
-    slidingWindow: { pattern: 6, localRopeTheta: 10_000 },
+    // Linear rope scaling (4B and up: factor 8) applies to the global layers only.
+    slidingWindow: { pattern: 6, localRopeTheta: 10_000, localRopeScale: 1 },
   },
 };
 
@@ -72,6 +73,7 @@ export function archDefaults(arch: Architecture, c: Pick<DecoderConfig, 'hidden'
     out.slidingWindow = window;
     out.swaPattern = s.slidingWindow.pattern;
     out.ropeThetaLocal = localTheta ?? s.slidingWindow.localRopeTheta;
+    if (s.slidingWindow.localRopeScale !== undefined) out.ropeScaleLocal = s.slidingWindow.localRopeScale;
   }
   return out;
 }

@@ -32,6 +32,10 @@ export interface DecoderConfig {
   swaPattern?: number;
   /** Rotary base of the local (sliding-window) layers; default ropeTheta. */
   ropeThetaLocal?: number;
+  /** Linear rope scaling: positions are multiplied by this (1/factor; llama.cpp's rope_freq_scale). */
+  ropeScale?: number;
+  /** The same for local layers; default ropeScale (Gemma 3: 1, llama.cpp's rope_freq_scale_train_swa). */
+  ropeScaleLocal?: number;
 }
 
 /** Whether layer l attends through a sliding window (llama.cpp's hparams.is_swa). */
@@ -44,6 +48,12 @@ export function isLocalLayer(cfg: DecoderConfig, l: number): boolean {
 /** The rotary base of layer l. */
 export function layerRopeTheta(cfg: DecoderConfig, l: number): number {
   return isLocalLayer(cfg, l) ? cfg.ropeThetaLocal ?? cfg.ropeTheta : cfg.ropeTheta;
+}
+
+/** The linear rope scale (position multiplier) of layer l. */
+export function layerRopeScale(cfg: DecoderConfig, l: number): number {
+  const global = cfg.ropeScale ?? 1;
+  return isLocalLayer(cfg, l) ? cfg.ropeScaleLocal ?? global : global;
 }
 
 /** A weight matrix W of shape [rows = out features N, cols = in features K]. */

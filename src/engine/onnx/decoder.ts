@@ -13,7 +13,7 @@
  * by the converter. Inputs/outputs follow transformers.js: input_ids, attention_mask,
  * [position_ids], past_key_values.{i}.key|value -> logits, present.{i}.key|value.
  */
-import { isLocalLayer, type DecoderConfig, type DecoderWeights, type Matrix } from '../model/types.js';
+import { isLocalLayer, layerRopeScale, layerRopeTheta, type DecoderConfig, type DecoderWeights, type Matrix } from '../model/types.js';
 import { GraphBuilder, f32ToF16Array } from './graph.js';
 import { DT } from './proto.js';
 
@@ -45,14 +45,14 @@ export function splitNibbles(B: Uint8Array): { hi: Uint8Array; lo: Uint8Array } 
   return { hi, lo };
 }
 
-export function ropeCache(cfg: Pick<DecoderConfig, 'headDim' | 'maxPositions' | 'ropeTheta'>, theta = cfg.ropeTheta): { cos: Float32Array; sin: Float32Array } {
+export function ropeCache(cfg: Pick<DecoderConfig, 'headDim' | 'maxPositions' | 'ropeTheta'>, theta = cfg.ropeTheta, scale = 1): { cos: Float32Array; sin: Float32Array } {
   const half = cfg.headDim / 2;
   const cos = new Float32Array(cfg.maxPositions * half);
   const sin = new Float32Array(cfg.maxPositions * half);
   for (let p = 0; p < cfg.maxPositions; p++) {
     for (let i = 0; i < half; i++) {
       const invFreq = 1 / theta ** ((2 * i) / cfg.headDim);
-      const a = p * invFreq;
+      const a = p * scale * invFreq;
       cos[p * half + i] = Math.cos(a);
       sin[p * half + i] = Math.sin(a);
     }
@@ -277,8 +277,15 @@ function decoderBuilder(cfg: DecoderConfig, w: DecoderWeights, opts: DecoderGrap
     }
 
     // [B,S,D/2] -> [B,1,S,D] (duplicated halves, as HF's rotate_half convention needs)
-    const rotary = (theta: number, tag: string): [string, string] => {
-      const rope = ropeCache(cfg, theta);
+    const rotaries = new Map<string, [string, string]>();
+    const rotaryOf = (L: number): [string, string] => {
+      const theta = layerRopeTheta(cfg, L), scale = layerRopeScale(cfg, L);
+      const key = `${theta}:${scale}`;
+      if (!rotaries.has(key)) rotaries.set(key, rotary(theta, scale, rotaries.size ? `_${rotaries.size}` : ''));
+      return rotaries.get(key)!;
+    };
+    const rotary = (theta: number, scale: number, tag: string): [string, string] => {
+      const rope = ropeCache(cfg, theta, scale);
       const cosT = finit(`/model/rotary_emb${tag}/cos_cached`, rope.cos, [cfg.maxPositions, D / 2]);
       const sinT = finit(`/model/rotary_emb${tag}/sin_cached`, rope.sin, [cfg.maxPositions, D / 2]);
       return [
@@ -286,9 +293,6 @@ function decoderBuilder(cfg: DecoderConfig, w: DecoderWeights, opts: DecoderGrap
         g.op('Unsqueeze', [g.op('Concat', [g.op('Gather', [sinT, positionIds]), g.op('Gather', [sinT, positionIds])], { axis: -1 }), g.constI64([1])]),
       ];
     };
-    const globalRope = rotary(cfg.ropeTheta, '');
-    const localTheta = cfg.ropeThetaLocal ?? cfg.ropeTheta;
-    const localRope = cfg.slidingWindow && localTheta !== cfg.ropeTheta ? rotary(localTheta, '_local') : globalRope;
     const applyRope = (t: string, name: string, [cosF, sinF]: [string, string]): string => {
       const x1 = g.op('Slice', [t, g.constI64([0]), g.constI64([D / 2]), g.constI64([-1])], undefined, `${name}/Slice`);
       const x2 = g.op('Slice', [t, g.constI64([D / 2]), g.constI64([D]), g.constI64([-1])], undefined, `${name}/Slice_1`);
@@ -314,7 +318,7 @@ function decoderBuilder(cfg: DecoderConfig, w: DecoderWeights, opts: DecoderGrap
       const lw = w.layers[L]!;
       const p = `/model/layers.${L}`;
       const local = isLocalLayer(cfg, L);
-      const rope = local ? localRope : globalRope;
+      const rope = rotaryOf(L);
       const h = rms(x, lw.attnNorm, `${p}/input_layernorm`);
       // q/k norms act per head ([B, n, S, D], last axis) before the rotary, as HF's Qwen3/Gemma3 do.
       let qh = heads(linear(h, lw.q, `${p}/self_attn/q_proj`, lw.qBias), nH, `${p}/self_attn/q`);
@@ -352,16 +356,19 @@ function decoderBuilder(cfg: DecoderConfig, w: DecoderWeights, opts: DecoderGrap
   function buildGenaiBody(): string {
     const seqlensK = g.op('Cast', [g.op('Sub', [g.op('ReduceSum', [attnMask, g.constI64([1])], { keepdims: 0 }), g.constI64([1], [])])], { to: DT.INT32 }, '/model/attn_mask_reformat/seqlens_k');
     const totalLen = g.op('Cast', [g.op('Gather', [g.op('Shape', [attnMask]), g.constI64([1], [])], { axis: 0 })], { to: DT.INT32 }, '/model/attn_mask_reformat/total_seq_len');
-    const rope = ropeCache(cfg);
-    const cosT = finit('cos_cache', rope.cos, [cfg.maxPositions, D / 2]);
-    const sinT = finit('sin_cache', rope.sin, [cfg.maxPositions, D / 2]);
-    // Local (sliding-window) layers may rotate with another base (Gemma 3: 10000 vs 1e6).
-    let local: [string, string] | null = null;
-    const localTheta = cfg.ropeThetaLocal ?? cfg.ropeTheta;
-    if (cfg.slidingWindow && localTheta !== cfg.ropeTheta) {
-      const r = ropeCache(cfg, localTheta);
-      local = [finit('cos_cache_local', r.cos, [cfg.maxPositions, D / 2]), finit('sin_cache_local', r.sin, [cfg.maxPositions, D / 2])];
-    }
+    // One pair of rotary tables per (base, scale): local sliding-window layers may rotate with
+    // another base and scale (Gemma 3: 10000 and 1 vs 1e6 and the linear scaling).
+    const tables = new Map<string, [string, string]>();
+    const tablesOf = (L: number): [string, string] => {
+      const theta = layerRopeTheta(cfg, L), scale = layerRopeScale(cfg, L);
+      const key = `${theta}:${scale}`;
+      if (!tables.has(key)) {
+        const r = ropeCache(cfg, theta, scale);
+        const tag = tables.size ? `_${tables.size}` : '';
+        tables.set(key, [finit(`cos_cache${tag}`, r.cos, [cfg.maxPositions, D / 2]), finit(`sin_cache${tag}`, r.sin, [cfg.maxPositions, D / 2])]);
+      }
+      return tables.get(key)!;
+    };
     const epsAttr = { epsilon: { float: cfg.rmsEps } };
     const attnScale = cfg.attnScale ?? 1 / Math.sqrt(D);
 
@@ -390,7 +397,7 @@ function decoderBuilder(cfg: DecoderConfig, w: DecoderWeights, opts: DecoderGrap
       if (lw.qNorm) q = headNorm(q, nH, lw.qNorm, `${p}/q_norm`, `model.layers.${L}.self_attn.q_norm.weight`);
       if (lw.kNorm) k = headNorm(k, nKV, lw.kNorm, `${p}/k_norm`, `model.layers.${L}.self_attn.k_norm.weight`);
       const isLocal = isLocalLayer(cfg, L);
-      const [cosL, sinL] = isLocal && local ? local : [cosT, sinT];
+      const [cosL, sinL] = tablesOf(L);
       // onnxruntime's local_window_size w keeps the last w keys, the current one included: llama.cpp's
       // n_swa (a key at distance >= n_swa is masked). Checked against the reference and llama.cpp in tests.
       const windowAttr: Record<string, number> = isLocal ? { local_window_size: cfg.slidingWindow! } : {};

@@ -66,9 +66,13 @@ export function ggufConfig(f: GgufFile): DecoderConfig {
   if (bad || cfg.heads % cfg.kvHeads !== 0 || cfg.headDim % 2 !== 0) {
     throw new SteerlabError('GGUF_CORRUPT', `implausible hyper-parameters in GGUF: ${JSON.stringify(cfg)}`);
   }
-  if (metaValue(f, `${arch}.rope.scaling.type`) && metaValue(f, `${arch}.rope.scaling.type`) !== 'none') {
-    throw new SteerlabError('UNSUPPORTED_ARCH', `rope scaling '${String(metaValue(f, `${arch}.rope.scaling.type`))}' is not supported yet`);
+  // Linear rope scaling as llama.cpp reads it: rope.scaling.factor (or the older rope.scale_linear), 1/factor.
+  const scalingType = metaValue(f, `${arch}.rope.scaling.type`);
+  if (scalingType !== undefined && scalingType !== 'none' && scalingType !== 'linear') {
+    throw new SteerlabError('UNSUPPORTED_ARCH', `rope scaling '${String(scalingType)}' is not supported yet (only linear)`);
   }
+  const factor = scalingType === 'none' ? 0 : num(f, `${arch}.rope.scaling.factor`, num(f, `${arch}.rope.scale_linear`, 0));
+  if (factor > 0 && factor !== 1) cfg.ropeScale = 1 / factor;
   return cfg;
 }
 

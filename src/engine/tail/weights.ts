@@ -6,7 +6,7 @@
  * keeps only these, not the file they came from.
  */
 import { SteerlabError } from '../../errors.js';
-import { isLocalLayer, layerRopeTheta, type Activation, type DecoderConfig, type DecoderWeights, type Matrix } from '../model/types.js';
+import { isLocalLayer, layerRopeScale, layerRopeTheta, type Activation, type DecoderConfig, type DecoderWeights, type Matrix } from '../model/types.js';
 import { ropeCache } from '../onnx/decoder.js';
 import { f16ToF32Array } from '../onnx/graph.js';
 import { DT, toNum, type ModelProto, type NodeProto, type TensorProto } from '../onnx/proto.js';
@@ -55,7 +55,7 @@ function copyMatrix(m: Matrix): Matrix {
 export function tailFromWeights(cfg: DecoderConfig, w: DecoderWeights): TailWeights {
   const L = cfg.layers - 1;
   const lw = w.layers[L]!;
-  const { cos, sin } = ropeCache(cfg, layerRopeTheta(cfg, L));
+  const { cos, sin } = ropeCache(cfg, layerRopeTheta(cfg, L), layerRopeScale(cfg, L));
   return {
     layer: L, hidden: cfg.hidden, heads: cfg.heads, kvHeads: cfg.kvHeads, headDim: cfg.headDim, vocab: cfg.vocab, rmsEps: cfg.rmsEps, cos, sin,
     ...(lw.qNorm ? { qNorm: lw.qNorm.slice() } : {}),
