@@ -37,6 +37,7 @@ const CASES = [
   { arch: 'gemma3', type: GgmlType.F32, name: 'F32' },
   { arch: 'gemma3', type: GgmlType.Q8_0, name: 'Q8_0' },
   { arch: 'gemma3', type: GgmlType.F32, name: 'F32, linear rope scaling 8', ropeScale: 1 / 8 },
+  { arch: 'gemma3', type: GgmlType.Q8_0, name: 'Q8_0, final logit soft-capping 3', finalSoftcap: 3 },
 ] as const;
 
 describe.each(CASES)('tiny $arch GGUF ($name)', ({ arch, type, name: _name, ...extra }) => {
@@ -56,6 +57,7 @@ describe.each(CASES)('tiny $arch GGUF ($name)', ({ arch, type, name: _name, ...e
   it('reads the architecture from the GGUF keys', () => {
     expect(got).toMatchObject({ architecture: arch, layers: cfg.layers, headDim: cfg.headDim, ropeTheta: cfg.ropeTheta });
     expect(got.ropeScale).toBe(cfg.ropeScale);
+    expect(got.finalSoftcap).toBe(cfg.finalSoftcap);
     if (arch === 'gemma3') {
       expect(got).toMatchObject({ activation: 'gelu_tanh', embedScale: Math.sqrt(cfg.hidden), attnScale: 1 / Math.sqrt(cfg.headDim), slidingWindow: 4, swaPattern: 6, ropeThetaLocal: 10000 });
       expect(Array.from({ length: 6 }, (_, l) => isLocalLayer(got, l))).toEqual([true, true, true, true, true, false]);

@@ -36,6 +36,7 @@ const CASES = [
   { arch: 'llama', name: 'llama' }, { arch: 'qwen2', name: 'qwen2' }, { arch: 'qwen3', name: 'qwen3' }, { arch: 'gemma3', name: 'gemma3' },
   // linear rope scaling (Gemma 3 4B and up: factor 8, on the global layers only)
   { arch: 'gemma3', name: 'gemma3, rope scaling 8', ropeScale: 1 / 8 }, { arch: 'llama', name: 'llama, rope scaling 4', ropeScale: 1 / 4 },
+  { arch: 'gemma3', name: 'gemma3, final logit soft-capping 2', finalSoftcap: 2 },
 ] as const;
 
 describe.each(CASES)('tiny $name GGUF in llama.cpp and here', ({ arch, name, ...extra }) => {

@@ -154,6 +154,8 @@ export class ReferenceModel {
       resid.push(x.slice());
     }
     const logits = matvec(this.lmHead, rmsNorm(x, this.w.finalNorm, this.cfg.rmsEps), V, H);
+    const cap = this.cfg.finalSoftcap;
+    if (cap) for (let i = 0; i < V; i++) logits[i] = cap * Math.tanh(logits[i]! / cap);
     return { logits, resid };
   }
 

@@ -49,6 +49,7 @@ export function writeTinyGguf(cfg: DecoderConfig, w: DecoderWeights, opts: TinyG
     [`${arch}.attention.key_length`, cfg.headDim, U32],
     [`${arch}.attention.value_length`, cfg.headDim, U32],
     ...(cfg.slidingWindow ? [[`${arch}.attention.sliding_window`, cfg.slidingWindow, U32] as GgufMetadataEntry] : []),
+    ...(cfg.finalSoftcap ? [[`${arch}.final_logit_softcapping`, cfg.finalSoftcap, F32] as GgufMetadataEntry] : []),
     ...(cfg.ropeScale ? [[`${arch}.rope.scaling.type`, 'linear'], [`${arch}.rope.scaling.factor`, 1 / cfg.ropeScale, F32]] as GgufMetadataEntry[] : []),
     ...(opts.metadata ?? []),
   ];

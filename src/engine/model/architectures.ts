@@ -35,6 +35,8 @@ export interface ArchSpec {
    * (or the GGUF's {arch}.rope.freq_base_swa when present).
    */
   slidingWindow?: { pattern: number; localRopeTheta: number; localRopeScale?: number };
+  /** Reads {arch}.final_logit_softcapping (llama.cpp does for Gemma 2 and 3; Gemma 3's files have none). */
+  finalSoftcap?: boolean;
 }
 
 export const ARCHITECTURES: Record<Architecture, ArchSpec> = {
@@ -50,6 +52,7 @@ export const ARCHITECTURES: Record<Architecture, ArchSpec> = {
     attnScale: (c) => (c.layers === 62 ? 1 / Math.sqrt(c.hidden / c.heads) : 1 / Math.sqrt(c.headDim)),
     // Linear rope scaling (4B and up: factor 8) applies to the global layers only.
     slidingWindow: { pattern: 6, localRopeTheta: 10_000, localRopeScale: 1 },
+    finalSoftcap: true,
   },
 };
 

@@ -36,6 +36,8 @@ export interface DecoderConfig {
   ropeScale?: number;
   /** The same for local layers; default ropeScale (Gemma 3: 1, llama.cpp's rope_freq_scale_train_swa). */
   ropeScaleLocal?: number;
+  /** Final logit soft-capping: logits = cap * tanh(logits / cap) ({arch}.final_logit_softcapping). */
+  finalSoftcap?: number;
 }
 
 /** Whether layer l attends through a sliding window (llama.cpp's hparams.is_swa). */

@@ -207,7 +207,12 @@ function decoderBuilder(cfg: DecoderConfig, w: DecoderWeights, opts: DecoderGrap
     normed = buildGenaiBody();
   }
 
-  const logits = linear(normed, w.lmHead, '/lm_head');
+  let logits = linear(normed, w.lmHead, '/lm_head');
+  if (cfg.finalSoftcap) {
+    // cap * tanh(logits / cap); the hook rewrite's logits slice looks through these to the lm_head.
+    const cap = g.constF([cfg.finalSoftcap], [], FT);
+    logits = g.op('Mul', [g.op('Tanh', [g.op('Div', [logits, cap], undefined, '/lm_head/softcap/Div')], undefined, '/lm_head/softcap/Tanh'), cap], undefined, '/lm_head/softcap/Mul');
+  }
   g.node('Identity', [logits], { name: '/lm_head/Identity', outputs: ['logits'] });
   g.output('logits', FT, ['batch_size', 'sequence_length', cfg.vocab]);
   return g;

@@ -130,7 +130,8 @@ function addLogitsSlice(model: ModelProto, g: GraphBuilder): void {
   const producers = new Map<string, NodeProto>();
   for (const n of model.graph.node) for (const o of n.output) producers.set(o, n);
   let node = producers.get('logits');
-  while (node && (node.opType === 'Identity' || node.opType === 'Cast')) node = producers.get(node.input[0]!);
+  // Element-wise steps after the lm_head (casts, Gemma's logit soft-capping) commute with the slice.
+  while (node && ['Identity', 'Cast', 'Tanh', 'Mul', 'Div'].includes(node.opType)) node = producers.get(node.input[0]!);
   if (!node || !['MatMul', 'MatMulNBits', 'Gemm'].includes(node.opType)) return;
   g.input('num_logits_to_keep', DT.INT64, []);
   const neg = g.op('Neg', [g.op('Unsqueeze', ['num_logits_to_keep', g.constI64([0])], undefined, '/steerlab/keep_unsqueeze')], undefined, '/steerlab/keep_neg');

@@ -73,6 +73,8 @@ export function ggufConfig(f: GgufFile): DecoderConfig {
   }
   const factor = scalingType === 'none' ? 0 : num(f, `${arch}.rope.scaling.factor`, num(f, `${arch}.rope.scale_linear`, 0));
   if (factor > 0 && factor !== 1) cfg.ropeScale = 1 / factor;
+  const cap = spec.finalSoftcap ? num(f, `${arch}.final_logit_softcapping`, 0) : 0;
+  if (cap > 0) cfg.finalSoftcap = cap;
   return cfg;
 }
 

@@ -149,6 +149,7 @@ export function tailForward(t: TailWeights, site: TailSite, ov: RowOverride | nu
   const z = t.postFfnNorm ? rms(mlpOut, t.postFfnNorm, eps).out : mlpOut.slice();
   for (let i = 0; i < z.length; i++) z[i] += y[i]! + (site.lastAdd ? site.lastAdd[i]! : 0);
   const logits = matVec(t.lmHead, rms(z, t.finalNorm, eps).out);
+  if (t.finalSoftcap) for (let i = 0; i < logits.length; i++) logits[i] = t.finalSoftcap * Math.tanh(logits[i]! / t.finalSoftcap);
   return { logits, attn, y, n2, gate, up, z, attnOut, mlpOut, site };
 }
 
@@ -160,7 +161,13 @@ export function tailBackward(t: TailWeights, f: TailForward, dlogits: ArrayLike<
   const { heads: nH, kvHeads: nKV, headDim: D, rmsEps: eps } = t;
   const group = nH / nKV;
   const P = f.site.pos + 1;
-  const dn3 = matTVec(t.lmHead, dlogits);
+  let dl: ArrayLike<number> = dlogits;
+  if (t.finalSoftcap) {
+    // d(cap tanh(u / cap))/du = 1 - (logit / cap)^2
+    const c = t.finalSoftcap;
+    dl = Float64Array.from(dlogits, (d, i) => d * (1 - (f.logits[i]! / c) ** 2));
+  }
+  const dn3 = matTVec(t.lmHead, dl);
   const dz = rmsBack(f.z, t.finalNorm, eps, dn3);
   const dm = matTVec(t.down, t.postFfnNorm ? rmsBack(f.mlpOut, t.postFfnNorm, eps, dz) : dz);
   const dgate = new Float64Array(dm.length);

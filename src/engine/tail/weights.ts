@@ -44,6 +44,8 @@ export interface TailWeights {
   attnScale?: number;
   /** The last layer attends through a sliding window of this many keys (the current one included). */
   window?: number;
+  /** Final logit soft-capping (cap * tanh(logits / cap)). */
+  finalSoftcap?: number;
 }
 
 function copyMatrix(m: Matrix): Matrix {
@@ -64,6 +66,7 @@ export function tailFromWeights(cfg: DecoderConfig, w: DecoderWeights): TailWeig
     ...(cfg.activation && cfg.activation !== 'silu' ? { activation: cfg.activation } : {}),
     ...(cfg.attnScale !== undefined ? { attnScale: cfg.attnScale } : {}),
     ...(isLocalLayer(cfg, L) ? { window: cfg.slidingWindow } : {}),
+    ...(cfg.finalSoftcap ? { finalSoftcap: cfg.finalSoftcap } : {}),
     attnNorm: lw.attnNorm.slice(), q: copyMatrix(lw.q), ...(lw.qBias ? { qBias: lw.qBias.slice() } : {}), o: copyMatrix(lw.o),
     ffnNorm: lw.ffnNorm.slice(), gate: copyMatrix(lw.gate), up: copyMatrix(lw.up), down: copyMatrix(lw.down),
     finalNorm: w.finalNorm.slice(), lmHead: copyMatrix(w.lmHead),
@@ -206,7 +209,7 @@ export function tailFromGraph(model: ModelProto, style: 'optimum' | 'genai', inf
   const N = model.graph.input.filter((i) => /^past_key_values\.\d+\.key$/.test(i.name)).length;
   const L = N - 1;
   try {
-    const extra = model.graph.node.find((n) => /\/(q_norm|k_norm|post_attention_norm|post_feedforward_layernorm)\//.test(n.name ?? ''));
+    const extra = model.graph.node.find((n) => /\/(q_norm|k_norm|post_attention_norm|post_feedforward_layernorm|softcap)\//.test(n.name ?? ''));
     if (extra) throw new Error(`reading Qwen3/Gemma-style blocks back from a graph is not written (found ${extra.name}); GGUF models carry their tail`);
     let attnNorm: Float32Array, ffnNorm: Float32Array, finalNorm: Float32Array, eps: number | undefined, rope: { cos: Float32Array; sin: Float32Array } | null;
     let p: string;
