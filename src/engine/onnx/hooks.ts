@@ -124,7 +124,12 @@ export function addHooks(model: ModelProto): Anchors {
   return { style, layers: N, hidden: H, floatType };
 }
 
-/** Adds num_logits_to_keep (HF semantics) when the graph lacks it: the lm_head sees only the last n positions. */
+/**
+ * Adds num_logits_to_keep (HF semantics) when the graph lacks it: the lm_head sees only the last
+ * n positions. The lm_head is a MatMul/MatMulNBits/Gemm, or (steerlab's own quantised graphs) an
+ * Add of MatMulNBits halves and a block-minimum term, all reading one input, which is sliced for
+ * every consumer.
+ */
 function addLogitsSlice(model: ModelProto, g: GraphBuilder): void {
   if (model.graph.input.some((i) => i.name === 'num_logits_to_keep')) return;
   const producers = new Map<string, NodeProto>();
@@ -132,11 +137,24 @@ function addLogitsSlice(model: ModelProto, g: GraphBuilder): void {
   let node = producers.get('logits');
   // Element-wise steps after the lm_head (casts, Gemma's logit soft-capping) commute with the slice.
   while (node && ['Identity', 'Cast', 'Tanh', 'Mul', 'Div'].includes(node.opType)) node = producers.get(node.input[0]!);
-  if (!node || !['MatMul', 'MatMulNBits', 'Gemm'].includes(node.opType)) return;
+  if (!node) return;
+  let input: string | undefined;
+  if (['MatMul', 'MatMulNBits', 'Gemm'].includes(node.opType)) input = node.input[0];
+  else if (node.opType === 'Add' && node.name?.startsWith('/lm_head/')) {
+    const first = model.graph.node.find((n) => n.name === '/lm_head/MatMulNBits');
+    input = first?.input[0];
+  }
+  if (!input) return;
   g.input('num_logits_to_keep', DT.INT64, []);
   const neg = g.op('Neg', [g.op('Unsqueeze', ['num_logits_to_keep', g.constI64([0])], undefined, '/steerlab/keep_unsqueeze')], undefined, '/steerlab/keep_neg');
-  const sliced = g.op('Slice', [node.input[0]!, neg, g.constI64([2 ** 53 - 1]), g.constI64([1])], undefined, '/steerlab/keep_slice');
-  node.input[0] = sliced;
+  const sliced = g.op('Slice', [input, neg, g.constI64([2 ** 53 - 1]), g.constI64([1])], undefined, '/steerlab/keep_slice');
+  if (node.opType !== 'Add') {
+    node.input[0] = sliced;
+    return;
+  }
+  // Every reader of the lm_head's input is part of the lm_head (the final norm's residual output,
+  // which the hooks read, is another tensor).
+  for (const n of model.graph.node) n.input = n.input.map((i) => (i === input ? sliced : i));
 }
 
 export { valueInfo };
