@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { residPost } from '../src/engine/hook-points.js';
 import { GgmlType } from '../src/engine/gguf/quant.js';
 import { buildDecoderGraph, EXTERNAL_DATA_NAME } from '../src/engine/onnx/decoder.js';
-import { openGraph } from '../src/engine/open.js';
+import { hookGraph, openGraph } from '../src/engine/open.js';
+import { decodeModel } from '../src/engine/onnx/proto.js';
 import { nodeRuntime } from '../src/engine/runtime/node.js';
 import type { ModelSession } from '../src/engine/session.js';
 import { ggufWeights } from '../src/engine/sources/convert.js';
@@ -195,4 +196,18 @@ describe('int8 activations (accuracy_level 4, the browser default)', () => {
     }
     expect(maxAbsDiff(out[0]!, out[1]!)).toBeLessThan(0.2);
   });
+});
+
+it('quantised lm_heads get the logits slice too (num_logits_to_keep), with the same logits', async () => {
+  const cfg = tinyConfig({}, 'gemma3');
+  const bytes = writeTinyGguf(cfg, tinyWeights(cfg, 6), { weightType: GgmlType.Q4_1, embedType: GgmlType.Q8_0 });
+  const r = ggufToGraph(bytes, { accuracyLevel: 0 });
+  const hooked = decodeModel(hookGraph(r.graph).bytes);
+  expect(hooked.graph.input.map((i) => i.name)).toContain('num_logits_to_keep');
+  const s = await openGraph(nodeRuntime, r.graph, { modelId: 'k', hash: 'h', architecture: 'gemma3', heads: cfg.heads, kvHeads: cfg.kvHeads, headDim: cfg.headDim, vocab: cfg.vocab }, idTokenizer, { externalData: [{ path: EXTERNAL_DATA_NAME, data: r.data }], tail: { problem: 'not needed' } });
+  const all = await s.forward(s.newCache(), PROMPT, { logitsFor: PROMPT.length });
+  const last = await s.forward(s.newCache(), PROMPT);
+  expect(last.logits.length).toBe(cfg.vocab);
+  expect(maxAbsDiff(last.logits, all.logits.subarray((PROMPT.length - 1) * cfg.vocab))).toBeLessThan(1e-5);
+  await s.dispose();
 });
