@@ -31,8 +31,8 @@ export interface ArchSpec {
   attnScale?: (c: Pick<DecoderConfig, 'hidden' | 'heads' | 'headDim' | 'layers'>) => number;
   /**
    * Sliding-window attention when {arch}.attention.sliding_window is set: every `pattern`-th layer
-   * is global (llama.cpp's set_swa_pattern), local layers use rotary base `localRopeTheta`
-   * (or the GGUF's {arch}.rope.freq_base_swa when present).
+   * is global (llama.cpp's set_swa_pattern), local layers use rotary base `localRopeTheta` and
+   * linear scale `localRopeScale` (default: the global one).
    */
   slidingWindow?: { pattern: number; localRopeTheta: number; localRopeScale?: number };
   /** Reads {arch}.final_logit_softcapping (llama.cpp does for Gemma 2 and 3; Gemma 3's files have none). */
@@ -66,7 +66,7 @@ export function archSpec(arch: Architecture): ArchSpec {
  * The config fields an architecture implies (activation, scales, window), for tiny test models
  * and for ggufConfig; `window` is the sliding window (0 = none).
  */
-export function archDefaults(arch: Architecture, c: Pick<DecoderConfig, 'hidden' | 'heads' | 'headDim' | 'layers'>, window = 0, localTheta?: number): Partial<DecoderConfig> {
+export function archDefaults(arch: Architecture, c: Pick<DecoderConfig, 'hidden' | 'heads' | 'headDim' | 'layers'>, window = 0): Partial<DecoderConfig> {
   const s = ARCHITECTURES[arch];
   const out: Partial<DecoderConfig> = {};
   if (s.activation && s.activation !== 'silu') out.activation = s.activation;
@@ -75,7 +75,7 @@ export function archDefaults(arch: Architecture, c: Pick<DecoderConfig, 'hidden'
   if (s.slidingWindow && window > 0) {
     out.slidingWindow = window;
     out.swaPattern = s.slidingWindow.pattern;
-    out.ropeThetaLocal = localTheta ?? s.slidingWindow.localRopeTheta;
+    out.ropeThetaLocal = s.slidingWindow.localRopeTheta;
     if (s.slidingWindow.localRopeScale !== undefined) out.ropeScaleLocal = s.slidingWindow.localRopeScale;
   }
   return out;

@@ -59,8 +59,8 @@ export function ggufConfig(f: GgufFile): DecoderConfig {
     rmsEps: num(f, `${arch}.attention.layer_norm_rms_epsilon`, 1e-6),
     ropeTheta: num(f, `${arch}.rope.freq_base`, spec.ropeTheta),
     maxPositions: Math.min(MAX_POSITIONS, num(f, `${arch}.context_length`, 2048)),
-    ...archDefaults(arch as Architecture, { hidden, heads, headDim, layers }, spec.slidingWindow ? num(f, `${arch}.attention.sliding_window`, 0) : 0,
-      metaValue(f, `${arch}.rope.freq_base_swa`) !== undefined ? num(f, `${arch}.rope.freq_base_swa`) : undefined),
+    // llama.cpp sets Gemma 3's local rotary base to 10000 whatever rope.freq_base_swa says, so the entry's value is used.
+    ...archDefaults(arch as Architecture, { hidden, heads, headDim, layers }, spec.slidingWindow ? num(f, `${arch}.attention.sliding_window`, 0) : 0),
   };
   const bad = Object.entries(cfg).find(([k, v]) => typeof v === 'number' && ['layers', 'hidden', 'heads', 'kvHeads', 'headDim', 'intermediate', 'vocab', 'maxPositions'].includes(k) && (!Number.isInteger(v) || v <= 0 || v > 1 << 20));
   if (bad || cfg.heads % cfg.kvHeads !== 0 || cfg.headDim % 2 !== 0) {
