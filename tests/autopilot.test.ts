@@ -1,6 +1,9 @@
 /** The entropy autopilot: a clamped PI controller on action entropy, pure and checked on a synthetic plant. */
 import { describe, expect, it } from 'vitest';
 import { autopilotStep, checkAutopilot, parseAutopilot } from '../src/steering/autopilot.js';
+import type { StepRecord } from '../src/trace/schema.js';
+import { randomVector, steeringWire } from '../src/ui/vectors.js';
+import { useTinyChar } from './helpers/tiny.js';
 
 describe('entropy autopilot', () => {
   // A plant like the lab's: entropy rises with beta up to ln 2, and the format breaks past beta 3.
@@ -43,5 +46,36 @@ describe('entropy autopilot', () => {
     expect(() => parseAutopilot('target=0.5,gain=2')).toThrow(/unknown field 'gain'/);
     expect(() => parseAutopilot('target=0.5,min=3,max=1')).toThrow(/'min'/);
     expect(() => parseAutopilot('target=x')).toThrow(/needs one number/);
+  });
+});
+
+describe("the autopilot in the worker's episode runner", () => {
+  const t = useTinyChar();
+  const base = { env: 'east-gauss2', envOptions: { preset: 'equal' }, scenario: 'east-buttons', mode: 'exact' as const, temperature: 1, seed: 3, horizon: 6, minValidMass: 0 };
+
+  it('sets each next step\'s β from this step\'s entropy, with no lag, and keeps it when the page moves the slider', async () => {
+    const { EpisodeRunner } = await import('../src/workers/episode.js');
+    const runner = new EpisodeRunner();
+    const steering = steeringWire(randomVector(t.session.info.hidden, 7, 1), 4, 'all');
+    const pilot = { target: 0.69, kp: 30, ki: 5, min: -60, max: 60, backoff: 0.5 };
+    const records: StepRecord[] = [];
+    await runner.run(t.session, { ...base, steering, autopilot: pilot }, (r) => {
+      records.push(r);
+      // the page moving β mid-run does not override the autopilot
+      if (r.step === 2) runner.setSteering({ ...steering, beta: 999 }, t.session.info);
+    });
+    expect(records).toHaveLength(6);
+    let st = { beta: 4, integral: 0 };
+    const s = checkAutopilot(pilot);
+    for (const r of records) {
+      expect(r.steering?.beta ?? 0).toBeCloseTo(st.beta, 12);
+      st = autopilotStep(s, st, r.valid && !r.formatBroken ? r.entropy : null);
+    }
+    expect(new Set(records.map((r) => r.steering?.beta)).size).toBeGreaterThan(2);
+  });
+
+  it('needs a steering vector', async () => {
+    const { EpisodeRunner } = await import('../src/workers/episode.js');
+    await expect(new EpisodeRunner().run(t.session, { ...base, autopilot: { target: 0.5 } })).rejects.toThrow('the autopilot sets the strength of a steering vector: choose one first');
   });
 });

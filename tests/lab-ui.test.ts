@@ -47,6 +47,7 @@ function baselineClient(): ModelClient {
     runEpisode: (req, onStep) => runner.run(null, req, onStep),
     setSteering: async () => {},
     setVReason: async () => {},
+    setAutopilot: async (s) => runner.setAutopilot(s),
     stopEpisode: async () => runner.stop(),
     pauseEpisode: async () => runner.pause(),
     resumeEpisode: async () => runner.resume(),

@@ -17,6 +17,7 @@ import type { Scenario } from '../envs/scenario.js';
 import type { SteeringState } from './steering.svelte.js';
 import { VREASON_DEFAULTS, type VReasonLevel, type VReasonMode, type VReasonSettings } from '../steering/vreason/settings.js';
 import type { PolicyName } from '../baselines/run.js';
+import type { AutopilotSettings } from '../steering/autopilot.js';
 import { invalidAlarm } from './alarm.js';
 import type { RunRecorder } from './runs.svelte.js';
 import { parseSeedQueue } from './seeds.js';
@@ -84,6 +85,11 @@ export class AgentState {
   /** V-Reason: live like the steering (sent with setVReason when it changes during a run). */
   vreason = $state<VReasonUi>({ on: false, level: 'action', mode: VREASON_DEFAULTS.mode, every: VREASON_DEFAULTS.every, steps: VREASON_DEFAULTS.steps, lr: VREASON_DEFAULTS.lr });
   vreasonError = $state<string | null>(null);
+  /**
+   * The entropy autopilot (a PI controller, src/steering/autopilot.ts): the worker sets β after
+   * every step to move the action entropy toward `target`; live like the steering. `max` bounds |β|.
+   */
+  autopilot = $state({ on: false, target: 0.5, kp: 20, ki: 5, max: 100, backoff: 0.5 });
 
   // the run
   status = $state<AgentStatus>('idle');
@@ -119,7 +125,7 @@ export class AgentState {
 
   constructor(
     private readonly client: ModelClient,
-    private readonly steering: Pick<SteeringState, 'wire'> & { readonly current: { caption: string } | { problem: string } },
+    private readonly steering: Pick<SteeringState, 'wire' | 'beta'> & { readonly current: { caption: string } | { problem: string } },
     private readonly recorder: RunRecorder | null = null,
     private readonly setupOf: () => LabSetup = () => {
       throw new Error('no setup source');
@@ -133,6 +139,10 @@ export class AgentState {
       $effect(() => {
         const v = this.vreasonWire();
         if (this.running) void this.pushVReason(v);
+      });
+      $effect(() => {
+        const a = this.autopilotWire();
+        if (this.running) void this.call(() => this.client.setAutopilot(a));
       });
     });
   }
@@ -165,6 +175,13 @@ export class AgentState {
       this.scenarioError = describe(e);
       return null;
     }
+  }
+
+  /** The autopilot as the worker takes it; null when off or when no vector is chosen. */
+  autopilotWire(): (Partial<AutopilotSettings> & { target: number }) | null {
+    const a = this.autopilot;
+    if (!a.on || this.policy !== 'llm') return null;
+    return { target: a.target, kp: a.kp, ki: a.ki, min: -Math.abs(a.max), max: Math.abs(a.max), backoff: a.backoff };
   }
 
   /** The settings as the worker takes them; null when off. */
@@ -209,6 +226,7 @@ export class AgentState {
       seed: this.seed,
       steering: baseline ? null : this.steering.wire,
       vreason: baseline ? null : this.vreasonWire(),
+      autopilot: baseline || !this.steering.wire ? null : this.autopilotWire(),
     };
   }
 
@@ -278,8 +296,8 @@ export class AgentState {
     const req: EpisodeRequest = {
       ...base,
       seed: o.seed ?? base.seed,
-      ...(o.steering === null ? { steering: null, vreason: null } : {}),
-      ...(o.policy && o.policy !== 'llm' ? { policy: o.policy, steering: null, vreason: null } : {}),
+      ...(o.steering === null ? { steering: null, vreason: null, autopilot: null } : {}),
+      ...(o.policy && o.policy !== 'llm' ? { policy: o.policy, steering: null, vreason: null, autopilot: null } : {}),
       ...(o.pauseAfter !== undefined ? { pauseAfter: o.pauseAfter } : {}),
     };
     this.steps = [];
@@ -311,6 +329,8 @@ export class AgentState {
     try {
       const r = await this.client.runEpisode(req, (step) => {
         this.steps = [...this.steps, step];
+        // Under the autopilot the slider follows the β the worker used.
+        if (req.autopilot && this.autopilot.on && step.steering) this.steering.beta = step.steering.beta;
         if (stored) this.recorder!.step(stored.id, step);
       });
       this.summary = r.summary;

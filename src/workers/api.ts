@@ -14,6 +14,7 @@ import type { ControlVectorData } from '../steering/control-vector.js';
 import type { StepRecord, SummaryRecord } from '../trace/schema.js';
 import type { PolicyName } from '../baselines/run.js';
 import type { Scenario } from '../envs/scenario.js';
+import type { AutopilotSettings } from '../steering/autopilot.js';
 
 export type WebDevice = 'webgpu' | 'wasm';
 
@@ -157,6 +158,11 @@ export interface EpisodeRequest {
   steering?: SteeringWire | null;
   /** V-Reason in force at the start (null: off until setVReason); partial settings take the defaults. */
   vreason?: Partial<VReasonSettings> | null;
+  /**
+   * The entropy autopilot (src/steering/autopilot.ts) in force at the start: after every step the
+   * worker sets the next step's β from this step's entropy (no round trip, so no lag); needs steering.
+   */
+  autopilot?: Partial<AutopilotSettings> & { target: number } | null;
   /** Hold after this many steps (0: start held) until resumeEpisode or stepEpisode; absent: run through. */
   pauseAfter?: number;
 }
@@ -200,6 +206,8 @@ export interface ModelApi {
    * its own); null = no steering. Answered at once, not queued behind the running episode.
    */
   setSteering(steering: SteeringWire | null): Promise<void>;
+  /** Replaces the autopilot of the running episode (null = off: β stays where it is). Not queued. */
+  setAutopilot(settings: (Partial<AutopilotSettings> & { target: number }) | null): Promise<void>;
   /** Replaces V-Reason's settings for the running episode's next steps (null = off). Not queued. */
   setVReason(settings: Partial<VReasonSettings> | null): Promise<void>;
   /** Asks the running episode to stop before its next step; false when none is running. Not queued. */

@@ -57,6 +57,7 @@ export function createModelClient(): ModelClient {
     runEpisode: (req, onStep) => call((r) => r.runEpisode(req, onStep ? Comlink.proxy(onStep) : undefined)),
     setSteering: (steering) => call((r) => r.setSteering(steering)),
     setVReason: (settings) => call((r) => r.setVReason(settings)),
+    setAutopilot: (settings) => call((r) => r.setAutopilot(settings)),
     stopEpisode: () => call((r) => r.stopEpisode()),
     pauseEpisode: () => call((r) => r.pauseEpisode()),
     resumeEpisode: () => call((r) => r.resumeEpisode()),

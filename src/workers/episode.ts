@@ -22,6 +22,7 @@ import type { StepRecord } from '../trace/schema.js';
 import type { EpisodeRequest, EpisodeResponse, SteeringWire } from './api.js';
 import { settingFromWire } from './steering.js';
 import { checkVReason, type VReasonSettings } from '../steering/vreason/settings.js';
+import { autopilotStep, checkAutopilot, type AutopilotSettings, type AutopilotState } from '../steering/autopilot.js';
 
 function bad(message: string): never {
   throw new SteerlabError('BAD_ARGUMENT', message);
@@ -57,6 +58,22 @@ function nextTask(): Promise<void> {
 
 export class EpisodeRunner {
   private live: SteeringSetting | null = null;
+  private pilot: AutopilotSettings | null = null;
+  private pilotState: AutopilotState = { beta: 0, integral: 0 };
+
+  /** Switches the autopilot on (from the β in force now) or off (β stays where the autopilot left it). */
+  setAutopilot(s: (Partial<AutopilotSettings> & { target: number }) | null): void {
+    const next = s ? checkAutopilot(s) : null;
+    if (next && !this.pilot) this.pilotState = { beta: this.live?.beta ?? 0, integral: 0 };
+    this.pilot = next;
+  }
+
+  /** After a step: the autopilot's β for the next one (record.steering is the β this step had). */
+  private steer(record: StepRecord): void {
+    if (!this.pilot || !this.live) return;
+    this.pilotState = autopilotStep(this.pilot, this.pilotState, record.valid && !record.formatBroken ? record.entropy : null);
+    this.live = { ...this.live, beta: this.pilotState.beta };
+  }
   private liveVr: VReasonSettings | null = null;
 
   /** Replaces V-Reason's settings; a running episode uses them from its next step. */
@@ -116,7 +133,9 @@ export class EpisodeRunner {
 
   /** Replaces the steering in force; a running episode picks it up at its next step or token. */
   setSteering(s: SteeringWire | null, model: { layers: number; hidden: number } | null): void {
-    this.live = settingFromWire(s, model);
+    const next = settingFromWire(s, model);
+    // Under the autopilot the page may change the vector, layer or positions; β stays the autopilot's.
+    this.live = next && this.pilot ? { ...next, beta: this.pilotState.beta } : next;
   }
 
   /** Asks the running episode to stop before its next step; false when none is running. */
@@ -137,6 +156,11 @@ export class EpisodeRunner {
     const scenario = typeof req.scenario === 'string' ? getScenario(req.scenario) : loadScenario(req.scenario);
     this.live = start;
     this.liveVr = req.vreason ? checkVReason(req.vreason) : null;
+    this.pilot = null;
+    if (req.autopilot) {
+      if (!start) throw new SteerlabError('BAD_ARGUMENT', 'the autopilot sets the strength of a steering vector: choose one first');
+      this.setAutopilot(req.autopilot);
+    }
     this.stopRequested = false;
     this.running = true;
     this.stepsDone = 0;
@@ -151,6 +175,7 @@ export class EpisodeRunner {
         shouldStop: () => this.stopRequested,
         onStep: (record: StepRecord) => {
           this.stepsDone++;
+          this.steer(record);
           if (onStep) delivered.push(Promise.resolve(onStep(record)).catch(() => {}));
         },
       };

@@ -112,6 +112,23 @@ describe('the lab over a session', () => {
     expect(steps.map((s) => s.steering?.beta ?? 0)).toEqual([0, 0, 30, 30, 30, 30, 30, 30]);
   }, 120_000);
 
+  it('the entropy autopilot sets β each step, and the slider follows it', async () => {
+    await settings({ horizon: 5, seed: 8 });
+    await page.getByRole('slider', { name: 'Steering strength' }).fill('10');
+    await page.locator('input[name=autopilot-on]').check();
+    await page.locator('input[name=autopilot-target]').fill('0.69');
+    await agent().getByRole('button', { name: 'Start', exact: true }).click();
+    await done();
+    const [d] = await Promise.all([page.waitForEvent('download'), agent().getByRole('button', { name: 'Export trace (JSONL)' }).click()]);
+    const steps = parseTrace(readFileSync(await d.path(), 'utf8')).filter((r): r is StepRecord => r.type === 'step');
+    const betas = steps.map((s) => s.steering?.beta ?? 0);
+    expect(betas[0]).toBe(10);
+    expect(new Set(betas).size).toBeGreaterThan(1);
+    // the slider shows the β of the last step
+    expect(Number(await page.locator('input[name=beta-value]').inputValue())).toBe(betas.at(-1));
+    await page.locator('input[name=autopilot-on]').uncheck();
+  }, 150_000);
+
   /*
    * Main-thread long tasks (> 50 ms) while the worker computes, on a page of its own with one wasm
    * thread: on a 2-core test machine N wasm threads and the page share two cores, and the OS, not
