@@ -76,6 +76,13 @@ afterAll(async () => {
   await (await oracle()).dispose();
 });
 
+/** llama.cpp's end-of-generation token ids. */
+function eogOf(lm: LlamaModel, n: number): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) if (lm.isEogToken(i as Token)) out.push(i);
+  return out;
+}
+
 /** The k most probable entries of a (vocabulary-sized) map, by one pass. */
 function topOf(m: Map<number, number>, k: number): [number, number][] {
   const top: [number, number][] = [];
@@ -95,9 +102,9 @@ async function compareTokenizer(path: string, more?: (t: Tokenizer, lm: LlamaMod
   const ours = ggufTokenizer(file);
   console.log(`${path.split('/').pop()}: tokenizer built in ${(performance.now() - t0).toFixed(0)} ms`);
   const lm = await (await oracle()).loadModel({ modelPath: path, vocabOnly: true });
-  more?.(ours, lm);
   let tokens = 0;
   try {
+    more?.(ours, lm);
     for (const text of CORPUS) {
       const want = Array.from(lm.tokenize(text, false));
       expect(ours.encode(text), JSON.stringify(text)).toEqual(want);
@@ -113,7 +120,12 @@ async function compareTokenizer(path: string, more?: (t: Tokenizer, lm: LlamaMod
 }
 
 needsRealModel.it('SmolLM2 (BPE, smollm): token ids equal llama.cpp on the corpus', async () => {
-  const r = await compareTokenizer(REAL_MODEL);
+  const r = await compareTokenizer(REAL_MODEL, (ours, lm) => {
+    // llama.cpp also stops at <|endoftext|> (0) and the FIM token <reponame> (4); steerlab keeps
+    // SmolLM2's eos alone (gguf/tokenizer.ts)
+    expect(ours.eosIds).toEqual([2]);
+    expect(eogOf(lm, 49152)).toEqual([0, 2, 4]);
+  });
   console.log(`SmolLM2: ${r.tokens} tokens in ${r.texts} texts identical to llama.cpp`);
 }, 60_000);
 
@@ -126,6 +138,8 @@ needsGemma.it('Gemma 3 (SentencePiece): token ids equal llama.cpp on the corpus,
     expect(prompt).toBe('<bos><start_of_turn>user\nBe brief.\n\nName a colour.<end_of_turn>\n<start_of_turn>model\nRed.<end_of_turn>\n<start_of_turn>user\nAnother?<end_of_turn>\n<start_of_turn>model\n');
     expect(ours.encode(prompt)).toEqual(Array.from(lm.tokenize(prompt, true)));
     expect(ours.encode(prompt).slice(0, 2)).toEqual([2, 105]);
+    // generation ends at llama.cpp's end-of-generation tokens: <eos>, <end_of_turn> and </s>
+    expect([...ours.eosIds].sort((a, b) => a - b)).toEqual(eogOf(lm, 262144));
   }, GEMMA3_CHAT_TEMPLATE);
   console.log(`Gemma 3: ${r.tokens} tokens in ${r.texts} texts identical to llama.cpp`);
 }, 60_000);

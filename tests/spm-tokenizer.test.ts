@@ -81,6 +81,11 @@ describe.each([
         expect(ours.encode(text, true)).toEqual([1, ...want]);
         if (!text.includes('<ctl>') && want.length) expect(ours.decode(want)).toBe(lm.detokenize(want, true));
       }
+      // Generation ends where llama.cpp's does: eos and <end_of_turn>.
+      const n = (parseGguf(bytes).metadata.get('tokenizer.ggml.tokens') as string[]).length;
+      const eog = Array.from({ length: n }, (_, i) => i).filter((i) => lm.isEogToken(i as never));
+      expect([...ours.eosIds].sort((a, b) => a - b)).toEqual(eog);
+      expect(ours.eosIds).toContain(ours.encode('<end_of_turn>')[0]);
       // The chat template renders through transformers.js; its special tokens are matched whole.
       const prompt = ours.applyChatTemplate([{ role: 'user', content: 'hello world' }, { role: 'assistant', content: 'the token' }, { role: 'user', content: 'é?' }]);
       expect(prompt).toBe('<s><start_of_turn>user\nhello world<end_of_turn>\n<start_of_turn>model\nthe token<end_of_turn>\n<start_of_turn>user\né?<end_of_turn>\n<start_of_turn>model\n');

@@ -21,7 +21,9 @@ export function hfTokenizer(tokenizerJson: object, tokenizerConfig: Record<strin
     apply_chat_template(m: ChatMessage[], o: { tokenize: false; add_generation_prompt: boolean }): string;
     all_special_tokens?: string[];
   };
-  const eos = [t.eos_token_id, ...extraEos].filter((x): x is number => typeof x === 'number' && x >= 0);
+  // End-of-generation ids beyond eos that the GGUF converter found (gguf/tokenizer.ts, 'steerlab_eog_ids').
+  const eog = Array.isArray(tokenizerConfig.steerlab_eog_ids) ? (tokenizerConfig.steerlab_eog_ids as unknown[]) : [];
+  const eos = [t.eos_token_id, ...extraEos, ...eog].filter((x): x is number => typeof x === 'number' && Number.isInteger(x) && x >= 0);
   return {
     encode: (text, addSpecial = false) => t.encode(text, { add_special_tokens: addSpecial }),
     decode: (ids) => t.decode(ids, { skip_special_tokens: false }),

@@ -22,7 +22,7 @@ import { ggufConfig, ggufTailWeights } from '../engine/sources/convert.js';
 import { tailFromWeights, type TailWeights } from '../engine/tail/weights.js';
 
 /** Bump when the converter's output changes, so old conversions are not reused. */
-const CONVERTER_VERSION = 5;
+const CONVERTER_VERSION = 6;
 
 interface Manifest {
   version: number;

@@ -147,6 +147,10 @@ function getTokenId(meta: Meta, key: string, nTokens: number): number | undefine
  * Throws UNSUPPORTED_TOKENIZER for tokenizer models / pre-tokenizers we do not handle and
  * GGUF_CORRUPT for inconsistent tokenizer metadata.
  */
+/** tokenizer_config key (steerlab's own) with the extra end-of-generation ids; text.ts reads it. */
+export const EOG_CONFIG_KEY = 'steerlab_eog_ids';
+const EOG_TEXTS = ['<end_of_turn>', '<|eot_id|>', '<|im_end|>', '<|end|>', '<|eom_id|>', '<EOT>', '_<EOT>', '<end_of_utterance>', '</s>'];
+
 /** Where the converter says things the user should know (llama.cpp prints the same warnings). */
 export type TokenizerWarn = (message: string) => void;
 const defaultWarn: TokenizerWarn = (m) => console.warn(`steerlab: ${m}`);
@@ -261,6 +265,18 @@ export function ggufToHfTokenizer(source: GgufFile | Meta, opts: { warn?: Tokeni
     },
   };
 
+  // llama.cpp ends generation at more than eos: the eot/eom ids and turn-end markers it finds by
+  // text (Gemma's <end_of_turn> and </s>). Its list also has <|endoftext|>, and it adds the FIM
+  // tokens; both are left out here: for SmolLM2 (eos <|im_end|>) they would change where
+  // generation stops.
+  const eog = new Set<number>();
+  for (const key of ['tokenizer.ggml.eot_token_id', 'tokenizer.ggml.eom_token_id']) {
+    const id = getTokenId(meta, key, tokens.length);
+    if (id !== undefined) eog.add(id);
+  }
+  for (const text of EOG_TEXTS) if (vocab[text] !== undefined) eog.add(vocab[text]!);
+  if (eos !== undefined) eog.delete(eos);
+
   const tokenizerConfig: JsonObject = {
     tokenizer_class: spm ? 'PreTrainedTokenizer' : 'GPT2Tokenizer',
     bos_token: bos === undefined ? null : tokens[bos],
@@ -272,6 +288,7 @@ export function ggufToHfTokenizer(source: GgufFile | Meta, opts: { warn?: Tokeni
     // llama.cpp detokenizes verbatim; HF's clean-up would turn " ." into "." and break round trips.
     clean_up_tokenization_spaces: false,
   };
+  if (eog.size) tokenizerConfig[EOG_CONFIG_KEY] = [...eog].sort((a, b) => a - b);
   const arch = getString(meta, 'general.architecture');
   const ctx = arch ? meta.get(`${arch}.context_length`) : undefined;
   if (typeof ctx === 'number' || typeof ctx === 'bigint') tokenizerConfig.model_max_length = Number(ctx);
