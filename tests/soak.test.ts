@@ -2,7 +2,7 @@
  * The soak benchmark's short version (steerlab bench --only soak runs 1,000 steps on the real
  * model): 100 exact-mode steps on the tiny character model with a bounded prompt (summarised
  * history), checking that no KV tensor outlives its step (the session's TensorPool counts live
- * ones), that ArrayBuffer memory stays flat after GC, and that the trace holds every step once.
+ * ones), that ArrayBuffer memory after GC shows no upward trend, and that the trace holds every step once.
  */
 import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
@@ -20,7 +20,7 @@ const gc = runInNewContext('gc') as () => void;
 describe('soak on the tiny model', () => {
   const t = useTinyChar();
 
-  it('100 exact steps: live tensors flat and back to zero, ArrayBuffers flat, every step in the trace', async () => {
+  it('100 exact steps: live tensors flat and back to zero, no ArrayBuffer trend, every step in the trace', async () => {
     const s = t.session;
     const before = s.pool.size;
     const live: number[] = [];
@@ -46,9 +46,11 @@ describe('soak on the tiny model', () => {
     expect(new Set(live)).toEqual(new Set([before + 2 * t.cfg.layers]));
     // The episode disposes its policy, and with it the prompt cache.
     expect(s.pool.size).toBe(before);
-    // A KV cache of this prompt is ~1 MB; leaking one per step would add ~100 MB.
-    const grew = buffers.at(-1)!.bytes - buffers[1]!.bytes;
-    expect(grew).toBeLessThan(4 * 2 ** 20);
+    // ArrayBuffer memory after GC swings by ~20 MB (onnxruntime-node frees output buffers on its own
+    // schedule), so the check is the trend: a KV cache of this prompt is ~1 MB, so leaking one per
+    // step would climb ~100 MiB per 100 steps.
+    const perStep = slope(buffers.map((b) => b.step), buffers.map((b) => b.bytes / 2 ** 20))!;
+    expect(perStep * 100).toBeLessThan(30);
     expect(checkTrace(trace, 100)).toMatchObject({ stepRecords: 100, everyStepOnce: true, summaryRecords: 1 });
   }, 120_000);
 

@@ -134,6 +134,37 @@ interface PageRun {
 }
 
 /**
+ * Lets the dev server finish discovering and pre-bundling the worker's dependencies before any
+ * measurement: each newly discovered dependency makes Vite re-optimise and reload the page. Opens
+ * the harness, starts the worker (cachedModels()) and waits until a page stays put for 5 s.
+ */
+async function settleServer(browser: Browser, url: string, log: (s: string) => void): Promise<number> {
+  let reloads = 0;
+  for (let attempt = 1; attempt <= 8; attempt++) {
+    const page = await browser.newPage();
+    let navigations = 0;
+    page.on('framenavigated', (f) => {
+      if (f === page.mainFrame()) navigations++;
+    });
+    try {
+      await page.goto(`${url}/tests/browser/harness.html`);
+      await page.waitForFunction('window.steerlab !== undefined', null, { timeout: 120_000 });
+      const before = navigations;
+      await page.evaluate('window.steerlab.client.cachedModels()');
+      await page.waitForTimeout(5000);
+      if (navigations === before) return reloads;
+    } catch {
+      // the reload destroyed the context mid-call: count it and try again
+    } finally {
+      await page.close();
+    }
+    reloads++;
+    log(`  browser: the dev server reloaded the page (dependency pre-bundling), waiting (${attempt})`);
+  }
+  return reloads;
+}
+
+/**
  * measureOnce, again in a new page when Vite reloaded the page under it (a dependency
  * re-optimisation on the worker's first start destroys the execution context once).
  */
@@ -143,7 +174,7 @@ async function measurePage(browser: Browser, url: string, device: 'wasm' | 'webg
       return await measureOnce(browser, url, device, threads, reps, newTokens, errors);
     } catch (e) {
       const m = (e as Error).message;
-      if (attempt >= 3 || !/context was destroyed|navigat/i.test(m)) throw e;
+      if (attempt >= 4 || !/context was destroyed|navigat/i.test(m)) throw e;
       errors.push(`attempt ${attempt}: ${m.split('\n')[0]!.slice(0, 200)}; retried in a new page`);
     }
   }
@@ -202,7 +233,7 @@ async function adapterInfo(browser: Browser, url: string): Promise<{ vendor: str
 const isSoftware = (a: { vendor: string; architecture: string; description: string; isFallbackAdapter: boolean }) =>
   a.isFallbackAdapter || /swiftshader|llvmpipe|software/i.test(`${a.vendor} ${a.architecture} ${a.description}`);
 
-export async function benchBrowser(session: ModelSession, modelPath: string, log: (s: string) => void, o: { reps?: number; newTokens?: number; swiftshaderTokens?: number } = {}): Promise<BrowserBench> {
+export async function benchBrowser(session: ModelSession, modelPath: string, log: (s: string) => void, o: { reps?: number; newTokens?: number; swiftshaderTokens?: number; swiftshaderTimeoutS?: number } = {}): Promise<BrowserBench> {
   const chromiumPath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
   const empty = (problem: string): BrowserBench => ({ available: false, problem, chromium: chromiumPath, chromiumVersion: null, wasm: [], webgpu: null, goalBrowserOverNode: null });
   if (!existsSync(chromiumPath)) return empty(`chromium missing at ${chromiumPath} (apt-get install chromium, or set CHROMIUM_PATH); browser section not measured`);
@@ -225,6 +256,7 @@ export async function benchBrowser(session: ModelSession, modelPath: string, log
       return runChild<GenDiffRun>('ours', modelPath, p);
     };
     const wasm: BrowserRun[] = [];
+    await settleServer(browser, server.url, log);
     const probe = await browser.newPage();
     await probe.goto(`${server.url}/tests/browser/harness.html`);
     const cores = await probe.evaluate(() => navigator.hardwareConcurrency);
@@ -260,7 +292,15 @@ export async function benchBrowser(session: ModelSession, modelPath: string, log
         if (!a) swift = { problem: 'chromium with --use-webgpu-adapter=swiftshader offered no adapter' };
         else {
           const errors: string[] = [];
-          const r = toRun(await measurePage(sb, server.url, 'webgpu', undefined, 1, n, errors), null, null, errors);
+          // Software rendering of a GPU on 2 shared cores can take minutes per token: bounded.
+          const limitS = o.swiftshaderTimeoutS ?? 300;
+          let timer: NodeJS.Timeout | undefined;
+          const page = measurePage(sb, server.url, 'webgpu', undefined, 1, n, errors);
+          page.catch(() => {}); // still pending when the timeout wins; closing chromium rejects it
+          const timeout = new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`no result within ${limitS} s (software adapter too slow here)`)), limitS * 1000);
+          });
+          const r = toRun(await Promise.race([page, timeout]).finally(() => clearTimeout(timer)), null, null, errors);
           swift = { ...r, adapter: `swiftshader (software): ${a.vendor} ${a.architecture} ${a.description}`.trim() };
           log(`    swiftshader: ${r.decodeTokensPerSecond.toFixed(2)} tok/s on ${r.device}${r.fallbackReason ? ` (${r.fallbackReason})` : ''}`);
         }

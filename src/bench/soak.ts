@@ -30,6 +30,8 @@ export interface SoakResult {
   error: SoakRun['error'];
   /** Least-squares slope of RSS over the steps after the first 10% (warm-up), MiB per 100 steps. */
   rssSlopeMiBPer100Steps: number | null;
+  /** The same for the JS heap (after GC): what the episode's own records and any JS-side leak add. */
+  heapSlopeMiBPer100Steps: number | null;
   rssFirstMiB: number;
   rssLastMiB: number;
   rssMaxMiB: number;
@@ -61,11 +63,11 @@ export function slope(xs: number[], ys: number[]): number | null {
   return sxx === 0 ? null : sxy / sxx;
 }
 
-/** RSS slope in MiB per 100 steps over the samples after the warm-up (the first 10% of steps). */
-export function rssSlope(samples: readonly { step: number; rssBytes: number }[]): number | null {
+/** RSS (or another byte count, `bytes`) slope in MiB per 100 steps over the samples after the warm-up (the first 10% of steps). */
+export function rssSlope<T extends { step: number; rssBytes: number }>(samples: readonly T[], bytes: (s: T) => number = (s) => s.rssBytes): number | null {
   const last = samples.at(-1)?.step ?? 0;
   const kept = samples.filter((s) => s.step >= Math.max(2, last * 0.1));
-  const s = slope(kept.map((x) => x.step), kept.map((x) => x.rssBytes / 2 ** 20));
+  const s = slope(kept.map((x) => x.step), kept.map((x) => bytes(x) / 2 ** 20));
   return s === null ? null : s * 100;
 }
 
@@ -101,6 +103,7 @@ function runSoak(modelPath: string, label: string, job: Omit<SoakJob, 'trace'>, 
     completed: run.completed,
     error: run.error,
     rssSlopeMiBPer100Steps: rssSlope(s),
+    heapSlopeMiBPer100Steps: rssSlope(s, (x) => x.heapUsedBytes),
     rssFirstMiB: mib(s[0]?.rssBytes ?? 0),
     rssLastMiB: mib(s.at(-1)?.rssBytes ?? 0),
     rssMaxMiB: mib(Math.max(...s.map((x) => x.rssBytes))),
