@@ -29,7 +29,8 @@ export async function generateCommand(argv: string[]): Promise<void> {
   try {
     setting?.vector.checkFits(session.info);
     const text = values.chat ? session.chat([{ role: 'user', content: values.prompt }]) : values.prompt;
-    const promptIds = session.encode(text);
+    // Raw text gets the model's BOS when its tokenizer adds one (Gemma needs it); a chat template writes its own.
+    const promptIds = session.encode(text, !values.chat);
     const rng = new Rng(values.seed);
     const opts = {
       maxNewTokens: values['max-new-tokens'],
