@@ -22,7 +22,8 @@ export type ErrorCode =
   | 'BAD_TRACE'
   | 'BAD_VECTOR'
   | 'DISPOSED'
-  | 'WORKER_CRASHED';
+  | 'WORKER_CRASHED'
+  | 'CONTEXT_FULL';
 
 export class SteerlabError extends Error {
   readonly code: ErrorCode;

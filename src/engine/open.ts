@@ -19,6 +19,8 @@ export interface GraphMeta {
   kvHeads: number;
   headDim: number;
   vocab: number;
+  /** The most positions the model holds (its rotary tables); a forward past it is refused in one line. */
+  maxPositions?: number;
 }
 
 export interface OpenOptions {

@@ -39,6 +39,8 @@ export interface ModelInfo {
   device: Device;
   /** Set when the preferred device failed and we fell back; says why. */
   fallbackReason?: string;
+  /** The most positions the model holds (context length); absent when the source does not say. */
+  maxPositions?: number;
 }
 
 /**
@@ -164,6 +166,10 @@ export class ModelSession {
     const { layers, kvHeads, headDim, hidden, vocab } = this.info;
     const S = ids.length;
     if (S === 0) throw new SteerlabError('BAD_ARGUMENT', 'forward needs at least one token');
+    const max = this.info.maxPositions;
+    if (max && cache.length + S > max) {
+      throw new SteerlabError('CONTEXT_FULL', `the context would hold ${cache.length + S} tokens; ${this.info.modelId} holds at most ${max} (its context length)`);
+    }
     for (const id of ids) {
       if (!Number.isInteger(id) || id < 0 || id >= vocab) throw new SteerlabError('BAD_ARGUMENT', `token id ${id} is outside the vocabulary (0..${vocab - 1})`);
     }

@@ -22,7 +22,7 @@ import { ggufConfig, ggufTailWeights } from '../engine/sources/convert.js';
 import { tailFromWeights, type TailWeights } from '../engine/tail/weights.js';
 
 /** Bump when the converter's output changes, so old conversions are not reused. */
-const CONVERTER_VERSION = 6;
+const CONVERTER_VERSION = 7; // 7: the manifest records maxPositions
 
 interface Manifest {
   version: number;
@@ -69,7 +69,7 @@ export async function openGgufCached(path: string, modelId: string, opts: { accu
     const { tokenizerJson, tokenizerConfig } = ggufToHfTokenizer(file);
     const manifest: Manifest = {
       version: CONVERTER_VERSION,
-      meta: { modelId, hash, architecture: cfg.architecture, heads: cfg.heads, kvHeads: cfg.kvHeads, headDim: cfg.headDim, vocab: cfg.vocab },
+      meta: { modelId, hash, architecture: cfg.architecture, heads: cfg.heads, kvHeads: cfg.kvHeads, headDim: cfg.headDim, vocab: cfg.vocab, maxPositions: cfg.maxPositions },
       anchors,
       tokenizerJson,
       tokenizerConfig: tokenizerConfig as Record<string, unknown>,

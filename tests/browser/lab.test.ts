@@ -236,6 +236,14 @@ describe('the lab over a session', () => {
     await page.locator('input[name=library-import]').setInputFiles({ name: 'v.gguf', mimeType: 'application/octet-stream', buffer: Buffer.from('GGUFjunk') });
     await expect.poll(() => page.locator('.library-problem').count(), SLOW).toBe(1);
     expect((await page.locator('.library-problem').innerText()).split('\n')).toHaveLength(1);
+    // a corrupt GGUF as the model: one line, and the default model loads again after it
+    await page.locator('section.model input[type=file]').setInputFiles({ name: 'broken.gguf', mimeType: 'application/octet-stream', buffer: Buffer.from('not a gguf at all') });
+    await page.locator('.model[data-status="failed"]').waitFor({ timeout: 60_000 });
+    const line = await page.locator('.load-error').innerText();
+    expect(line).toMatch(/^GGUF_BAD_MAGIC: /);
+    expect(line.split('\n')).toHaveLength(1);
+    await page.getByRole('button', { name: 'Load default model' }).click();
+    await page.locator('.model[data-status="ready"]').waitFor({ timeout: 60_000 });
   }, 120_000);
 
   it('a run list survives a reload', async () => {

@@ -30,9 +30,10 @@ export interface TinyGguf {
   bytes: Uint8Array;
 }
 
-export function tinyGguf(seed = 3): TinyGguf {
+/** `maxPositions`: the context length the GGUF states (a small one tests the context limit). */
+export function tinyGguf(seed = 3, maxPositions = 8192): TinyGguf {
   const tokens = [...byteTokens(), ...SPECIALS];
-  const cfg = tinyConfig({ vocab: tokens.length, maxPositions: 8192 });
+  const cfg = tinyConfig({ vocab: tokens.length, maxPositions });
   const weights = tinyWeights(cfg, seed);
   const types = Int32Array.from(tokens, (_, i) => (i < 256 ? GgufTokenType.NORMAL : GgufTokenType.CONTROL));
   const bytes = writeTinyGguf(cfg, weights, {

@@ -79,6 +79,7 @@ export async function openFolder(runtime: Runtime, src: FileSource, modelId: str
       kvHeads: Number(config.num_key_value_heads ?? heads),
       headDim: Number(config.head_dim ?? hidden / heads),
       vocab: n('vocab_size'),
+      ...(num(config.max_position_embeddings) ? { maxPositions: num(config.max_position_embeddings) } : {}),
     },
     tokenizer,
     {

@@ -78,7 +78,7 @@ export async function openGguf(runtime: Runtime, bytes: Uint8Array, modelId: str
   const t3 = performance.now();
   phase('convert', true);
   phase('session', false);
-  const meta = { modelId, hash, architecture: cfg.architecture, heads: cfg.heads, kvHeads: cfg.kvHeads, headDim: cfg.headDim, vocab: cfg.vocab };
+  const meta = { modelId, hash, architecture: cfg.architecture, heads: cfg.heads, kvHeads: cfg.kvHeads, headDim: cfg.headDim, vocab: cfg.vocab, maxPositions: cfg.maxPositions };
   const tail = { weights: tailFromWeights(cfg, weights) };
   const session = await openGraph(runtime, graph, meta, tokenizer, { device: opts.device, externalData: [{ path: EXTERNAL_DATA_NAME, data }], tail });
   phase('session', true);
