@@ -183,6 +183,16 @@ export class ControlVector implements ControlVectorData {
     });
   }
 
+  /** Its plain data (no class instance, no reactive proxy), for structured clone across a worker or into IndexedDB. */
+  toData(): ControlVectorData {
+    return {
+      id: this.id,
+      hidden: this.hidden,
+      directions: this.directions.map((d) => ({ layer: d.layer, vector: d.vector, ...(d.residNorm !== undefined ? { residNorm: d.residNorm } : {}) })),
+      meta: JSON.parse(JSON.stringify(this.meta)) as ControlVectorData['meta'],
+    };
+  }
+
   toFile(): VectorFile {
     const clean = <T extends object>(o: T): T => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
     return clean({

@@ -5,7 +5,7 @@
  */
 import { SteerlabError } from '../errors.js';
 import type { Positions } from '../engine/hook-points.js';
-import { ControlVector, type ControlVectorData } from '../steering/control-vector.js';
+import { ControlVector } from '../steering/control-vector.js';
 import { Rng } from '../util/rng.js';
 import type { SteeringWire } from '../workers/api.js';
 
@@ -57,17 +57,7 @@ export function randomVector(hidden: number, seed: number, layer: number): Contr
   return ControlVector.single(layer, randomUnitVector(hidden, seed), { id: `random-seed-${seed}` });
 }
 
-/** A ControlVector's plain data (no class instance, no reactive proxy), for structured clone. */
-export function vectorData(v: ControlVector): ControlVectorData {
-  return {
-    id: v.id,
-    hidden: v.hidden,
-    directions: v.directions.map((d) => ({ layer: d.layer, vector: d.vector, ...(d.residNorm !== undefined ? { residNorm: d.residNorm } : {}) })),
-    meta: JSON.parse(JSON.stringify(v.meta)) as ControlVectorData['meta'],
-  };
-}
-
 /** The steering as the worker takes it, for generation and episodes alike. */
 export function steeringWire(v: ControlVector, beta: number, positions: Positions): SteeringWire {
-  return { vector: vectorData(v), beta, positions };
+  return { vector: v.toData(), beta, positions };
 }

@@ -11,7 +11,7 @@ import { SteerlabError } from '../errors.js';
 import type { ModelSession } from '../engine/session.js';
 import { getScenario, loadScenario } from '../envs/scenario.js';
 import type { EastRun } from '../steering/east.js';
-import { ControlVector, type ControlVectorData } from '../steering/control-vector.js';
+import { ControlVector } from '../steering/control-vector.js';
 import type { EastRequest, EastResult } from './api.js';
 
 export const NORM_PROMPT = 'You are playing a game. Choose one of the options and answer with its name.';
@@ -37,10 +37,6 @@ export async function residualNorms(session: ModelSession): Promise<number[]> {
   } finally {
     cache.dispose();
   }
-}
-
-function plain(v: ControlVector): ControlVectorData {
-  return { id: v.id, hidden: v.hidden, directions: v.directions.map((d) => ({ layer: d.layer, vector: d.vector, ...(d.residNorm !== undefined ? { residNorm: d.residNorm } : {}) })), meta: JSON.parse(JSON.stringify(v.meta)) };
 }
 
 export async function eastFromRuns(session: ModelSession, req: EastRequest, pause: () => Promise<void>): Promise<EastResult> {
@@ -72,5 +68,5 @@ export async function eastFromRuns(session: ModelSession, req: EastRequest, paus
   const meta = { model: { id: session.info.modelId, hash: session.info.hash }, options: { runs: req.runs.length } };
   const vector = ControlVector.fromRuns(runs, 'east', { ...meta, id: `east@${req.layer}` });
   const shuffled = ControlVector.fromRuns(runs, 'shuffled', { ...meta, id: `shuffled@${req.layer}` });
-  return { vector: plain(vector), shuffled: plain(shuffled), steps };
+  return { vector: vector.toData(), shuffled: shuffled.toData(), steps };
 }

@@ -1,6 +1,5 @@
 /** The vector library in IndexedDB: vectors imported from files or computed in the page, renamed and deleted by the user. */
 import { ControlVector } from '../../steering/control-vector.js';
-import { vectorData } from '../vectors.js';
 import type { LabDb, StoredVector } from './db.js';
 
 export class VectorStore {
@@ -8,7 +7,7 @@ export class VectorStore {
 
   /** Stores a vector under a fresh id (a name is kept as given; two vectors may share one). */
   async add(v: ControlVector, name: string, origin: StoredVector['origin'], note?: string, now = Date.now()): Promise<StoredVector> {
-    const row: StoredVector = { id: `vec-${now.toString(36)}-${Math.random().toString(36).slice(2, 8)}`, name, createdAt: now, origin, data: vectorData(v), ...(note ? { note } : {}) };
+    const row: StoredVector = { id: `vec-${now.toString(36)}-${Math.random().toString(36).slice(2, 8)}`, name, createdAt: now, origin, data: v.toData(), ...(note ? { note } : {}) };
     await this.db.put('vectors', row);
     return row;
   }
