@@ -12,9 +12,8 @@
  * WebGPU: a real adapter is used when chromium offers one without switches; otherwise the bench
  * says 'no adapter' and, separately, measures SwiftShader (a software adapter, recorded as such).
  */
+import { startLabServer, type LabServer } from '../node/dev-server.js';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ModelSession } from '../engine/session.js';
@@ -67,32 +66,10 @@ export interface BrowserBench {
   goalBrowserOverNode: number | null;
 }
 
-interface Server {
-  url: string;
-  close(): Promise<void>;
-}
-
-async function startServer(modelFile: string, cacheDir: string): Promise<Server> {
+/** The dev server serving `modelFile` as the page's default model, with its own dependency cache. */
+async function startServer(modelFile: string, cacheDir: string): Promise<LabServer> {
   process.env.STEERLAB_MODEL_GGUF = modelFile;
-  const { createServer } = await import('vite');
-  const server = http.createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  // Its own dependency cache: a test run's dev server rewriting node_modules/.vite meanwhile
-  // would otherwise make this one re-optimise and reload the page mid-measurement.
-  const vite = await createServer({ configFile: 'vite.config.ts', logLevel: 'warn', cacheDir, server: { middlewareMode: true, hmr: { server }, watch: null } });
-  server.on('request', vite.middlewares);
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    async close() {
-      await vite.close();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+  return startLabServer({ cacheDir });
 }
 
 type Browser = import('playwright-core').Browser;
@@ -242,7 +219,7 @@ export async function benchBrowser(session: ModelSession, modelPath: string, log
   const { chromium } = await import('playwright-core');
   const dir = mkdtempSync(join(tmpdir(), 'steerlab-browserbench-'));
   const modelBefore = process.env.STEERLAB_MODEL_GGUF;
-  let server: Server | null = null;
+  let server: LabServer | null = null;
   let browser: Browser | null = null;
   try {
     server = await startServer(modelPath, join(dir, 'vite'));

@@ -9,11 +9,9 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tinyGguf } from './tiny-gguf.js';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll } from 'vitest';
-import { createServer, type ViteDevServer } from 'vite';
+import { startLabServer, type LabServer } from '../../src/node/dev-server.js';
 import { requirement } from '../helpers/requirement.js';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
@@ -30,34 +28,11 @@ const QUIET = ['--headless=new', '--no-sandbox', '--disable-background-networkin
 /** WebGPU on SwiftShader (a software adapter): slow, but the same code path as a real GPU. */
 const WEBGPU = ['--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader'];
 
-export interface LabServer {
-  url: string;
-  close(): Promise<void>;
-}
+export type { LabServer };
 
-export async function startServer(): Promise<LabServer> {
-  const server = http.createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  // The HMR socket rides on the same server, so the page's Vite client connects without errors;
-  // no file watcher, so edits made while the tests run never reload a page mid-test.
-  const vite: ViteDevServer = await createServer({
-    configFile: 'vite.config.ts',
-    logLevel: 'warn',
-    server: { middlewareMode: true, hmr: { server }, watch: null },
-  });
-  server.on('request', vite.middlewares);
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    async close() {
-      await vite.close();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+/** The project's dev server (src/node/dev-server.ts). */
+export function startServer(): Promise<LabServer> {
+  return startLabServer();
 }
 
 /** `webgpu: false` starts chromium without the WebGPU switches: it then offers no adapter. */
