@@ -164,7 +164,9 @@ describe('the Agent panel state', () => {
     expect(group).toMatch(/^cmp-/);
     expect(agent.compareA?.label).toBe('A: random');
     expect(agent.compareA?.steps).toHaveLength(6);
-    await runs.showGroup(group!);
+    // the pair is in the run list, side A the older: tick both and compare them there
+    for (const r of runs.list.filter((x) => x.compare?.group === group)) runs.toggle(r.id);
+    await runs.compareSelected();
     const [a, b] = runs.pair!;
     expect([a.run.compare?.side, b.run.compare?.side]).toEqual(['A', 'B']);
     expect(a.run.setup.policy).toBe('random');

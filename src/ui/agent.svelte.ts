@@ -73,8 +73,6 @@ export class AgentState {
   compareAgainst = $state<'unsteered' | PolicyName>('unsteered');
   /** The finished side A of the comparison running now (B is the live run). */
   compareA = $state.raw<{ label: string; steps: StepRecord[]; summary: SummaryRecord | null } | null>(null);
-  /** The comparison's group id, once both sides ran (the run list shows it as a pair). */
-  compareGroup = $state<string | null>(null);
   compareLabelB = $state<string | null>(null);
   /** Where the queue or comparison is: "seed 3 of 5" / "A: unsteered". */
   batch = $state<string | null>(null);
@@ -264,7 +262,6 @@ export class AgentState {
     this.stopAll = false;
     this.compareA = null;
     this.compareLabelB = null;
-    this.compareGroup = null;
     this.batch = labelA;
     const a = await this.runOne(against === 'unsteered' ? { steering: null, compare: { group, side: 'A' }, name: labelA } : { policy: against, compare: { group, side: 'A' }, name: labelA });
     if (a !== 'done' || this.stopAll) {
@@ -277,8 +274,7 @@ export class AgentState {
     this.batch = labelB;
     const b = await this.runOne({ compare: { group, side: 'B' }, name: labelB });
     this.batch = null;
-    this.compareGroup = b === 'done' || b === 'stopped' ? group : null;
-    return this.compareGroup;
+    return b === 'done' || b === 'stopped' ? group : null;
   }
 
   /** Fork: the stored run's setup from its start to step `at`, then held, so new settings apply from step `at` on (Resume or Step). */

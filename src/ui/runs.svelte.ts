@@ -142,16 +142,6 @@ export class RunsState implements RunRecorder {
     });
   }
 
-  /** Shows a comparison the Agent panel just ran (its group's two runs). */
-  async showGroup(group: string): Promise<void> {
-    await this.refresh();
-    const ids = this.list.filter((r) => r.compare?.group === group).sort((a, b) => (a.compare!.side < b.compare!.side ? -1 : 1));
-    if (ids.length !== 2) return;
-    await this.guard(async () => {
-      this.pair = [await this.load(ids[0]!.id), await this.load(ids[1]!.id)];
-    });
-  }
-
   async rename(runId: string, name: string): Promise<void> {
     await this.guard(async () => {
       await this.store?.rename(runId, name);
