@@ -547,16 +547,22 @@ function quantizeQ2KBlock(x: Float32Array, out: Uint8Array, o: number): void {
   putScale(out, o + 82, dminBits);
 }
 
-function quantizeQ3KBlock(x: Float32Array, out: Uint8Array, o: number): void {
-  // Sixteen 16-weight sub-blocks: w = d*sc[s]*q, sc in -32..31, q in -4..3; we use 0..31 and -3..3.
+/** Per 16-weight sub-block of a 256-weight super-block: the step max|x|/qmax it wants, and the largest of them. */
+function subBlockSteps(x: Float32Array, qmax: number): { want: Float64Array; maxWant: number } {
   const want = new Float64Array(16);
   let maxWant = 0;
   for (let s = 0; s < 16; s++) {
     let amax = 0;
     for (let l = 0; l < 16; l++) amax = Math.max(amax, Math.abs(x[s * 16 + l]!));
-    want[s] = amax / 3;
+    want[s] = amax / qmax;
     maxWant = Math.max(maxWant, want[s]!);
   }
+  return { want, maxWant };
+}
+
+function quantizeQ3KBlock(x: Float32Array, out: Uint8Array, o: number): void {
+  // Sixteen 16-weight sub-blocks: w = d*sc[s]*q, sc in -32..31, q in -4..3; we use 0..31 and -3..3.
+  const { want, maxWant } = subBlockSteps(x, 3);
   const dBits = f16Ceil(maxWant / 31), d = f16BitsToF32(dBits);
   for (let s = 0; s < 16; s++) {
     const isc = d > 0 ? Math.min(31, Math.ceil(want[s]! / d - 1e-9)) : 0;
@@ -578,14 +584,7 @@ function quantizeQ3KBlock(x: Float32Array, out: Uint8Array, o: number): void {
 
 function quantizeQ6KBlock(x: Float32Array, out: Uint8Array, o: number): void {
   // Sixteen 16-weight sub-blocks: w = d*sc[s]*(q-32), q-32 in -32..31; we use the symmetric -31..31.
-  const want = new Float64Array(16);
-  let maxWant = 0;
-  for (let s = 0; s < 16; s++) {
-    let amax = 0;
-    for (let l = 0; l < 16; l++) amax = Math.max(amax, Math.abs(x[s * 16 + l]!));
-    want[s] = amax / 31;
-    maxWant = Math.max(maxWant, want[s]!);
-  }
+  const { want, maxWant } = subBlockSteps(x, 31);
   const dBits = f16Ceil(maxWant / 127), d = f16BitsToF32(dBits);
   const L = new Uint8Array(256);
   for (let s = 0; s < 16; s++) {
