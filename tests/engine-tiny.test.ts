@@ -185,6 +185,32 @@ describe.each(CASES)('tiny $arch model, $style export, $dtype', ({ style, dtype,
     expect(() => c.fork()).toThrow(SteerlabError);
   });
 
+  it('genai graphs keep host rows; forks that write past a sibling never change its continuation', async () => {
+    const c = t.session.newCache();
+    expect(c.isHost).toBe(style === 'genai');
+    await t.session.forward(c, PROMPT);
+    const a = c.fork(), b = c.fork();
+    // a writes rows past c's length in place; b then writes the same rows and must copy first.
+    await t.session.forward(a, [9, 9, 9]);
+    const rb = await t.session.forward(b, [4]);
+    const ra = await t.session.forward(a, [7]);
+    // c continues after both, and an edit on a fork leaves the others' rows alone.
+    await t.session.writeValues(a, 1, 0, new Float32Array(t.cfg.kvHeads * t.cfg.headDim).fill(0.5));
+    const rc = await t.session.forward(c, [4]);
+    const fresh = async (ids: number[]) => {
+      const f = t.session.newCache();
+      const r = await t.session.forward(f, ids);
+      f.dispose();
+      return r.logits;
+    };
+    // Cached and one-shot forwards sum in different orders: agree to the suite's tolerance.
+    const exact = dtype === 'fp16' ? 2e-2 : 1e-4;
+    expect(maxAbsDiff(rb.logits, await fresh([...PROMPT, 4]))).toBeLessThan(exact);
+    expect(maxAbsDiff(ra.logits, await fresh([...PROMPT, 9, 9, 9, 7]))).toBeLessThan(exact);
+    expect(maxAbsDiff(rc.logits, rb.logits)).toBe(0);
+    for (const x of [a, b, c]) x.dispose();
+  });
+
   it('rejects a steering vector of the wrong size with a typed error', async () => {
     const c = t.session.newCache();
     await expect(t.session.forward(c, PROMPT, { add: [{ hook: residPost(0), vector: new Float32Array(t.cfg.hidden + 1) }] })).rejects.toMatchObject({ code: 'BAD_SHAPE' });

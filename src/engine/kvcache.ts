@@ -1,10 +1,22 @@
 /**
- * The caller-owned KV cache. Tensors are immutable once produced, so fork() shares them and a
- * reference count decides when a tensor is really disposed (GPU buffers must be released
- * explicitly). Writes are copy-on-write for the same reason.
+ * The caller-owned KV cache, in one of two storages:
+ *
+ *  - tensors: the graph's `present.*` outputs, immutable once produced (on WebGPU they stay in GPU
+ *    buffers). fork() shares them; a reference count decides when one is really disposed.
+ *  - host rows: one growable [kvHeads, capacity, headDim] array per layer and key/value, owned by
+ *    JS. The graph reads the whole array as its past (GroupQueryAttention attends only to the first
+ *    `length` rows) and returns only the new rows, which are written in place. Nothing O(context)
+ *    crosses the JS boundary per token (onnxruntime-node copies every output into a fresh buffer).
+ *
+ * Host rows are shared by forks. Every cache's valid rows are a prefix, so a cache may write rows
+ * [a, b) in place when no other cache sharing the array holds more than a rows; otherwise it first
+ * copies its own prefix into a new array (copy-on-write). Forking and truncating are O(1).
  */
 import type { Tensor } from 'onnxruntime-common';
 import { SteerlabError } from '../errors.js';
+
+/** Graph outputs `present_rows.{L}.key|value`: only the rows a forward added, [B, kvHeads, S, headDim]. */
+export const PRESENT_ROWS = 'present_rows';
 
 export class TensorPool {
   private readonly refs = new Map<Tensor, number>();
@@ -20,22 +32,81 @@ export class TensorPool {
     this.refs.delete(t);
     t.dispose();
   }
-  /** Live tensors, for leak tests. */
+  /** Live host row sets (see HostRows). */
+  hostSets = 0;
+  /** Live KV storage (tensors plus host row sets), for leak tests. */
   get size(): number {
-    return this.refs.size;
+    return this.refs.size + this.hostSets;
   }
+}
+
+/** Shape of host rows: fp16 graphs keep raw half bits. */
+export interface HostLayout {
+  kvHeads: number;
+  headDim: number;
+  half: boolean;
+}
+
+type Rows = Float32Array | Uint16Array;
+
+/** The arrays several forks share. */
+class HostRows {
+  readonly users = new Set<KVCache>();
+  constructor(readonly layout: HostLayout, readonly capacity: number, readonly data: [Rows, Rows][]) {}
+
+  static alloc(layout: HostLayout, layers: number, capacity: number): HostRows {
+    const n = layout.kvHeads * capacity * layout.headDim;
+    const make = () => (layout.half ? new Uint16Array(n) : new Float32Array(n));
+    return new HostRows(layout, capacity, Array.from({ length: layers }, () => [make(), make()] as [Rows, Rows]));
+  }
+
+  get layers(): number {
+    return this.data.length;
+  }
+
+  /** Longest prefix another user holds. */
+  othersHold(me: KVCache): number {
+    let m = 0;
+    for (const u of this.users) if (u !== me) m = Math.max(m, u.length);
+    return m;
+  }
+
+  /** A new array of `capacity` rows holding the first `rows` rows of this one. */
+  copyPrefix(rows: number, capacity: number): HostRows {
+    const { kvHeads, headDim } = this.layout;
+    const out = HostRows.alloc(this.layout, this.layers, capacity);
+    for (let l = 0; l < this.data.length; l++) {
+      for (const w of [0, 1] as const) {
+        const src = this.data[l]![w], dst = out.data[l]![w];
+        for (let h = 0; h < kvHeads; h++) dst.set(src.subarray(h * this.capacity * headDim, (h * this.capacity + rows) * headDim), h * capacity * headDim);
+      }
+    }
+    return out;
+  }
+}
+
+/** Capacity grows in steps so that appending token by token reallocates O(log n) times. */
+function grown(need: number, have: number): number {
+  return Math.max(need, Math.ceil(Math.max(have * 1.5, 256) / 64) * 64);
 }
 
 export class KVCache {
   private disposed = false;
   /** [layer][0 = key, 1 = value]; null until the first forward. */
   private tensors: [Tensor, Tensor][] | null = null;
+  private host: HostRows | null = null;
   length = 0;
 
-  constructor(private readonly pool: TensorPool, readonly layers: number) {}
+  constructor(private readonly pool: TensorPool, readonly layers: number, readonly hostLayout: HostLayout | null = null) {}
+
+  /** True when this cache keeps host rows (see above), false for present tensors. */
+  get isHost(): boolean {
+    return this.hostLayout !== null;
+  }
 
   get entries(): [Tensor, Tensor][] | null {
     this.check();
+    if (this.isHost) throw new SteerlabError('BAD_ARGUMENT', 'this cache keeps host rows, not tensors');
     return this.tensors;
   }
 
@@ -56,10 +127,64 @@ export class KVCache {
     this.tensors[layer]![which] = t;
   }
 
+  // ---------- host rows ----------
+  /** The whole array of one layer (the graph's past) and its capacity; null while empty. */
+  hostPast(layer: number, which: 0 | 1): { data: Rows; capacity: number } | null {
+    this.check();
+    if (!this.host || this.length === 0) return null;
+    return { data: this.host.data[layer]![which], capacity: this.host.capacity };
+  }
+
+  /** Read access to one layer's array: rows of head h start at h * capacity * headDim. */
+  hostRows(layer: number, which: 0 | 1): { data: Rows; capacity: number } {
+    this.check();
+    if (!this.host) throw new SteerlabError('BAD_ARGUMENT', 'cache is empty');
+    return { data: this.host.data[layer]![which], capacity: this.host.capacity };
+  }
+
+  /**
+   * Makes rows [from, upto) writable by this cache alone (copying its prefix first when another
+   * fork holds rows there or the capacity is short) and returns the arrays to write them into.
+   */
+  hostWritable(from: number, upto: number): { data: [Rows, Rows][]; capacity: number } {
+    this.check();
+    const layout = this.hostLayout;
+    if (!layout) throw new SteerlabError('BAD_ARGUMENT', 'this cache keeps tensors, not host rows');
+    const h = this.host;
+    if (!h || h.othersHold(this) > from || h.capacity < upto) {
+      const capacity = h && h.capacity >= upto ? h.capacity : grown(upto, h?.capacity ?? 0);
+      const next = h && this.length > 0 ? h.copyPrefix(this.length, capacity) : HostRows.alloc(layout, this.layers, capacity);
+      this.attach(next);
+    }
+    return { data: this.host!.data, capacity: this.host!.capacity };
+  }
+
+  /** Sets the number of valid rows (after a forward wrote them, or to truncate). */
+  setHostLength(n: number): void {
+    this.check();
+    this.length = n;
+  }
+
+  private attach(next: HostRows | null): void {
+    if (this.host === next) return;
+    if (this.host) {
+      this.host.users.delete(this);
+      if (this.host.users.size === 0) this.pool.hostSets--;
+    }
+    this.host = next;
+    if (next) {
+      if (next.users.size === 0) this.pool.hostSets++;
+      next.users.add(this);
+    }
+  }
+
   fork(): KVCache {
     this.check();
-    const c = new KVCache(this.pool, this.layers);
-    if (this.tensors) c.replace(this.tensors.map(([k, v]) => [k, v]), this.length);
+    const c = new KVCache(this.pool, this.layers, this.hostLayout);
+    if (this.isHost) {
+      c.attach(this.host);
+      c.length = this.length;
+    } else if (this.tensors) c.replace(this.tensors.map(([k, v]) => [k, v]), this.length);
     return c;
   }
 
@@ -67,6 +192,7 @@ export class KVCache {
     if (this.disposed) return;
     this.releaseAll();
     this.tensors = null;
+    this.attach(null);
     this.disposed = true;
   }
 

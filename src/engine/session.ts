@@ -6,7 +6,7 @@
  */
 import type { InferenceSession, Tensor } from 'onnxruntime-common';
 import { SteerlabError } from '../errors.js';
-import { KVCache, TensorPool } from './kvcache.js';
+import { KVCache, PRESENT_ROWS, TensorPool } from './kvcache.js';
 import { logProbAt, logSoftmax, sampleToken, tokenStats, topTokens } from './logits.js';
 import { f16ToF32Array, f32ToF16Array } from './onnx/graph.js';
 import { ActivationCache, packAdds, resolveHook, type HookAdd, type HookEdit, type HookRead, type Region } from './hook-points.js';
@@ -127,6 +127,7 @@ export class ModelSession {
   readonly pool = new TensorPool();
   private readonly zeroSteering: Tensor;
   private readonly floatIsHalf: boolean;
+  private readonly hostKV: boolean;
   private disposed = false;
 
   constructor(
@@ -139,6 +140,8 @@ export class ModelSession {
     const { Tensor } = runtime.ort;
     this.zeroSteering = new Tensor('float32', new Float32Array(info.layers * info.hidden), [info.layers, info.hidden]);
     this.floatIsHalf = info.dtype === 'fp16';
+    // Host rows where the graph returns new rows and the cache would live in host memory anyway.
+    this.hostKV = info.device !== 'webgpu' && session.outputNames.includes(`${PRESENT_ROWS}.0.key`);
     for (const name of ['steering', 'steering_mask', 'hidden_positions']) {
       if (!session.inputNames.includes(name)) throw new SteerlabError('BAD_GRAPH', `session graph lacks the '${name}' hook input`);
     }
@@ -156,7 +159,8 @@ export class ModelSession {
   }
 
   newCache(): KVCache {
-    return new KVCache(this.pool, this.info.layers);
+    const { kvHeads, headDim } = this.info;
+    return new KVCache(this.pool, this.info.layers, this.hostKV ? { kvHeads, headDim, half: this.floatIsHalf } : null);
   }
 
   /** Runs ids through the model, appending to cache; applies the request's hooks (see hook-points.ts). */
@@ -201,23 +205,52 @@ export class ModelSession {
       feeds.position_ids = new Tensor('int64', BigInt64Array.from({ length: S }, (_, i) => BigInt(past + i)), [1, S]);
     }
     if (inputs.includes('num_logits_to_keep')) feeds.num_logits_to_keep = new Tensor('int64', BigInt64Array.from([BigInt(keep)]), []);
-    const entries = cache.entries;
     const kvType = this.floatIsHalf ? 'float16' : 'float32';
+    const emptyPast = () => new Tensor(kvType as 'float32', (this.floatIsHalf ? new Uint16Array(0) : new Float32Array(0)) as Float32Array, [1, kvHeads, 0, headDim]);
+    if (cache.isHost) {
+      // The whole host array is the past; GroupQueryAttention reads only its first `past` rows.
+      const fetch = ['logits', 'resid_post'];
+      for (let l = 0; l < layers; l++) {
+        for (const [w, name] of [[0, 'key'], [1, 'value']] as const) {
+          const p = cache.hostPast(l, w);
+          feeds[`past_key_values.${l}.${name}`] = p ? new Tensor(kvType as 'float32', p.data as Float32Array, [1, kvHeads, p.capacity, headDim]) : emptyPast();
+          fetch.push(`${PRESENT_ROWS}.${l}.${name}`);
+        }
+      }
+      const out = await this.session.run(feeds, fetch);
+      const { data, capacity } = cache.hostWritable(past, total);
+      for (let l = 0; l < layers; l++) {
+        for (const [w, name] of [[0, 'key'], [1, 'value']] as const) {
+          const t = out[`${PRESENT_ROWS}.${l}.${name}`]!;
+          const rows = this.hostRowsOf(await t.getData());
+          const dst = data[l]![w];
+          for (let h = 0; h < kvHeads; h++) dst.set(rows.subarray(h * S * headDim, (h + 1) * S * headDim), (h * capacity + past) * headDim);
+          t.dispose();
+        }
+      }
+      cache.setHostLength(total);
+      return this.forwardResult(out, cache, keep, hp, resolved, readHooks);
+    }
+    const entries = cache.entries;
     for (let l = 0; l < layers; l++) {
       if (entries) {
         feeds[`past_key_values.${l}.key`] = entries[l]![0];
         feeds[`past_key_values.${l}.value`] = entries[l]![1];
       } else {
-        const empty = this.floatIsHalf ? new Uint16Array(0) : new Float32Array(0);
-        feeds[`past_key_values.${l}.key`] = new Tensor(kvType as 'float32', empty as Float32Array, [1, kvHeads, 0, headDim]);
-        feeds[`past_key_values.${l}.value`] = new Tensor(kvType as 'float32', empty as Float32Array, [1, kvHeads, 0, headDim]);
+        feeds[`past_key_values.${l}.key`] = emptyPast();
+        feeds[`past_key_values.${l}.value`] = emptyPast();
       }
     }
     const out = await this.session.run(feeds);
     const next: [Tensor, Tensor][] = [];
     for (let l = 0; l < layers; l++) next.push([out[`present.${l}.key`]!, out[`present.${l}.value`]!]);
     cache.replace(next, total);
+    return this.forwardResult(out, cache, keep, hp, resolved, readHooks);
+  }
 
+  /** Logits and hook reads from a forward's outputs. */
+  private async forwardResult(out: Record<string, Tensor>, cache: KVCache, keep: number, hp: number[], resolved: ReturnType<typeof resolveHook>[], readHooks: readonly string[]): Promise<ForwardResult> {
+    const { layers, hidden, vocab } = this.info;
     const logitsT = out.logits!;
     const raw = await logitsT.getData();
     let logits = this.floatIsHalf ? halfToF32(raw as ArrayLike<number>) : (raw as Float32Array);
@@ -336,8 +369,27 @@ export class ModelSession {
     }
   }
 
+  /** Host rows keep raw half bits; onnxruntime-web may return a Float16Array of numbers instead. */
+  private hostRowsOf(raw: unknown): Float32Array | Uint16Array {
+    if (!this.floatIsHalf) return raw as Float32Array;
+    return raw instanceof Uint16Array ? raw : f32ToF16Array(Float32Array.from(raw as ArrayLike<number>));
+  }
+
   // ---------- value cache ----------
   private async layerData(cache: KVCache, layer: number, which: 0 | 1): Promise<Float32Array> {
+    if (layer < 0 || layer >= this.info.layers) throw new SteerlabError('BAD_ARGUMENT', `layer ${layer} is outside 0..${this.info.layers - 1}`);
+    if (cache.isHost) {
+      if (cache.length === 0) throw new SteerlabError('BAD_ARGUMENT', 'cache is empty');
+      const { data, capacity } = cache.hostRows(layer, which);
+      const { kvHeads, headDim } = this.info;
+      const T = cache.length;
+      const out = new Float32Array(kvHeads * T * headDim);
+      for (let h = 0; h < kvHeads; h++) {
+        const src = data.subarray(h * capacity * headDim, (h * capacity + T) * headDim);
+        out.set(this.floatIsHalf ? f16ToF32Array(src as Uint16Array) : src, h * T * headDim);
+      }
+      return out;
+    }
     const entries = cache.entries;
     if (!entries) throw new SteerlabError('BAD_ARGUMENT', 'cache is empty');
     if (layer < 0 || layer >= this.info.layers) throw new SteerlabError('BAD_ARGUMENT', `layer ${layer} is outside 0..${this.info.layers - 1}`);
@@ -384,6 +436,14 @@ export class ModelSession {
     if (data.length % (kvHeads * headDim) !== 0) throw new SteerlabError('BAD_SHAPE', `value data of ${data.length} is not a multiple of kvHeads*headDim = ${kvHeads * headDim}`);
     const n = data.length / (kvHeads * headDim);
     this.checkSpan(cache, start, start + n);
+    if (cache.isHost) {
+      if (layer < 0 || layer >= this.info.layers) throw new SteerlabError('BAD_ARGUMENT', `layer ${layer} is outside 0..${this.info.layers - 1}`);
+      const { data: arrays, capacity } = cache.hostWritable(start, start + n);
+      const dst = arrays[layer]![1];
+      const src = this.floatIsHalf ? f32ToF16Array(data) : data;
+      for (let h = 0; h < kvHeads; h++) dst.set(src.subarray(h * n * headDim, (h + 1) * n * headDim), (h * capacity + start) * headDim);
+      return;
+    }
     const all = await this.layerData(cache, layer, 1);
     const T = cache.length;
     for (let h = 0; h < kvHeads; h++) all.set(data.subarray(h * n * headDim, (h + 1) * n * headDim), (h * T + start) * headDim);
@@ -398,6 +458,7 @@ export class ModelSession {
   async truncate(cache: KVCache, n: number): Promise<void> {
     if (n < 0 || n > cache.length) throw new SteerlabError('BAD_ARGUMENT', `cannot truncate a cache of ${cache.length} to ${n}`);
     if (n === cache.length) return;
+    if (cache.isHost) return cache.setHostLength(n);
     const { kvHeads, headDim, layers } = this.info;
     const { Tensor } = this.runtime.ort;
     const T = cache.length;

@@ -15,6 +15,7 @@
  */
 import { isLocalLayer, layerRopeScale, layerRopeTheta, type DecoderConfig, type DecoderWeights, type Matrix } from '../model/types.js';
 import { GraphBuilder, f32ToF16Array } from './graph.js';
+import { PRESENT_ROWS } from '../kvcache.js';
 import { DT } from './proto.js';
 
 export type GraphStyle = 'optimum' | 'genai';
@@ -374,6 +375,15 @@ function decoderBuilder(cfg: DecoderConfig, w: DecoderWeights, opts: DecoderGrap
       }
       return tables.get(key)!;
     };
+    // The new rows of each present cache, [B, nKV, S, D] at [total - S, total): a caller that keeps
+    // its cache on the host fetches only these (see kvcache.ts) and feeds its whole array as past.
+    const total64 = g.op('Gather', [g.op('Shape', [attnMask]), g.constI64([1])], { axis: 0 }, '/model/kv_rows/total');
+    const rowsStart = g.op('Sub', [total64, g.op('Gather', [g.op('Shape', [inputIds]), g.constI64([1])], { axis: 0 })], undefined, '/model/kv_rows/start');
+    const seqAxis = g.constI64([2]);
+    const newRows = (L: number, which: 'key' | 'value') => {
+      g.node('Slice', [`present.${L}.${which}`, rowsStart, total64, seqAxis], { name: `/model/layers.${L}/attn/${which}_rows`, outputs: [`${PRESENT_ROWS}.${L}.${which}`] });
+      g.output(`${PRESENT_ROWS}.${L}.${which}`, FT, ['batch_size', nKV, 'sequence_length', D]);
+    };
     const epsAttr = { epsilon: { float: cfg.rmsEps } };
     const attnScale = cfg.attnScale ?? 1 / Math.sqrt(D);
 
@@ -418,6 +428,8 @@ function decoderBuilder(cfg: DecoderConfig, w: DecoderWeights, opts: DecoderGrap
       );
       g.output(`present.${L}.key`, FT, ['batch_size', nKV, 'total_sequence_length', D]);
       g.output(`present.${L}.value`, FT, ['batch_size', nKV, 'total_sequence_length', D]);
+      newRows(L, 'key');
+      newRows(L, 'value');
       let attnOut = linear(attn!, lw.o, `${p}/o_proj`);
       // Gemma's sandwich: the attention output is normed before the residual add (post_attention_norm),
       // the MLP input by pre_feedforward_layernorm and the MLP output by post_feedforward_layernorm.
