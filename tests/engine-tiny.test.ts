@@ -211,6 +211,30 @@ describe.each(CASES)('tiny $arch model, $style export, $dtype', ({ style, dtype,
     for (const x of [a, b, c]) x.dispose();
   });
 
+  it('a long forward in chunks gives the logits, reads and cache of one forward', async () => {
+    const ids = [...PROMPT, ...PROMPT.map((x) => (x * 3) % t.cfg.vocab), 4, 4];
+    const v = Float32Array.from({ length: t.cfg.hidden }, (_, i) => Math.cos(i) * 0.3);
+    const req = { add: [{ hook: residPost(1), vector: v, scale: 2, positions: 'all' as const }], logitsFor: 5, read: { hooks: [residPost(0), residPost(2), 'blocks.1.attn.hook_v'], at: [12, 1, 6] } };
+    const run = async (chunk: number) => {
+      t.session.prefillChunk = chunk;
+      const c = t.session.newCache();
+      try {
+        const r = await t.session.forward(c, ids, req);
+        const next = await t.session.forward(c, [3]);
+        return { r, next, length: c.length };
+      } finally {
+        t.session.prefillChunk = 512;
+        c.dispose();
+      }
+    };
+    const whole = await run(512), chunked = await run(4);
+    expect(chunked.length).toBe(ids.length + 1);
+    const tolC = dtype === 'fp16' ? 2e-2 : 1e-4;
+    expect(maxAbsDiff(chunked.r.logits, whole.r.logits)).toBeLessThan(tolC);
+    for (const h of req.read.hooks) expect(maxAbsDiff(chunked.r.acts.get(h), whole.r.acts.get(h))).toBeLessThan(tolC);
+    expect(maxAbsDiff(chunked.next.logits, whole.next.logits)).toBeLessThan(tolC);
+  });
+
   it('rejects a steering vector of the wrong size with a typed error', async () => {
     const c = t.session.newCache();
     await expect(t.session.forward(c, PROMPT, { add: [{ hook: residPost(0), vector: new Float32Array(t.cfg.hidden + 1) }] })).rejects.toMatchObject({ code: 'BAD_SHAPE' });

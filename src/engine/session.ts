@@ -123,8 +123,14 @@ export interface GenerateResult {
   stoppedBy: 'stop' | 'length';
 }
 
+/** Prompt positions per forward on host-row caches (see forwardChunked). */
+export const PREFILL_CHUNK = 512;
+const PREFILL_HEADROOM = 256;
+
 export class ModelSession {
   readonly pool = new TensorPool();
+  /** Longest forward run in one piece on host-row caches; longer ones run in chunks (forwardChunked). */
+  prefillChunk = PREFILL_CHUNK;
   private readonly zeroSteering: Tensor;
   private readonly floatIsHalf: boolean;
   private readonly hostKV: boolean;
@@ -177,6 +183,7 @@ export class ModelSession {
     for (const id of ids) {
       if (!Number.isInteger(id) || id < 0 || id >= vocab) throw new SteerlabError('BAD_ARGUMENT', `token id ${id} is outside the vocabulary (0..${vocab - 1})`);
     }
+    if (cache.isHost && S > this.prefillChunk) return this.forwardChunked(cache, ids, req);
     const region = req.region ?? 'prompt';
     const steerData = packAdds(req.add, region, layers, hidden);
     const readHooks = req.read?.hooks ?? [];
@@ -246,6 +253,68 @@ export class ModelSession {
     for (let l = 0; l < layers; l++) next.push([out[`present.${l}.key`]!, out[`present.${l}.value`]!]);
     cache.replace(next, total);
     return this.forwardResult(out, cache, keep, hp, resolved, readHooks);
+  }
+
+  /**
+   * A long forward as consecutive chunks over the same cache: the same result (each position
+   * attends to the same keys), but attention scores and activations are held for one chunk at a
+   * time, so a prompt's peak memory no longer grows with its length squared.
+   */
+  private async forwardChunked(cache: KVCache, ids: number[], req: ForwardRequest): Promise<ForwardResult> {
+    const S = ids.length;
+    const keep = Math.min(S, Math.max(1, req.logitsFor ?? 1));
+    const readHooks = req.read?.hooks ?? [];
+    const resolved = readHooks.map((h) => resolveHook(h, 'read', this.info.layers));
+    const needResid = resolved.some((h) => h.kind !== 'v');
+    const hp = needResid ? (req.read?.at ?? [S - 1]) : [];
+    for (const p of hp) if (!Number.isInteger(p) || p < 0 || p >= S) throw new SteerlabError('BAD_ARGUMENT', `read position ${p} is outside this chunk (0..${S - 1})`);
+    const start = cache.length;
+    // One allocation for the whole prompt and the first tokens after it (growing later would hold
+    // the old and the new arrays at once).
+    cache.hostWritable(start, start + S + PREFILL_HEADROOM);
+    const residHooks = readHooks.filter((_, i) => resolved[i]!.kind !== 'v');
+    const logits: Float32Array[] = [];
+    const parts: { at: number[]; acts: ActivationCache }[] = [];
+    try {
+      for (let a = 0; a < S; a += this.prefillChunk) {
+        const b = Math.min(S, a + this.prefillChunk);
+        const at = hp.filter((p) => p >= a && p < b).map((p) => p - a);
+        const wantLogits = b > S - keep;
+        const r = await this.forward(cache, ids.slice(a, b), {
+          region: req.region,
+          add: req.add,
+          edit: a === 0 ? req.edit : null,
+          read: at.length ? { hooks: residHooks, at } : null,
+          logitsFor: wantLogits ? b - Math.max(a, S - keep) : 1,
+        });
+        if (wantLogits) logits.push(r.logits);
+        if (at.length) parts.push({ at: at.map((p) => p + a), acts: r.acts });
+      }
+    } catch (e) {
+      await this.truncate(cache, start);
+      throw e;
+    }
+    const { layers, hidden } = this.info;
+    // Residual reads in the order asked: [hook row][read index][hidden], as one forward returns them.
+    const rows = residHooks.length ? Math.max(...residHooks.map((h) => resolveHook(h, 'read', layers).row)) + 1 : 0;
+    const resid = new Float32Array(rows ? (rows * hp.length * hidden) : 0);
+    hp.forEach((p, i) => {
+      const part = parts.find((q) => q.at.includes(p))!;
+      const j = part.at.indexOf(p);
+      for (const h of residHooks) {
+        const { row } = resolveHook(h, 'read', layers);
+        resid.set(part.acts.row(h, j), (row * hp.length + i) * hidden);
+      }
+    });
+    const values = new Map<string, Float32Array>();
+    for (const h of resolved) if (h.kind === 'v') values.set(h.name, await this.readValues(cache, h.layer, 0, cache.length));
+    const all = new Float32Array(keep * this.info.vocab);
+    let o = 0;
+    for (const l of logits) {
+      all.set(l, o);
+      o += l.length;
+    }
+    return { logits: all, acts: new ActivationCache(resid, layers, hidden, hp, values, readHooks) };
   }
 
   /** Logits and hook reads from a forward's outputs. */
