@@ -6,6 +6,7 @@
  * platform), the section says why and reports ours alone.
  */
 import { spawnSync } from 'node:child_process';
+import { buildSync } from 'esbuild';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +15,8 @@ import type { ModelSession } from '../engine/session.js';
 import type { Turn } from '../envs/prompt.js';
 import { buildMessages, stepFeedback } from '../envs/prompt.js';
 import { createEnv } from '../envs/registry.js';
-import { getScenario, scenarioActions } from '../envs/scenario.js';
+import { getScenario, scenarioActions, type Scenario } from '../envs/scenario.js';
+import { renderTranscript } from '../envs/transcript.js';
 import type { PeerEngineRun, PeerJob } from './peer-child.js';
 
 export const PEER_THREADS = 2;
@@ -62,14 +64,37 @@ export interface PeerBench {
   runs: PeerEngineRun[];
 }
 
+/** Whether the model has a chat template (base models such as gemma-3-270m do not). */
+export function hasChatTemplate(session: ModelSession): boolean {
+  try {
+    session.chat([{ role: 'user', content: 'x' }]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The east-buttons scenario, in plain transcript style for a model without a chat template. */
+function benchScenario(session: ModelSession): Scenario {
+  const s = getScenario('east-buttons');
+  return hasChatTemplate(session) ? s : { ...s, prompt: { ...s.prompt, style: 'transcript', agent: s.prompt.agent || 'Agent:\n' } };
+}
+
+/** The short prompt: a one-line request, through the chat template where there is one. */
+export function shortPromptIds(session: ModelSession): number[] {
+  const ask = 'Write a short story about a robot who learns to paint.';
+  return hasChatTemplate(session) ? session.encode(session.chat([{ role: 'user', content: ask }])) : session.encode(`${ask}\n`, true);
+}
+
 /** An east-buttons dialogue transcript long enough, cut to exactly `n` tokens: agent-shaped text. */
 export function longPromptIds(session: ModelSession, n = LONG_PROMPT_TOKENS): number[] {
-  const scenario = getScenario('east-buttons');
+  const scenario = benchScenario(session);
+  const chat = scenario.prompt.style !== 'transcript';
   const env = createEnv('east-gauss2', { preset: 'equal', horizon: 1000 });
   const actions = scenarioActions(scenario, env.actions());
   const history = { initial: env.reset(1), turns: [] as Turn[] };
   for (let t = 0; ; t++) {
-    const ids = session.encode(session.chat(buildMessages(scenario, env, history), true));
+    const ids = chat ? session.encode(session.chat(buildMessages(scenario, env, history), true)) : session.encode(renderTranscript(scenario, env, history), true);
     if (ids.length >= n) return ids.slice(0, n);
     const a = t % 3 === 0 ? 1 : 0;
     const r = env.step(a);
@@ -100,9 +125,30 @@ function summarise(runs: PeerEngineRun[]): PeerSummary {
   };
 }
 
+/**
+ * The child as plain JavaScript, bundled once per run: under tsx's loader, importing
+ * @huggingface/transformers alone adds ~170 MiB of RSS (plain Node: ~20 MiB), which would be
+ * charged to the engine. A library user runs compiled JS, so the benchmark does too.
+ */
+let childScript: string | null = null;
+function bundledChild(): string {
+  if (childScript) return childScript;
+  const out = join(import.meta.dirname, '..', '..', 'node_modules', '.cache', 'steerlab-bench', 'peer-child.mjs');
+  buildSync({
+    entryPoints: [join(import.meta.dirname, 'peer-child.ts')],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    outfile: out,
+    // Native and large packages load from node_modules as they would in an application.
+    external: ['onnxruntime-node', 'onnxruntime-web', '@huggingface/transformers', 'node-llama-cpp'],
+    logLevel: 'warning',
+  });
+  return (childScript = out);
+}
+
 export function runChild<T = PeerEngineRun>(engine: 'ours' | 'llama', modelPath: string, jobPath: string): T {
-  const script = join(import.meta.dirname, 'peer-child.ts');
-  const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', script, engine, modelPath, jobPath], { encoding: 'utf8', timeout: 600_000, maxBuffer: 64 << 20 });
+  const r = spawnSync(process.execPath, ['--expose-gc', bundledChild(), engine, modelPath, jobPath], { encoding: 'utf8', timeout: 600_000, maxBuffer: 64 << 20 });
   const line = (r.stdout ?? '').trim().split('\n').pop() ?? '';
   if (r.status !== 0 || !line.startsWith('{')) {
     const why = (r.error?.message ?? r.stderr ?? '').trim().split('\n').filter((l) => l.trim()).slice(-3).join(' / ');
@@ -114,7 +160,7 @@ export function runChild<T = PeerEngineRun>(engine: 'ours' | 'llama', modelPath:
 /** 50 exact-mode steps with the prompt cache kept; steps 4..6 vs 47..49 (as the agent section). */
 async function agentRatio(session: ModelSession): Promise<PeerBench['agent']> {
   const env = createEnv('east-gauss2', { preset: 'equal' });
-  const r = await runEpisode(session, env, getScenario('east-buttons'), 7, { mode: 'exact', horizon: 50, reuseCache: true, policyName: 'bench' });
+  const r = await runEpisode(session, env, benchScenario(session), 7, { mode: 'exact', horizon: 50, reuseCache: true, policyName: 'bench' });
   const around = (i: number) => mean(r.steps.slice(i - 1, i + 2).map((s) => s.timings.total!));
   const s5 = around(5), s50 = around(48);
   return { step5Ms: s5, step50Ms: s50, ratio: s50 / s5, promptTokensAtStep50: r.steps[48]!.promptTokens ?? 0 };
@@ -124,7 +170,7 @@ export async function benchPeer(session: ModelSession, modelPath: string, log: (
   const rounds = o.rounds ?? 2;
   const job: PeerJob = {
     threads: PEER_THREADS,
-    shortIds: session.encode(session.chat([{ role: 'user', content: 'Write a short story about a robot who learns to paint.' }])),
+    shortIds: shortPromptIds(session),
     longIds: longPromptIds(session),
     shortNewTokens: 64,
     longNewTokens: 32,
