@@ -130,9 +130,7 @@ export class KVCache {
   // ---------- host rows ----------
   /** The whole array of one layer (the graph's past) and its capacity; null while empty. */
   hostPast(layer: number, which: 0 | 1): { data: Rows; capacity: number } | null {
-    this.check();
-    if (!this.host || this.length === 0) return null;
-    return { data: this.host.data[layer]![which], capacity: this.host.capacity };
+    return this.length === 0 ? null : this.hostRows(layer, which);
   }
 
   /** Read access to one layer's array: rows of head h start at h * capacity * headDim. */

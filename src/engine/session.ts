@@ -186,11 +186,7 @@ export class ModelSession {
     if (cache.isHost && S > this.prefillChunk) return this.forwardChunked(cache, ids, req);
     const region = req.region ?? 'prompt';
     const steerData = packAdds(req.add, region, layers, hidden);
-    const readHooks = req.read?.hooks ?? [];
-    const resolved = readHooks.map((h) => resolveHook(h, 'read', layers));
-    const needResid = resolved.some((h) => h.kind !== 'v');
-    const hp = needResid ? (req.read?.at ?? [S - 1]) : [];
-    for (const p of hp) if (!Number.isInteger(p) || p < 0 || p >= S) throw new SteerlabError('BAD_ARGUMENT', `read position ${p} is outside this chunk (0..${S - 1})`);
+    const { readHooks, resolved, hp } = this.readPlan(req, S);
     for (const e of req.edit ?? []) {
       const h = resolveHook(e.hook, 'edit', layers);
       await this.writeValues(cache, h.layer, e.start, e.values);
@@ -263,11 +259,7 @@ export class ModelSession {
   private async forwardChunked(cache: KVCache, ids: number[], req: ForwardRequest): Promise<ForwardResult> {
     const S = ids.length;
     const keep = Math.min(S, Math.max(1, req.logitsFor ?? 1));
-    const readHooks = req.read?.hooks ?? [];
-    const resolved = readHooks.map((h) => resolveHook(h, 'read', this.info.layers));
-    const needResid = resolved.some((h) => h.kind !== 'v');
-    const hp = needResid ? (req.read?.at ?? [S - 1]) : [];
-    for (const p of hp) if (!Number.isInteger(p) || p < 0 || p >= S) throw new SteerlabError('BAD_ARGUMENT', `read position ${p} is outside this chunk (0..${S - 1})`);
+    const { readHooks, resolved, hp } = this.readPlan(req, S);
     const start = cache.length;
     // One allocation for the whole prompt and the first tokens after it (growing later would hold
     // the old and the new arrays at once).
@@ -315,6 +307,16 @@ export class ModelSession {
       o += l.length;
     }
     return { logits: all, acts: new ActivationCache(resid, layers, hidden, hp, values, readHooks) };
+  }
+
+  /** The request's read hooks, resolved, and the chunk positions residual hooks are read at (checked). */
+  private readPlan(req: ForwardRequest, S: number): { readHooks: readonly string[]; resolved: ReturnType<typeof resolveHook>[]; hp: number[] } {
+    const readHooks = req.read?.hooks ?? [];
+    const resolved = readHooks.map((h) => resolveHook(h, 'read', this.info.layers));
+    const needResid = resolved.some((h) => h.kind !== 'v');
+    const hp = needResid ? [...(req.read?.at ?? [S - 1])] : [];
+    for (const p of hp) if (!Number.isInteger(p) || p < 0 || p >= S) throw new SteerlabError('BAD_ARGUMENT', `read position ${p} is outside this chunk (0..${S - 1})`);
+    return { readHooks, resolved, hp };
   }
 
   /** Logits and hook reads from a forward's outputs. */
@@ -446,7 +448,7 @@ export class ModelSession {
 
   // ---------- value cache ----------
   private async layerData(cache: KVCache, layer: number, which: 0 | 1): Promise<Float32Array> {
-    if (layer < 0 || layer >= this.info.layers) throw new SteerlabError('BAD_ARGUMENT', `layer ${layer} is outside 0..${this.info.layers - 1}`);
+    this.checkLayer(layer);
     if (cache.isHost) {
       if (cache.length === 0) throw new SteerlabError('BAD_ARGUMENT', 'cache is empty');
       const { data, capacity } = cache.hostRows(layer, which);
@@ -461,7 +463,6 @@ export class ModelSession {
     }
     const entries = cache.entries;
     if (!entries) throw new SteerlabError('BAD_ARGUMENT', 'cache is empty');
-    if (layer < 0 || layer >= this.info.layers) throw new SteerlabError('BAD_ARGUMENT', `layer ${layer} is outside 0..${this.info.layers - 1}`);
     const raw = await entries[layer]![which].getData();
     return this.floatIsHalf ? halfToF32(raw as ArrayLike<number>) : Float32Array.from(raw as Float32Array);
   }
@@ -506,7 +507,7 @@ export class ModelSession {
     const n = data.length / (kvHeads * headDim);
     this.checkSpan(cache, start, start + n);
     if (cache.isHost) {
-      if (layer < 0 || layer >= this.info.layers) throw new SteerlabError('BAD_ARGUMENT', `layer ${layer} is outside 0..${this.info.layers - 1}`);
+      this.checkLayer(layer);
       const { data: arrays, capacity } = cache.hostWritable(start, start + n);
       const dst = arrays[layer]![1];
       const src = this.floatIsHalf ? f32ToF16Array(data) : data;
@@ -543,6 +544,10 @@ export class ModelSession {
       next.push(pair as [Tensor, Tensor]);
     }
     cache.replace(next, n);
+  }
+
+  private checkLayer(layer: number): void {
+    if (layer < 0 || layer >= this.info.layers) throw new SteerlabError('BAD_ARGUMENT', `layer ${layer} is outside 0..${this.info.layers - 1}`);
   }
 
   private checkSpan(cache: KVCache, start: number, end: number): void {
