@@ -180,7 +180,7 @@ describe.each([
   });
 });
 
-describe('int8 activations (accuracy_level 4, the browser default)', () => {
+describe('int8 activations (accuracy_level 4, opt-in)', () => {
   // Centred zero points (decoder.ts) keep the int8 rounding of activations from becoming a bias;
   // with the old uncentred 8-bit planes these were 0.30 (Q8_0) and 0.35 (Q4_1), and Gemma 3 270M's
   // top-5 probabilities moved by up to 0.74 from llama.cpp's (0.03-0.06 now).
@@ -195,6 +195,25 @@ describe('int8 activations (accuracy_level 4, the browser default)', () => {
       await s.dispose();
     }
     expect(maxAbsDiff(out[0]!, out[1]!)).toBeLessThan(0.2);
+  });
+});
+
+describe('float linears (the browser wasm default: its onnxruntime build has no 4-bit kernel)', () => {
+  it.each([['llama', 'Q4_1', GgmlType.Q4_1], ['gemma3', 'Q4_0', GgmlType.Q4_0], ['qwen3', 'Q5_0', GgmlType.Q5_0]] as const)('tiny %s %s: no MatMulNBits left, same logits as MatMulNBits in float', async (arch, _, type) => {
+    const cfg = tinyConfig({}, arch);
+    const bytes = writeTinyGguf(cfg, tinyWeights(cfg, 7), { weightType: type, embedType: GgmlType.Q8_0 });
+    const out: Float32Array[] = [];
+    for (const floatLinears of [false, true]) {
+      const r = ggufToGraph(bytes, { accuracyLevel: 0, floatLinears });
+      const ops = decodeModel(r.graph).graph.node.map((n) => n.opType);
+      expect(ops.includes('MatMulNBits')).toBe(!floatLinears);
+      // The 8-bit embedding is still gathered from its planes, not stored as float.
+      expect(ops.filter((o) => o === 'Gather').length).toBeGreaterThan(0);
+      const s = await openGraph(nodeRuntime, r.graph, { modelId: 'f', hash: 'h', architecture: arch, heads: cfg.heads, kvHeads: cfg.kvHeads, headDim: cfg.headDim, vocab: cfg.vocab }, idTokenizer, { externalData: [{ path: EXTERNAL_DATA_NAME, data: r.data }], tail: { problem: 'not needed' } });
+      out.push((await s.forward(s.newCache(), PROMPT)).logits.slice());
+      await s.dispose();
+    }
+    expect(maxAbsDiff(out[0]!, out[1]!)).toBeLessThan(1e-4);
   });
 });
 

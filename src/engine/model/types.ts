@@ -140,3 +140,25 @@ export function matrixToFloat(m: Matrix): Float32Array {
   }
   return out;
 }
+
+/**
+ * The same weights with every linear (attention, MLP, lm_head) as float; the embedding table
+ * stays as it is (a gather reads only the rows it needs). For onnxruntime's wasm build: it has no
+ * 4-bit kernel, so MatMulNBits there dequantises the whole matrix on every call (SmolLM2: ~0.5 s
+ * per token, ~11x slower than float MatMul). Exact: the values are the file's dequantised ones.
+ */
+export function withFloatLinears(w: DecoderWeights): DecoderWeights {
+  const done = new Map<Matrix, Matrix>();
+  const fl = (m: Matrix): Matrix => {
+    if (m.kind === 'float') return m;
+    let r = done.get(m);
+    if (!r) done.set(m, (r = { kind: 'float', rows: m.rows, cols: m.cols, data: matrixToFloat(m) }));
+    return r;
+  };
+  return {
+    embed: w.embed,
+    finalNorm: w.finalNorm,
+    lmHead: fl(w.lmHead),
+    layers: w.layers.map((l) => ({ ...l, q: fl(l.q), k: fl(l.k), v: fl(l.v), o: fl(l.o), gate: fl(l.gate), up: fl(l.up), down: fl(l.down) })),
+  };
+}

@@ -14,7 +14,7 @@ import type { Tokenizer } from '../tokenizer.js';
 import { ggufToHfTokenizer } from '../gguf/tokenizer.js';
 import { ggufConfig, ggufWeights } from './convert.js';
 import { sha256Hex } from './files.js';
-import type { DecoderConfig } from '../model/types.js';
+import { withFloatLinears, type DecoderConfig } from '../model/types.js';
 import { tailFromWeights } from '../tail/weights.js';
 
 export interface GgufLoadTimings {
@@ -33,19 +33,20 @@ export function ggufTokenizer(f: GgufFile): Tokenizer {
  * Converts GGUF bytes into an unmodified decoder graph (no hooks yet) whose weights sit in one
  * external-data buffer named EXTERNAL_DATA_NAME.
  */
-export function ggufToGraph(bytes: Uint8Array, opts: Partial<DecoderGraphOptions> = {}): { file: GgufFile; cfg: DecoderConfig; graph: Uint8Array; data: Uint8Array; timings: Omit<GgufLoadTimings, 'sessionMs'> } {
+export function ggufToGraph(bytes: Uint8Array, opts: Partial<DecoderGraphOptions> & { floatLinears?: boolean } = {}): { file: GgufFile; cfg: DecoderConfig; graph: Uint8Array; data: Uint8Array; timings: Omit<GgufLoadTimings, 'sessionMs'> } {
   const t0 = performance.now();
   const file = parseGguf(bytes);
   const t1 = performance.now();
   const cfg = ggufConfig(file);
-  const weights = ggufWeights(file, bytes, cfg);
+  const quantised = ggufWeights(file, bytes, cfg);
+  const weights = opts.floatLinears ? withFloatLinears(quantised) : quantised;
   const t2 = performance.now();
   // accuracy_level 0 (default) computes in float against the dequantised weights, so chunked and
   // cached runs agree to ~1e-4; 4 quantises activations to int8 per call (as llama.cpp's CPU
   // kernels do): ~15 % faster on CPU, but prefill and decode then differ (SmolLM2, Gemma 3: up
   // to ~0.4 logits with the centred zero points decoder.ts uses; next-token probabilities stay
   // within ~0.06 of llama.cpp's).
-  const { graph, data } = buildDecoderGraphExternal(cfg, weights, { style: 'genai', dtype: 'fp32', ...opts, accuracyLevel: opts.accuracyLevel ?? 0 });
+  const { graph, data } = buildDecoderGraphExternal(cfg, weights, { style: opts.style ?? 'genai', dtype: opts.dtype ?? 'fp32', accuracyLevel: opts.accuracyLevel ?? 0 });
   const t3 = performance.now();
   return { file, cfg, graph, data, timings: { parseMs: t1 - t0, convertMs: t2 - t1, graphMs: t3 - t2 } };
 }
@@ -53,8 +54,13 @@ export function ggufToGraph(bytes: Uint8Array, opts: Partial<DecoderGraphOptions
 export type LoadPhase = 'parse' | 'convert' | 'session';
 
 export interface OpenGgufOptions extends OpenOptions {
-  /** MatMulNBits accuracy_level (see ggufToGraph); default 0 in Node, 4 in the browser. */
+  /** MatMulNBits accuracy_level (see ggufToGraph); default 0. */
   accuracyLevel?: number;
+  /**
+   * Linears as float MatMul instead of MatMulNBits; default: on the browser's wasm device only,
+   * whose onnxruntime build has no 4-bit kernel (see withFloatLinears). Costs 4 bytes per weight.
+   */
+  floatLinears?: boolean;
   /** Called when each phase starts and ends, for progress bars. */
   onPhase?: (phase: LoadPhase, done: boolean) => void;
 }
@@ -70,16 +76,18 @@ export async function openGguf(runtime: Runtime, bytes: Uint8Array, modelId: str
   const t1 = performance.now();
   phase('parse', true);
   phase('convert', false);
-  // The browser's wasm build lacks onnxruntime's fast float 4-bit kernels, so it computes in int8 there.
-  const accuracyLevel = opts.accuracyLevel ?? (runtime.name === 'web' ? 4 : 0);
-  const weights = ggufWeights(file, bytes, cfg);
+  const accuracyLevel = opts.accuracyLevel ?? 0;
+  const device = opts.device ?? runtime.devices[0];
+  const floatLinears = opts.floatLinears ?? (runtime.name === 'web' && device === 'wasm');
+  const quantised = ggufWeights(file, bytes, cfg);
+  const weights = floatLinears ? withFloatLinears(quantised) : quantised;
   const t2 = performance.now();
   const { graph, data } = buildDecoderGraphExternal(cfg, weights, { style: 'genai', dtype: 'fp32', accuracyLevel });
   const t3 = performance.now();
   phase('convert', true);
   phase('session', false);
   const meta = { modelId, hash, architecture: cfg.architecture, heads: cfg.heads, kvHeads: cfg.kvHeads, headDim: cfg.headDim, vocab: cfg.vocab, maxPositions: cfg.maxPositions };
-  const tail = { weights: tailFromWeights(cfg, weights) };
+  const tail = { weights: tailFromWeights(cfg, quantised) };
   const session = await openGraph(runtime, graph, meta, tokenizer, { device: opts.device, externalData: [{ path: EXTERNAL_DATA_NAME, data }], tail });
   phase('session', true);
   return { session, timings: { parseMs: t1 - t0, convertMs: t2 - t1, graphMs: t3 - t2, sessionMs: performance.now() - t3 } };
