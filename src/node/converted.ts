@@ -22,7 +22,7 @@ import { ggufConfig, ggufTailWeights } from '../engine/sources/convert.js';
 import { tailFromWeights, type TailWeights } from '../engine/tail/weights.js';
 
 /** Bump when the converter's output changes, so old conversions are not reused. */
-const CONVERTER_VERSION = 8; // 7: the manifest records maxPositions; 8: present_rows outputs
+const CONVERTER_VERSION = 9; // 7: the manifest records maxPositions; 8: present_rows outputs; 9: rows only
 
 interface Manifest {
   version: number;

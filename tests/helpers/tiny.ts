@@ -25,11 +25,11 @@ export interface TinyModel {
   session: ModelSession;
 }
 
-export async function openTiny(style: GraphStyle, dtype: GraphDtype, arch: 'llama' | 'qwen2' = 'llama'): Promise<TinyModel> {
+export async function openTiny(style: GraphStyle, dtype: GraphDtype, arch: 'llama' | 'qwen2' = 'llama', kv: 'present' | 'rows' = 'present'): Promise<TinyModel> {
   const cfg = tinyConfig({}, arch);
   const weights = tinyWeights(cfg, 7);
-  const graph = buildDecoderGraph(cfg, weights, { style, dtype });
-  const session = await openGraph(nodeRuntime, graph, { modelId: `tiny-${style}-${dtype}`, hash: 'tiny', architecture: arch, heads: cfg.heads, kvHeads: cfg.kvHeads, headDim: cfg.headDim, vocab: cfg.vocab }, idTokenizer);
+  const graph = buildDecoderGraph(cfg, weights, { style, dtype, kv });
+  const session = await openGraph(nodeRuntime, graph, { modelId: `tiny-${style}-${dtype}-${kv}`, hash: 'tiny', architecture: arch, heads: cfg.heads, kvHeads: cfg.kvHeads, headDim: cfg.headDim, vocab: cfg.vocab }, idTokenizer);
   return { cfg, weights, graph, session };
 }
 

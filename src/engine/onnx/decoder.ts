@@ -26,6 +26,17 @@ export interface DecoderGraphOptions {
   dtype: GraphDtype;
   /** MatMulNBits accuracy_level: 0 = float compute (exact), 4 = int8 activations (faster on CPU). */
   accuracyLevel?: number;
+  /**
+   * genai style, how attention meets the cache:
+   *  - 'present' (default): GroupQueryAttention, returning each layer's whole `present.*` cache
+   *    (WebGPU keeps them on the GPU) and its new rows `present_rows.*`.
+   *  - 'rows': only `present_rows.*`; attention is plain ops (rotary, two FusedMatMuls against the
+   *    past and the new rows, a masked softmax) reading the caller's host array in place, whose
+   *    capacity may exceed the valid rows. GroupQueryAttention copies the whole past into its
+   *    present on every call (at 2,800 tokens, 141 MB of copies per token for SmolLM2, all alive
+   *    at once); this holds one layer's scores instead. Batch 1 only (the session's).
+   */
+  kv?: 'present' | 'rows';
 }
 
 function transpose(data: Float32Array, rows: number, cols: number): Float32Array {
@@ -360,8 +371,12 @@ function decoderBuilder(cfg: DecoderConfig, w: DecoderWeights, opts: DecoderGrap
 
   // ---------------- onnxruntime-genai style ----------------
   function buildGenaiBody(): string {
-    const seqlensK = g.op('Cast', [g.op('Sub', [g.op('ReduceSum', [attnMask, g.constI64([1])], { keepdims: 0 }), g.constI64([1], [])])], { to: DT.INT32 }, '/model/attn_mask_reformat/seqlens_k');
-    const totalLen = g.op('Cast', [g.op('Gather', [g.op('Shape', [attnMask]), g.constI64([1], [])], { axis: 0 })], { to: DT.INT32 }, '/model/attn_mask_reformat/total_seq_len');
+    // GroupQueryAttention's lengths, made once on first use.
+    let gqaLens: [string, string] | null = null;
+    const gqaLengths = (): [string, string] => (gqaLens ??= [
+      g.op('Cast', [g.op('Sub', [g.op('ReduceSum', [attnMask, g.constI64([1])], { keepdims: 0 }), g.constI64([1], [])])], { to: DT.INT32 }, '/model/attn_mask_reformat/seqlens_k'),
+      g.op('Cast', [g.op('Gather', [g.op('Shape', [attnMask]), g.constI64([1], [])], { axis: 0 })], { to: DT.INT32 }, '/model/attn_mask_reformat/total_seq_len'),
+    ]);
     // One pair of rotary tables per (base, scale): local sliding-window layers may rotate with
     // another base and scale (Gemma 3: 10000 and 1 vs 1e6 and the linear scaling).
     const tables = new Map<string, [string, string]>();
@@ -378,11 +393,108 @@ function decoderBuilder(cfg: DecoderConfig, w: DecoderWeights, opts: DecoderGrap
     // The new rows of each present cache, [B, nKV, S, D] at [total - S, total): a caller that keeps
     // its cache on the host fetches only these (see kvcache.ts) and feeds its whole array as past.
     const total64 = g.op('Gather', [g.op('Shape', [attnMask]), g.constI64([1])], { axis: 0 }, '/model/kv_rows/total');
+    const total64Scalar = g.op('Gather', [g.op('Shape', [attnMask]), g.constI64([1], [])], { axis: 0 }, '/model/kv_rows/total_scalar');
     const rowsStart = g.op('Sub', [total64, g.op('Gather', [g.op('Shape', [inputIds]), g.constI64([1])], { axis: 0 })], undefined, '/model/kv_rows/start');
     const seqAxis = g.constI64([2]);
-    const newRows = (L: number, which: 'key' | 'value') => {
-      g.node('Slice', [`present.${L}.${which}`, rowsStart, total64, seqAxis], { name: `/model/layers.${L}/attn/${which}_rows`, outputs: [`${PRESENT_ROWS}.${L}.${which}`] });
+    const rowsOutput = (L: number, which: 'key' | 'value', op: string, inputs: string[], attrs?: Record<string, number[]>) => {
+      g.node(op, inputs, { name: `/model/layers.${L}/attn/${which}_rows`, outputs: [`${PRESENT_ROWS}.${L}.${which}`], ...(attrs ? { attrs } : {}) });
       g.output(`${PRESENT_ROWS}.${L}.${which}`, FT, ['batch_size', nKV, 'sequence_length', D]);
+      return `${PRESENT_ROWS}.${L}.${which}`;
+    };
+
+    /** GroupQueryAttention with rotary inside; returns the whole presents and their new rows. */
+    const gqaAttention = (L: number, q: string, k: string, v: string, cos: string, sin: string, windowAttr: Record<string, number>): string => {
+      const p = `/model/layers.${L}/attn`;
+      const [seqlensK, totalLen] = gqaLengths();
+      const [attn] = g.node(
+        'GroupQueryAttention',
+        [q, k, v, `past_key_values.${L}.key`, `past_key_values.${L}.value`, seqlensK, totalLen, cos, sin],
+        {
+          name: `${p}/GroupQueryAttention`,
+          outputs: [`${p}/GroupQueryAttention/output_0`, `present.${L}.key`, `present.${L}.value`],
+          attrs: { num_heads: nH, kv_num_heads: nKV, do_rotary: 1, rotary_interleaved: 0, scale: { float: attnScale }, ...windowAttr },
+          domain: 'com.microsoft',
+        },
+      );
+      g.output(`present.${L}.key`, FT, ['batch_size', nKV, 'total_sequence_length', D]);
+      g.output(`present.${L}.value`, FT, ['batch_size', nKV, 'total_sequence_length', D]);
+      for (const w of ['key', 'value'] as const) rowsOutput(L, w, 'Slice', [`present.${L}.${w}`, rowsStart, total64, seqAxis]);
+      return attn!;
+    };
+
+    // kv 'rows': what every layer shares, made once. Positions P..T-1 of the new tokens (P = T - S
+    // valid past rows); the past input may hold C >= P rows, the rest masked. Masks are additive
+    // [S, C + S] over (past keys, new keys): past key j is visible while j < P, new key i while
+    // i <= s; local layers also drop keys at distance >= slidingWindow (llama.cpp's n_swa, as GQA's
+    // window). Shapes are computed here too: per-layer ops cost ~3 us each at short context.
+    const G = nH / nKV;
+    interface RowsShared { positions: string; mask: string; localMask: string; byQuery: string; flat: string; C1: string; outShape: string }
+    let rowsShared: RowsShared | null = null;
+    const rowsCommon = (): RowsShared => {
+      if (rowsShared) return rowsShared;
+      const one = g.constI64([1], []);
+      const zero = g.constI64([0], []);
+      const n = '/model/attn_rows';
+      const S = g.op('Gather', [g.op('Shape', [inputIds]), one], { axis: 0 }, `${n}/S`);
+      const P = g.op('Sub', [total64Scalar, S], undefined, `${n}/P`);
+      const C = g.op('Gather', [g.op('Shape', ['past_key_values.0.key']), g.constI64([2], [])], { axis: 0 }, `${n}/C`);
+      const qpos = g.op('Range', [P, total64Scalar, one], undefined, `${n}/qpos`); // [S]
+      const positions = g.op('Unsqueeze', [qpos, g.constI64([0])], undefined, `${n}/position_ids`);
+      const vec = (t: string) => g.op('Unsqueeze', [t, g.constI64([0])]); // scalar -> [1]
+      const col = (t: string) => g.op('Unsqueeze', [t, g.constI64([1])]); // [S, 1]
+      const row = (t: string) => g.op('Unsqueeze', [t, g.constI64([0])]); // [1, n]
+      const S1 = vec(S), C1 = vec(C);
+      const kpast = g.op('Range', [zero, C, one]); // [C]
+      const inew = g.op('Range', [zero, S, one]); // [S]
+      const pastOk = g.op('Expand', [row(g.op('Less', [kpast, P])), g.op('Concat', [S1, C1], { axis: 0 })]);
+      const visible = g.op('Concat', [pastOk, g.op('LessOrEqual', [row(inew), col(inew)])], { axis: 1 });
+      const additive = (keep: string, name: string) => g.op('Where', [keep, g.constF([0], [], FT), g.constF([FT === DT.FLOAT16 ? -65504 : -3.4028234663852886e38], [], FT)], undefined, name);
+      const mask = additive(visible, `${n}/mask`);
+      let localMask = mask;
+      if (cfg.slidingWindow) {
+        const W = g.constI64([cfg.slidingWindow], []);
+        // query position P + s against key position j (past) or P + i (new)
+        const pastNear = g.op('Less', [g.op('Sub', [col(qpos), row(kpast)]), W]);
+        const newNear = g.op('Less', [g.op('Sub', [col(inew), row(inew)]), W]);
+        localMask = additive(g.op('And', [visible, g.op('Concat', [pastNear, newNear], { axis: 1 })]), `${n}/mask_local`);
+      }
+      const CS1 = g.op('Add', [C1, S1]);
+      return (rowsShared = {
+        positions,
+        mask,
+        localMask,
+        byQuery: g.op('Concat', [g.constI64([1, nKV, G]), S1, CS1], { axis: 0 }, `${n}/shape_by_query`), // [1, nKV, G, S, C+S]
+        flat: g.op('Concat', [g.constI64([1, nKV, -1]), CS1], { axis: 0 }, `${n}/shape_flat`), // [1, nKV, G*S, C+S]
+        C1,
+        outShape: g.op('Concat', [g.constI64([1, nKV, G]), S1, g.constI64([D])], { axis: 0 }, `${n}/shape_ctx`), // [1, nKV, G, S, D]
+      });
+    };
+
+    /** Attention over the host rows in place (kv 'rows'); the new rows are this layer's outputs. */
+    const rowsAttention = (L: number, q: string, k: string, v: string, cos: string, sin: string, local: boolean): string => {
+      const p = `/model/layers.${L}/attn`;
+      const sh = rowsCommon();
+      const rope = (t: string, n: number, tag: string) =>
+        g.op('RotaryEmbedding', [t, sh.positions, cos, sin], { interleaved: 0, num_heads: n }, `${p}/${tag}_rotary`, 'com.microsoft');
+      // [1, S, nKV*D] -> [1, nKV, S, D]: the rows the caller appends, and this layer's new keys.
+      const heads = (t: string, which: 'key' | 'value') =>
+        rowsOutput(L, which, 'Transpose', [g.op('Reshape', [t, g.constI64([1, -1, nKV, D])], undefined, `${p}/${which}_heads`)], { perm: [0, 2, 1, 3] });
+      const kNew = heads(rope(k, nKV, 'k'), 'key');
+      const vNew = heads(v, 'value');
+      // Queries grouped by their kv head (head h reads kv head h / G): [1, nKV, G*S, D], rows (g, s).
+      const qr = g.op('Reshape', [rope(q, nH, 'q'), g.constI64([-1, nKV, G, D])], undefined, `${p}/q_groups`);
+      const qg = g.op('Reshape', [g.op('Transpose', [qr], { perm: [1, 2, 0, 3] }, `${p}/q_transpose`), g.constI64([1, nKV, -1, D])], undefined, `${p}/q_grouped`);
+      const qk = (kk: string, tag: string) => g.op('FusedMatMul', [qg, kk], { transA: 0, transB: 1, alpha: { float: attnScale } }, `${p}/${tag}`, 'com.microsoft');
+      const scores = g.op('Concat', [qk(`past_key_values.${L}.key`, 'scores_past'), qk(kNew, 'scores_new')], { axis: -1 }, `${p}/scores`); // [1, nKV, G*S, C+S]
+      const shaped = g.op('Reshape', [scores, sh.byQuery], undefined, `${p}/scores_by_query`);
+      const probs = g.op('Softmax', [g.op('Add', [shaped, local ? sh.localMask : sh.mask], undefined, `${p}/masked`)], { axis: -1 }, `${p}/Softmax`);
+      const flat = g.op('Reshape', [probs, sh.flat], undefined, `${p}/probs`);
+      const probsPast = g.op('Slice', [flat, g.constI64([0]), sh.C1, g.constI64([-1])], undefined, `${p}/probs_past`);
+      const probsNew = g.op('Slice', [flat, sh.C1, g.constI64([2 ** 62]), g.constI64([-1])], undefined, `${p}/probs_new`);
+      const ctx = g.op('Add', [g.op('MatMul', [probsPast, `past_key_values.${L}.value`], undefined, `${p}/ctx_past`), g.op('MatMul', [probsNew, vNew], undefined, `${p}/ctx_new`)], undefined, `${p}/ctx`); // [1, nKV, G*S, D]
+      // -> [1, S, nKV, G, D] -> [1, S, nH*D]
+      const bySeq = g.op('Transpose', [g.op('Reshape', [ctx, sh.outShape])], { perm: [0, 3, 1, 2, 4] }, `${p}/ctx_transpose`);
+      return g.op('Reshape', [bySeq, g.constI64([1, -1, nH * D])], undefined, `${p}/output`);
     };
     const epsAttr = { epsilon: { float: cfg.rmsEps } };
     const attnScale = cfg.attnScale ?? 1 / Math.sqrt(D);
@@ -416,21 +528,8 @@ function decoderBuilder(cfg: DecoderConfig, w: DecoderWeights, opts: DecoderGrap
       // onnxruntime's local_window_size w keeps the last w keys, the current one included: llama.cpp's
       // n_swa (a key at distance >= n_swa is masked). Checked against the reference and llama.cpp in tests.
       const windowAttr: Record<string, number> = isLocal ? { local_window_size: cfg.slidingWindow! } : {};
-      const [attn] = g.node(
-        'GroupQueryAttention',
-        [q, k, v, `past_key_values.${L}.key`, `past_key_values.${L}.value`, seqlensK, totalLen, cosL, sinL],
-        {
-          name: `${p}/GroupQueryAttention`,
-          outputs: [`${p}/GroupQueryAttention/output_0`, `present.${L}.key`, `present.${L}.value`],
-          attrs: { num_heads: nH, kv_num_heads: nKV, do_rotary: 1, rotary_interleaved: 0, scale: { float: attnScale }, ...windowAttr },
-          domain: 'com.microsoft',
-        },
-      );
-      g.output(`present.${L}.key`, FT, ['batch_size', nKV, 'total_sequence_length', D]);
-      g.output(`present.${L}.value`, FT, ['batch_size', nKV, 'total_sequence_length', D]);
-      newRows(L, 'key');
-      newRows(L, 'value');
-      let attnOut = linear(attn!, lw.o, `${p}/o_proj`);
+      const attn = opts.kv === 'rows' ? rowsAttention(L, q, k, v, cosL, sinL, isLocal) : gqaAttention(L, q, k, v, cosL, sinL, windowAttr);
+      let attnOut = linear(attn, lw.o, `${p}/o_proj`);
       // Gemma's sandwich: the attention output is normed before the residual add (post_attention_norm),
       // the MLP input by pre_feedforward_layernorm and the MLP output by post_feedforward_layernorm.
       if (lw.postAttnNorm) attnOut = rmsNode(attnOut, lw.postAttnNorm, `/model/layers.${L}/post_attention_norm`, `model.layers.${L}.post_attention_norm.weight`);

@@ -31,7 +31,8 @@ export function ggufTokenizer(f: GgufFile): Tokenizer {
 
 /**
  * Converts GGUF bytes into an unmodified decoder graph (no hooks yet) whose weights sit in one
- * external-data buffer named EXTERNAL_DATA_NAME.
+ * external-data buffer named EXTERNAL_DATA_NAME. By default it returns only the new KV rows
+ * (`present_rows.*`; host-row caches, the CPU devices); `kv: 'present'` (WebGPU) uses GroupQueryAttention and whole presents.
  */
 export function ggufToGraph(bytes: Uint8Array, opts: Partial<DecoderGraphOptions> & { floatLinears?: boolean } = {}): { file: GgufFile; cfg: DecoderConfig; graph: Uint8Array; data: Uint8Array; timings: Omit<GgufLoadTimings, 'sessionMs'> } {
   const t0 = performance.now();
@@ -46,7 +47,7 @@ export function ggufToGraph(bytes: Uint8Array, opts: Partial<DecoderGraphOptions
   // kernels do): ~15 % faster on CPU, but prefill and decode then differ (SmolLM2, Gemma 3: up
   // to ~0.4 logits with the centred zero points decoder.ts uses; next-token probabilities stay
   // within ~0.06 of llama.cpp's).
-  const { graph, data } = buildDecoderGraphExternal(cfg, weights, { style: opts.style ?? 'genai', dtype: opts.dtype ?? 'fp32', accuracyLevel: opts.accuracyLevel ?? 0 });
+  const { graph, data } = buildDecoderGraphExternal(cfg, weights, { style: opts.style ?? 'genai', dtype: opts.dtype ?? 'fp32', accuracyLevel: opts.accuracyLevel ?? 0, kv: opts.kv ?? 'rows' });
   const t3 = performance.now();
   return { file, cfg, graph, data, timings: { parseMs: t1 - t0, convertMs: t2 - t1, graphMs: t3 - t2 } };
 }
@@ -82,7 +83,8 @@ export async function openGguf(runtime: Runtime, bytes: Uint8Array, modelId: str
   const quantised = ggufWeights(file, bytes, cfg);
   const weights = floatLinears ? withFloatLinears(quantised) : quantised;
   const t2 = performance.now();
-  const { graph, data } = buildDecoderGraphExternal(cfg, weights, { style: 'genai', dtype: 'fp32', accuracyLevel });
+  // Only WebGPU keeps whole present tensors; the CPU devices keep host rows (kvcache.ts).
+  const { graph, data } = buildDecoderGraphExternal(cfg, weights, { style: 'genai', dtype: 'fp32', accuracyLevel, kv: device === 'webgpu' ? 'present' : 'rows' });
   const t3 = performance.now();
   phase('convert', true);
   phase('session', false);
