@@ -18,10 +18,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ModelSession } from '../engine/session.js';
 import type { GenerateResponse, LoadedModel } from '../workers/api.js';
-import { runChild } from './peer.js';
+import { hasChatTemplate, runChild, shortPromptIds, SHORT_ASK } from './peer.js';
 import type { GenDiffRun, PeerJob } from './peer-child.js';
 
-export const BROWSER_PROMPT = 'Write a short story about a robot who learns to paint.';
+export const BROWSER_PROMPT = SHORT_ASK;
 const QUIET = ['--headless=new', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'];
 const SWIFTSHADER = ['--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader'];
 
@@ -42,6 +42,8 @@ export interface BrowserRun {
   oneTokenMs: number;
   manyTokensMs: number;
   decodeTokensPerSecond: number;
+  /** performance.measureUserAgentSpecificMemory() after the runs (page, worker and wasm memory); null where unmeasured. */
+  pageMemoryBytes: number | null;
   /** The same generation in Node at the same thread count (null on WebGPU). */
   node: GenDiffRun | null;
   browserOverNode: number | null;
@@ -78,12 +80,12 @@ type Browser = import('playwright-core').Browser;
  * The code run in the page is plain JavaScript in strings: tsx compiles this file with esbuild's
  * keepNames, whose __name() helper does not exist in the page, so no function is passed across.
  */
-const PAGE_MEASURE = `async ({ device, threads, reps, newTokens, prompt }) => {
+const PAGE_MEASURE = `async ({ device, threads, reps, newTokens, prompt, chat }) => {
   const s = window.steerlab;
   const t0 = performance.now();
   const info = await s.client.loadModel(threads ? { url: s.defaultModelUrl, device, threads } : { url: s.defaultModelUrl, device });
   const loadMs = performance.now() - t0;
-  const gen = (n) => s.client.generate({ prompt, chat: true, maxNewTokens: n, temperature: 0, seed: 0 });
+  const gen = (n) => s.client.generate({ prompt, chat, maxNewTokens: n, temperature: 0, seed: 0 });
   await gen(4);
   const one = [];
   const many = [];
@@ -91,7 +93,14 @@ const PAGE_MEASURE = `async ({ device, threads, reps, newTokens, prompt }) => {
     one.push(await gen(1));
     many.push(await gen(newTokens + 1));
   }
-  return { info, loadMs, isolated: crossOriginIsolated, cores: navigator.hardwareConcurrency, one, many };
+  // The page's memory (JS heaps and wasm memories, its worker included), where chromium measures it
+  // (cross-origin isolated pages only; it may wait for a garbage collection, so it is capped).
+  let memoryBytes = null;
+  if (performance.measureUserAgentSpecificMemory) {
+    const m = await Promise.race([performance.measureUserAgentSpecificMemory().catch(() => null), new Promise((r) => setTimeout(() => r(null), 60000))]);
+    memoryBytes = m ? m.bytes : null;
+  }
+  return { info, loadMs, isolated: crossOriginIsolated, cores: navigator.hardwareConcurrency, one, many, memoryBytes };
 }`;
 
 const PAGE_ADAPTER = `async () => {
@@ -108,6 +117,7 @@ interface PageRun {
   cores: number;
   one: GenerateResponse[];
   many: GenerateResponse[];
+  memoryBytes: number | null;
 }
 
 /**
@@ -145,10 +155,10 @@ async function settleServer(browser: Browser, url: string, log: (s: string) => v
  * measureOnce, again in a new page when Vite reloaded the page under it (a dependency
  * re-optimisation on the worker's first start destroys the execution context once).
  */
-async function measurePage(browser: Browser, url: string, device: 'wasm' | 'webgpu', threads: number | undefined, reps: number, newTokens: number, errors: string[]): Promise<PageRun> {
+async function measurePage(browser: Browser, url: string, device: 'wasm' | 'webgpu', threads: number | undefined, reps: number, newTokens: number, errors: string[], chat: boolean): Promise<PageRun> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await measureOnce(browser, url, device, threads, reps, newTokens, errors);
+      return await measureOnce(browser, url, device, threads, reps, newTokens, errors, chat);
     } catch (e) {
       const m = (e as Error).message;
       if (attempt >= 4 || !/context was destroyed|navigat/i.test(m)) throw e;
@@ -158,14 +168,14 @@ async function measurePage(browser: Browser, url: string, device: 'wasm' | 'webg
 }
 
 /** A fresh page (its own context, so its own worker and IndexedDB): load once, then time generations. */
-async function measureOnce(browser: Browser, url: string, device: 'wasm' | 'webgpu', threads: number | undefined, reps: number, newTokens: number, errors: string[]): Promise<PageRun> {
+async function measureOnce(browser: Browser, url: string, device: 'wasm' | 'webgpu', threads: number | undefined, reps: number, newTokens: number, errors: string[], chat: boolean): Promise<PageRun> {
   const page = await browser.newPage();
   page.on('pageerror', (e) => errors.push(e.message.slice(0, 300)));
   page.setDefaultTimeout(600_000);
   try {
     await page.goto(`${url}/tests/browser/harness.html`);
     await page.waitForFunction('window.steerlab !== undefined', null, { timeout: 120_000 });
-    return (await page.evaluate(`(${PAGE_MEASURE})(${JSON.stringify({ device, threads, reps, newTokens, prompt: BROWSER_PROMPT })})`)) as PageRun;
+    return (await page.evaluate(`(${PAGE_MEASURE})(${JSON.stringify({ device, threads, reps, newTokens, prompt: chat ? BROWSER_PROMPT : `${BROWSER_PROMPT}\n`, chat })})`)) as PageRun;
   } finally {
     await page.close();
   }
@@ -190,6 +200,7 @@ function toRun(p: PageRun, requestedThreads: number | null, node: GenDiffRun | n
     oneTokenMs: oneMs,
     manyTokensMs: manyMs,
     decodeTokensPerSecond: tps,
+    pageMemoryBytes: p.memoryBytes ?? null,
     node,
     browserOverNode: node ? tps / node.decodeTokensPerSecond : null,
     errors,
@@ -225,7 +236,9 @@ export async function benchBrowser(session: ModelSession, modelPath: string, log
     server = await startServer(modelPath, join(dir, 'vite'));
     browser = await chromium.launch({ executablePath: chromiumPath, args: QUIET, timeout: 60_000 });
     const version = browser.version();
-    const shortIds = session.encode(session.chat([{ role: 'user', content: BROWSER_PROMPT }]));
+    // A model without a chat template (a base model) gets the plain prompt with BOS, in the page too.
+    const chat = hasChatTemplate(session);
+    const shortIds = shortPromptIds(session);
     const nodeRun = (threads: number): GenDiffRun => {
       const job: PeerJob = { threads, shortIds, longIds: [], shortNewTokens: 0, longNewTokens: 0, reps: 0, contextSize: 0, genDiff: { reps, newTokens } };
       const p = join(dir, `node-${threads}.json`);
@@ -241,12 +254,12 @@ export async function benchBrowser(session: ModelSession, modelPath: string, log
     for (const threads of [...new Set([1, cores])]) {
       log(`  browser: wasm, ${threads} thread(s), fresh page`);
       const errors: string[] = [];
-      const p = await measurePage(browser, server.url, 'wasm', threads, reps, newTokens, errors);
+      const p = await measurePage(browser, server.url, 'wasm', threads, reps, newTokens, errors, chat);
       log(`  browser: the same in Node, ${p.info.threads ?? threads} thread(s)`);
       const node = nodeRun(p.info.threads ?? threads);
       const run = toRun(p, threads, node, errors);
       wasm.push(run);
-      log(`    wasm ${run.threads} thread(s): ${run.decodeTokensPerSecond.toFixed(1)} tok/s (1 token ${run.oneTokenMs.toFixed(0)} ms, ${run.newTokens + 1} tokens ${run.manyTokensMs.toFixed(0)} ms); Node ${node.decodeTokensPerSecond.toFixed(1)} tok/s; ratio ${run.browserOverNode!.toFixed(2)}`);
+      log(`    wasm ${run.threads} thread(s): ${run.decodeTokensPerSecond.toFixed(1)} tok/s (1 token ${run.oneTokenMs.toFixed(0)} ms, ${run.newTokens + 1} tokens ${run.manyTokensMs.toFixed(0)} ms); Node ${node.decodeTokensPerSecond.toFixed(1)} tok/s; ratio ${run.browserOverNode!.toFixed(2)}; page memory ${run.pageMemoryBytes === null ? "not measured" : `${(run.pageMemoryBytes / 2 ** 20).toFixed(0)} MiB`}`);
     }
     // WebGPU: a real adapter only without switches; SwiftShader separately, labelled software.
     const real = await adapterInfo(browser, server.url);
@@ -255,7 +268,7 @@ export async function benchBrowser(session: ModelSession, modelPath: string, log
     if (real && !isSoftware(real)) {
       log(`  browser: WebGPU on ${realLabel}`);
       const errors: string[] = [];
-      realRun = toRun(await measurePage(browser, server.url, 'webgpu', undefined, reps, newTokens, errors), null, null, errors);
+      realRun = toRun(await measurePage(browser, server.url, 'webgpu', undefined, reps, newTokens, errors, chat), null, null, errors);
     } else log(`  browser: WebGPU: ${realLabel}`);
     await browser.close();
     browser = null;
@@ -272,7 +285,7 @@ export async function benchBrowser(session: ModelSession, modelPath: string, log
           // Software rendering of a GPU on 2 shared cores can take minutes per token: bounded.
           const limitS = o.swiftshaderTimeoutS ?? 300;
           let timer: NodeJS.Timeout | undefined;
-          const page = measurePage(sb, server.url, 'webgpu', undefined, 1, n, errors);
+          const page = measurePage(sb, server.url, 'webgpu', undefined, 1, n, errors, chat);
           page.catch(() => {}); // still pending when the timeout wins; closing chromium rejects it
           const timeout = new Promise<never>((_, reject) => {
             timer = setTimeout(() => reject(new Error(`no result within ${limitS} s (software adapter too slow here)`)), limitS * 1000);

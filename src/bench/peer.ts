@@ -81,8 +81,11 @@ function benchScenario(session: ModelSession): Scenario {
 }
 
 /** The short prompt: a one-line request, through the chat template where there is one. */
+/** The short prompt's request, in Node and in the browser bench. */
+export const SHORT_ASK = 'Write a short story about a robot who learns to paint.';
+
 export function shortPromptIds(session: ModelSession): number[] {
-  const ask = 'Write a short story about a robot who learns to paint.';
+  const ask = SHORT_ASK;
   return hasChatTemplate(session) ? session.encode(session.chat([{ role: 'user', content: ask }])) : session.encode(`${ask}\n`, true);
 }
 
