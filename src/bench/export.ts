@@ -10,7 +10,8 @@ import { ggufToGraph } from '../engine/sources/gguf.js';
 import { EXTERNAL_DATA_NAME } from '../engine/onnx/decoder.js';
 
 export function exportGgufAsFolder(bytes: Uint8Array, dir: string): void {
-  const { file, cfg, graph, data } = ggufToGraph(bytes);
+  // Whole present.* outputs, as transformers.js (and every other runner) expects of a decoder.
+  const { file, cfg, graph, data } = ggufToGraph(bytes, { kv: 'present' });
   const { tokenizerJson, tokenizerConfig } = ggufToHfTokenizer(file);
   mkdirSync(join(dir, 'onnx'), { recursive: true });
   const eos = file.metadata.get('tokenizer.ggml.eos_token_id');
