@@ -21,15 +21,19 @@ async function plainLogits(t: TinyModel, ids: number[]): Promise<Float32Array> {
   const sess = await ort.InferenceSession.create(t.graph, { logSeverityLevel: 3 });
   const S = ids.length;
   const half = t.session.info.dtype === 'fp16';
+  // kv 'rows' graphs take a token-major past of >= 1 row: one masked zero row, as the session feeds.
+  const rows = sess.outputNames.includes('present_rows.0.key') && !sess.outputNames.includes('present.0.key');
+  const mask = new BigInt64Array(S + (rows ? 1 : 0)).fill(1n);
+  if (rows) mask[0] = 0n;
   const feeds: Record<string, ort.Tensor> = {
     input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, S]),
-    attention_mask: new ort.Tensor('int64', new BigInt64Array(S).fill(1n), [1, S]),
+    attention_mask: new ort.Tensor('int64', mask, [1, mask.length]),
   };
   if (sess.inputNames.includes('position_ids')) feeds.position_ids = new ort.Tensor('int64', BigInt64Array.from(ids, (_, i) => BigInt(i)), [1, S]);
+  const pastDims = rows ? [1, 1, t.cfg.kvHeads, t.cfg.headDim] : [1, t.cfg.kvHeads, 0, t.cfg.headDim];
+  const n = rows ? t.cfg.kvHeads * t.cfg.headDim : 0;
   for (let l = 0; l < t.cfg.layers; l++) for (const kv of ['key', 'value']) {
-    feeds[`past_key_values.${l}.${kv}`] = half
-      ? new ort.Tensor('float16', new Uint16Array(0), [1, t.cfg.kvHeads, 0, t.cfg.headDim])
-      : new ort.Tensor('float32', new Float32Array(0), [1, t.cfg.kvHeads, 0, t.cfg.headDim]);
+    feeds[`past_key_values.${l}.${kv}`] = half ? new ort.Tensor('float16', new Uint16Array(n), pastDims) : new ort.Tensor('float32', new Float32Array(n), pastDims);
   }
   const out = await sess.run(feeds);
   const data = out.logits!.data as Float32Array | Uint16Array;
@@ -189,9 +193,9 @@ describe.each(CASES)('tiny $arch model, $style export, $dtype, kv $kv', ({ style
     expect(() => c.fork()).toThrow(SteerlabError);
   });
 
-  it('genai graphs keep host rows; forks that write past a sibling never change its continuation', async () => {
+  it("kv 'rows' graphs keep host rows; forks that write past a sibling never change its continuation", async () => {
     const c = t.session.newCache();
-    expect(c.isHost).toBe(style === 'genai');
+    expect(c.isHost).toBe(kv === 'rows');
     await t.session.forward(c, PROMPT);
     const a = c.fork(), b = c.fork();
     // a writes rows past c's length in place; b then writes the same rows and must copy first.
@@ -220,6 +224,7 @@ describe.each(CASES)('tiny $arch model, $style export, $dtype, kv $kv', ({ style
     const v = Float32Array.from({ length: t.cfg.hidden }, (_, i) => Math.cos(i) * 0.3);
     const req = { add: [{ hook: residPost(1), vector: v, scale: 2, positions: 'all' as const }], logitsFor: 5, read: { hooks: [residPost(0), residPost(2), 'blocks.1.attn.hook_v'], at: [12, 1, 6] } };
     const run = async (chunk: number) => {
+      const before = t.session.prefillChunk;
       t.session.prefillChunk = chunk;
       const c = t.session.newCache();
       try {
@@ -227,7 +232,7 @@ describe.each(CASES)('tiny $arch model, $style export, $dtype, kv $kv', ({ style
         const next = await t.session.forward(c, [3]);
         return { r, next, length: c.length };
       } finally {
-        t.session.prefillChunk = 512;
+        t.session.prefillChunk = before;
         c.dispose();
       }
     };
@@ -245,5 +250,37 @@ describe.each(CASES)('tiny $arch model, $style export, $dtype, kv $kv', ({ style
     await expect(t.session.forward(c, PROMPT, { add: [{ hook: residPost(99), vector: new Float32Array(t.cfg.hidden) }] })).rejects.toMatchObject({ code: 'BAD_SHAPE' });
     await expect(t.session.forward(c, [t.cfg.vocab + 5])).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
     c.dispose();
+  });
+});
+
+// Host rows are token-major [T, kvHeads, headDim] (the past a kv 'rows' graph reads in place); the
+// session's API keeps [kvHeads, T, headDim]. Both graphs must expose the same cache.
+describe("kv 'rows' and GroupQueryAttention graphs hold the same cache", () => {
+  let rows: TinyModel, gqa: TinyModel;
+  beforeAll(async () => {
+    rows = await openTiny('genai', 'fp32', 'llama', 'rows');
+    gqa = await openTiny('genai', 'fp32', 'llama', 'present');
+  });
+  afterAll(async () => {
+    await rows.session.dispose();
+    await gqa.session.dispose();
+  });
+
+  it('keys and values read back alike after a prompt, a one-token start and appended rows', async () => {
+    const a = rows.session.newCache(), b = gqa.session.newCache();
+    expect([a.isHost, b.isHost]).toEqual([true, false]);
+    // One token on an empty cache (the rows graph's masked pad row), then a chunk, then one more.
+    for (const ids of [[PROMPT[0]!], PROMPT.slice(1), [7]]) {
+      const ra = await rows.session.forward(a, ids), rb = await gqa.session.forward(b, ids);
+      expect(maxAbsDiff(ra.logits, rb.logits)).toBeLessThan(1e-4);
+    }
+    const T = a.length;
+    expect(T).toBe(PROMPT.length + 1);
+    for (let l = 0; l < rows.cfg.layers; l++) {
+      expect(maxAbsDiff(await rows.session.readKeys(a, l, 0, T), await gqa.session.readKeys(b, l, 0, T))).toBeLessThan(1e-5);
+      expect(maxAbsDiff(await rows.session.readValues(a, l, 2, 5), await gqa.session.readValues(b, l, 2, 5))).toBeLessThan(1e-5);
+    }
+    a.dispose();
+    b.dispose();
   });
 });

@@ -20,6 +20,11 @@ export interface PeerJob {
   reps: number;
   contextSize: number;
   /**
+   * The agent step's shape: `tokens` more tokens of longIds appended to a context of `at[i]`
+   * tokens (longIds' prefix), `reps` times each (the appended rows dropped again in between).
+   */
+  append?: { at: number[]; tokens: number; reps: number };
+  /**
    * Set: only time `reps` generations of 1 and of 1 + newTokens tokens after shortIds and print
    * a GenDiffRun (the browser section's Node side, measured the way the page is).
    */
@@ -60,6 +65,8 @@ export interface PeerEngineRun {
   /** peakRssBytes - beforeLoad RSS: what the model and the long generation added. */
   peakOverBaselineBytes: number;
   short: { promptTokens: number; newTokens: number; reps: number; decodeTokensPerSecond: number; allTokensPerSecond: number[] };
+  /** Median ms to append job.append.tokens tokens at each context length in job.append.at. */
+  append: { tokens: number; at: number[]; ms: number[] } | null;
 }
 
 function mem(): MemSample {
@@ -97,6 +104,8 @@ interface Engine {
   detail: Record<string, unknown>;
   /** Generates `n` tokens greedily after `ids` from an empty context; returns each token's arrival time. */
   generate(ids: number[], n: number): Promise<{ stamps: number[]; start: number }>;
+  /** Median ms of evaluating ids[at, at + tokens) after ids[0, at), per entry of `at` (descending). */
+  append(ids: number[], at: number[], tokens: number, reps: number): Promise<number[]>;
 }
 
 interface LoadableEngine extends Engine {
@@ -124,8 +133,31 @@ async function ours(path: string, job: PeerJob): Promise<LoadableEngine> {
     async generate(_ids: number[], _n: number): Promise<{ stamps: number[]; start: number }> {
       throw new Error('not loaded');
     },
+    async append(_ids: number[], _at: number[], _tokens: number, _reps: number): Promise<number[]> {
+      throw new Error('not loaded');
+    },
     async load() {
       const session = await loadModel(path);
+      // A fork of the kept cache per rep, as the agent scores its answers (writes after the prefix in place).
+      e.append = async (ids, at, tokens, reps) => {
+        const cache = session.newCache();
+        await session.forward(cache, ids.slice(0, Math.max(...at)));
+        const ms: number[] = [];
+        for (const P of at) {
+          await session.truncate(cache, P);
+          const xs: number[] = [];
+          for (let r = 0; r < reps; r++) {
+            const f = cache.fork();
+            const t0 = performance.now();
+            await session.forward(f, ids.slice(P, P + tokens));
+            xs.push(performance.now() - t0);
+            f.dispose();
+          }
+          ms.push(median(xs));
+        }
+        cache.dispose();
+        return ms;
+      };
       e.detail.device = session.info.device;
       e.generate = async (ids: number[], n: number) => {
         const stamps: number[] = [];
@@ -147,6 +179,9 @@ async function llama(path: string, job: PeerJob): Promise<LoadableEngine> {
     async generate(_ids: number[], _n: number): Promise<{ stamps: number[]; start: number }> {
       throw new Error('not loaded');
     },
+    async append(_ids: number[], _at: number[], _tokens: number, _reps: number): Promise<number[]> {
+      throw new Error('not loaded');
+    },
     async load() {
       const model = await lib.loadModel({ modelPath: path });
       const context = await model.createContext({ contextSize: job.contextSize, threads: { ideal: job.threads, min: job.threads }, sequences: 1 });
@@ -163,6 +198,23 @@ async function llama(path: string, job: PeerJob): Promise<LoadableEngine> {
           if (stamps.length >= n) break;
         }
         return { stamps, start };
+      };
+      e.append = async (ids, at, tokens, reps) => {
+        await seq.clearHistory();
+        await seq.evaluateWithoutGeneratingNewTokens(ids.slice(0, Math.max(...at)) as never);
+        const ms: number[] = [];
+        for (const P of at) {
+          if (seq.nextTokenIndex > P) await seq.eraseContextTokenRanges([{ start: P, end: seq.nextTokenIndex }]);
+          const xs: number[] = [];
+          for (let r = 0; r < reps; r++) {
+            const t0 = performance.now();
+            await seq.evaluateWithoutGeneratingNewTokens(ids.slice(P, P + tokens) as never);
+            xs.push(performance.now() - t0);
+            await seq.eraseContextTokenRanges([{ start: P, end: P + tokens }]);
+          }
+          ms.push(median(xs));
+        }
+        return ms;
       };
     },
   };
@@ -208,6 +260,8 @@ async function main() {
   const shortRates: number[] = [];
   await engine.generate(job.shortIds, 4); // warm-up
   for (let r = 0; r < job.reps; r++) shortRates.push(decodeRate((await engine.generate(job.shortIds, job.shortNewTokens + 1)).stamps));
+  const at = job.append ? [...job.append.at].sort((x, y) => y - x) : [];
+  const append = job.append ? { tokens: job.append.tokens, at, ms: await engine.append(job.longIds, at, job.append.tokens, job.append.reps) } : null;
   const out: PeerEngineRun = {
     engine: which === 'ours' ? 'ours' : 'llama.cpp',
     threads: job.threads,
@@ -221,6 +275,7 @@ async function main() {
     peakRssBytes,
     peakOverBaselineBytes: peakRssBytes - beforeLoad.rssBytes,
     short: { promptTokens: job.shortIds.length, newTokens: job.shortNewTokens, reps: job.reps, decodeTokensPerSecond: median(shortRates), allTokensPerSecond: shortRates },
+    append,
   };
   process.stdout.write(`${JSON.stringify(out)}\n`);
   // node-llama-cpp keeps native handles open; leave without waiting for them.

@@ -21,6 +21,12 @@ import type { PeerEngineRun, PeerJob } from './peer-child.js';
 
 export const PEER_THREADS = 2;
 export const LONG_PROMPT_TOKENS = 2800;
+/**
+ * The exact-mode agent step's shape without the agent: the east-buttons episode on SmolLM2 holds
+ * ~400 tokens at step 5 and ~2,656 at step 50 and appends ~52 per step. Timed on both engines, it
+ * shows how much of the agent's step 50 / step 5 is attention over a longer context itself.
+ */
+export const APPEND = { at: [400, 2656], tokens: 52, reps: 5 };
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -39,6 +45,8 @@ export interface PeerSummary {
   longPrefillMs: number;
   /** long-context decode speed / short-prompt decode speed. */
   longOverShort: number;
+  /** ms to append APPEND.tokens tokens at APPEND.at[0] and at APPEND.at[1] tokens of context, and their ratio. */
+  append: { shortMs: number; longMs: number; longOverShort: number } | null;
   detail: Record<string, unknown>;
 }
 
@@ -105,6 +113,16 @@ export function longPromptIds(session: ModelSession, n = LONG_PROMPT_TOKENS): nu
   }
 }
 
+const appendLog = (r: PeerEngineRun) => (r.append ? `, append ${r.append.tokens} at ${r.append.at.map((n, i) => `${n}: ${r.append!.ms[i]!.toFixed(0)} ms`).join(', ')}` : '');
+
+function appendSummary(runs: PeerEngineRun[]): PeerSummary['append'] {
+  const with_ = runs.filter((r) => r.append);
+  if (!with_.length) return null;
+  const at = (n: number) => median(with_.map((r) => r.append!.ms[r.append!.at.indexOf(n)]!));
+  const shortMs = at(Math.min(...APPEND.at)), longMs = at(Math.max(...APPEND.at));
+  return { shortMs, longMs, longOverShort: longMs / shortMs };
+}
+
 function summarise(runs: PeerEngineRun[]): PeerSummary {
   const first = runs[0]!;
   const resident = median(runs.map((r) => r.afterLoad.rssBytes - r.beforeLoad.rssBytes));
@@ -124,6 +142,7 @@ function summarise(runs: PeerEngineRun[]): PeerSummary {
     longDecodeTokensPerSecond: longTps,
     longPrefillMs: median(runs.map((r) => r.long.prefillMs)),
     longOverShort: longTps / shortTps,
+    append: appendSummary(runs),
     detail: first.detail,
   };
 }
@@ -179,6 +198,7 @@ export async function benchPeer(session: ModelSession, modelPath: string, log: (
     longNewTokens: 32,
     reps: o.reps ?? 3,
     contextSize: 4096,
+    append: APPEND,
   };
   const dir = mkdtempSync(join(tmpdir(), 'steerlab-peer-'));
   const jobPath = join(dir, 'job.json');
@@ -191,13 +211,13 @@ export async function benchPeer(session: ModelSession, modelPath: string, log: (
       log(`  peer round ${i + 1}/${rounds}: ours (child process, ${PEER_THREADS} threads)`);
       ours.push(runChild('ours', modelPath, jobPath));
       const a = ours.at(-1)!;
-      log(`    ours: short ${a.short.decodeTokensPerSecond.toFixed(1)} tok/s, at ${job.longIds.length} tokens ${a.long.decodeTokensPerSecond.toFixed(1)} tok/s, peak ${(a.peakRssBytes / 2 ** 20).toFixed(0)} MiB`);
+      log(`    ours: short ${a.short.decodeTokensPerSecond.toFixed(1)} tok/s, at ${job.longIds.length} tokens ${a.long.decodeTokensPerSecond.toFixed(1)} tok/s, peak ${(a.peakRssBytes / 2 ** 20).toFixed(0)} MiB${appendLog(a)}`);
       if (problem === null) {
         log(`  peer round ${i + 1}/${rounds}: llama.cpp (child process, ${PEER_THREADS} threads)`);
         try {
           peer.push(runChild('llama', modelPath, jobPath));
           const b = peer.at(-1)!;
-          log(`    llama.cpp: short ${b.short.decodeTokensPerSecond.toFixed(1)} tok/s, at ${job.longIds.length} tokens ${b.long.decodeTokensPerSecond.toFixed(1)} tok/s, peak ${(b.peakRssBytes / 2 ** 20).toFixed(0)} MiB`);
+          log(`    llama.cpp: short ${b.short.decodeTokensPerSecond.toFixed(1)} tok/s, at ${job.longIds.length} tokens ${b.long.decodeTokensPerSecond.toFixed(1)} tok/s, peak ${(b.peakRssBytes / 2 ** 20).toFixed(0)} MiB${appendLog(b)}`);
         } catch (e) {
           problem = `llama.cpp could not be run, so only ours is reported: ${(e as Error).message}`;
           log(`    ${problem}`);

@@ -3,10 +3,10 @@
  *
  *  - tensors: the graph's `present.*` outputs, immutable once produced (on WebGPU they stay in GPU
  *    buffers). fork() shares them; a reference count decides when one is really disposed.
- *  - host rows: one growable [kvHeads, capacity, headDim] array per layer and key/value, owned by
- *    JS. The graph reads the whole array as its past (GroupQueryAttention attends only to the first
- *    `length` rows) and returns only the new rows, which are written in place. Nothing O(context)
- *    crosses the JS boundary per token (onnxruntime-node copies every output into a fresh buffer).
+ *  - host rows: one growable token-major [capacity, kvHeads, headDim] array per layer and
+ *    key/value, owned by JS. The graph (kv 'rows') reads the valid prefix of the array in place as
+ *    its past and returns only the new rows, which are written after it. Nothing O(context) is
+ *    copied per token (onnxruntime-node copies every output into a fresh buffer).
  *
  * Host rows are shared by forks. Every cache's valid rows are a prefix, so a cache may write rows
  * [a, b) in place when no other cache sharing the array holds more than a rows; otherwise it first
@@ -73,14 +73,9 @@ class HostRows {
 
   /** A new array of `capacity` rows holding the first `rows` rows of this one. */
   copyPrefix(rows: number, capacity: number): HostRows {
-    const { kvHeads, headDim } = this.layout;
+    const n = rows * this.layout.kvHeads * this.layout.headDim;
     const out = HostRows.alloc(this.layout, this.layers, capacity);
-    for (let l = 0; l < this.data.length; l++) {
-      for (const w of [0, 1] as const) {
-        const src = this.data[l]![w], dst = out.data[l]![w];
-        for (let h = 0; h < kvHeads; h++) dst.set(src.subarray(h * this.capacity * headDim, (h * this.capacity + rows) * headDim), h * capacity * headDim);
-      }
-    }
+    for (let l = 0; l < this.data.length; l++) for (const w of [0, 1] as const) out.data[l]![w].set(this.data[l]![w].subarray(0, n));
     return out;
   }
 }
@@ -133,7 +128,7 @@ export class KVCache {
     return this.length === 0 ? null : this.hostRows(layer, which);
   }
 
-  /** Read access to one layer's array: rows of head h start at h * capacity * headDim. */
+  /** Read access to one layer's array: token t, head h at (t * kvHeads + h) * headDim. */
   hostRows(layer: number, which: 0 | 1): { data: Rows; capacity: number } {
     this.check();
     if (!this.host) throw new SteerlabError('BAD_ARGUMENT', 'cache is empty');

@@ -154,8 +154,9 @@ export class ModelSession {
     const rows = session.outputNames.includes(`${PRESENT_ROWS}.0.key`);
     const present = session.outputNames.includes('present.0.key');
     if (!rows && !present) throw new SteerlabError('BAD_GRAPH', "session graph returns neither 'present.0.key' nor 'present_rows.0.key': no KV cache to keep");
-    // (A graph with rows only keeps host rows on any device.)
-    this.hostKV = rows && (info.device !== 'webgpu' || !present);
+    // Host rows only for a graph made for them (kv 'rows': rows, no presents, token-major past);
+    // a GroupQueryAttention graph keeps its present tensors (on WebGPU, in GPU buffers).
+    this.hostKV = rows && !present;
     for (const name of ['steering', 'steering_mask', 'hidden_positions']) {
       if (!session.inputNames.includes(name)) throw new SteerlabError('BAD_GRAPH', `session graph lacks the '${name}' hook input`);
     }
@@ -203,9 +204,13 @@ export class ModelSession {
     const total = past + S;
     const keep = Math.min(S, Math.max(1, req.logitsFor ?? 1));
 
+    // An empty host cache is fed one masked zero row (kv 'rows' graphs need a past of >= 1 row).
+    const padRow = cache.isHost && past === 0;
+    const mask = new BigInt64Array(total + (padRow ? 1 : 0)).fill(1n);
+    if (padRow) mask[0] = 0n;
     const feeds: Record<string, Tensor> = {
       input_ids: new Tensor('int64', BigInt64Array.from(ids, BigInt), [1, S]),
-      attention_mask: new Tensor('int64', new BigInt64Array(total).fill(1n), [1, total]),
+      attention_mask: new Tensor('int64', mask, [1, mask.length]),
       steering: steerData ? new Tensor('float32', steerData, [layers, hidden]) : this.zeroSteering,
       steering_mask: new Tensor('float32', new Float32Array(S).fill(steerData ? 1 : 0), [1, S]),
       // An empty gather is not allowed everywhere; read position 0 and drop it below.
@@ -219,23 +224,23 @@ export class ModelSession {
     const kvType = this.floatIsHalf ? 'float16' : 'float32';
     const emptyPast = () => new Tensor(kvType as 'float32', (this.floatIsHalf ? new Uint16Array(0) : new Float32Array(0)) as Float32Array, [1, kvHeads, 0, headDim]);
     if (cache.isHost) {
-      // The whole host array is the past; GroupQueryAttention reads only its first `past` rows.
+      // The past is a prefix view of the host array (token-major, so its valid rows are contiguous):
+      // exactly `past` rows, no copy.
       const fetch = ['logits', 'resid_post'];
+      const rowLen = kvHeads * headDim;
       for (let l = 0; l < layers; l++) {
         for (const [w, name] of [[0, 'key'], [1, 'value']] as const) {
           const p = cache.hostPast(l, w);
-          feeds[`past_key_values.${l}.${name}`] = p ? new Tensor(kvType as 'float32', p.data as Float32Array, [1, kvHeads, p.capacity, headDim]) : emptyPast();
+          feeds[`past_key_values.${l}.${name}`] = p ? new Tensor(kvType as 'float32', p.data.subarray(0, past * rowLen) as Float32Array, [1, past, kvHeads, headDim]) : this.padPast();
           fetch.push(`${PRESENT_ROWS}.${l}.${name}`);
         }
       }
       const out = await this.session.run(feeds, fetch);
-      const { data, capacity } = cache.hostWritable(past, total);
+      const { data } = cache.hostWritable(past, total);
       for (let l = 0; l < layers; l++) {
         for (const [w, name] of [[0, 'key'], [1, 'value']] as const) {
           const t = out[`${PRESENT_ROWS}.${l}.${name}`]!;
-          const rows = this.hostRowsOf(await t.getData());
-          const dst = data[l]![w];
-          for (let h = 0; h < kvHeads; h++) dst.set(rows.subarray(h * S * headDim, (h + 1) * S * headDim), (h * capacity + past) * headDim);
+          data[l]![w].set(this.hostRowsOf(await t.getData()), past * rowLen);
           t.dispose();
         }
       }
@@ -448,6 +453,14 @@ export class ModelSession {
     }
   }
 
+  private padRowTensor: Tensor | null = null;
+  /** One zero row, [1, 1, kvHeads, headDim]: the masked past of an empty host cache. */
+  private padPast(): Tensor {
+    const { kvHeads, headDim } = this.info;
+    const n = kvHeads * headDim;
+    return (this.padRowTensor ??= new this.runtime.ort.Tensor((this.floatIsHalf ? 'float16' : 'float32') as 'float32', (this.floatIsHalf ? new Uint16Array(n) : new Float32Array(n)) as Float32Array, [1, 1, kvHeads, headDim]));
+  }
+
   /** Host rows keep raw half bits; onnxruntime-web may return a Float16Array of numbers instead. */
   private hostRowsOf(raw: unknown): Float32Array | Uint16Array {
     if (!this.floatIsHalf) return raw as Float32Array;
@@ -459,14 +472,14 @@ export class ModelSession {
     this.checkLayer(layer);
     if (cache.isHost) {
       if (cache.length === 0) throw new SteerlabError('BAD_ARGUMENT', 'cache is empty');
-      const { data, capacity } = cache.hostRows(layer, which);
+      // Host rows are token-major [T, kvHeads, headDim]; the API's layout is [kvHeads, T, headDim].
+      const { data } = cache.hostRows(layer, which);
       const { kvHeads, headDim } = this.info;
       const T = cache.length;
+      const raw = data.subarray(0, T * kvHeads * headDim);
+      const src = this.floatIsHalf ? f16ToF32Array(raw as Uint16Array) : (raw as Float32Array);
       const out = new Float32Array(kvHeads * T * headDim);
-      for (let h = 0; h < kvHeads; h++) {
-        const src = data.subarray(h * capacity * headDim, (h * capacity + T) * headDim);
-        out.set(this.floatIsHalf ? f16ToF32Array(src as Uint16Array) : src, h * T * headDim);
-      }
+      for (let t = 0; t < T; t++) for (let h = 0; h < kvHeads; h++) out.set(src.subarray((t * kvHeads + h) * headDim, (t * kvHeads + h + 1) * headDim), (h * T + t) * headDim);
       return out;
     }
     const entries = cache.entries;
@@ -516,10 +529,11 @@ export class ModelSession {
     this.checkSpan(cache, start, start + n);
     if (cache.isHost) {
       this.checkLayer(layer);
-      const { data: arrays, capacity } = cache.hostWritable(start, start + n);
+      const { data: arrays } = cache.hostWritable(start, start + n);
       const dst = arrays[layer]![1];
       const src = this.floatIsHalf ? f32ToF16Array(data) : data;
-      for (let h = 0; h < kvHeads; h++) dst.set(src.subarray(h * n * headDim, (h + 1) * n * headDim), (h * capacity + start) * headDim);
+      // [kvHeads, n, headDim] into token-major rows
+      for (let t = 0; t < n; t++) for (let h = 0; h < kvHeads; h++) dst.set(src.subarray((h * n + t) * headDim, (h * n + t + 1) * headDim), ((start + t) * kvHeads + h) * headDim);
       return;
     }
     const all = await this.layerData(cache, layer, 1);

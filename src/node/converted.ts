@@ -22,7 +22,7 @@ import { ggufConfig, ggufTailWeights } from '../engine/sources/convert.js';
 import { tailFromWeights, type TailWeights } from '../engine/tail/weights.js';
 
 /** Bump when the converter's output changes, so old conversions are not reused. */
-const CONVERTER_VERSION = 9; // 7: the manifest records maxPositions; 8: present_rows outputs; 9: rows only
+const CONVERTER_VERSION = 10; // 7: the manifest records maxPositions; 8: present_rows outputs; 9: rows only; 10: token-major rows
 
 interface Manifest {
   version: number;
@@ -60,11 +60,15 @@ function ggufTail(path: string): TailWeights {
 export async function openGgufCached(path: string, modelId: string, opts: { accuracyLevel?: number; log?: (s: string) => void } = {}): Promise<{ session: ModelSession; info: CachedLoadInfo }> {
   const hash = sha256File(path);
   const acc = opts.accuracyLevel ?? 0;
-  const dir = join(cacheDir(), 'converted', `${hash.slice(0, 32)}-v${CONVERTER_VERSION}-acc${acc}`);
+  // Node runs on the CPU, so the graph keeps host rows (kv 'rows'). The options are in the key, so a
+  // changed default can never reuse a conversion made for the old one (a v9 cache written before
+  // rows became the default held GroupQueryAttention graphs, and a benchmark measured those).
+  const kv = 'rows';
+  const dir = join(cacheDir(), 'converted', `${hash.slice(0, 32)}-v${CONVERTER_VERSION}-acc${acc}-${kv}`);
   const manifestPath = join(dir, 'manifest.json');
   const cached = existsSync(manifestPath);
   if (!cached) {
-    const { file, cfg, graph, data } = ggufToGraph(new Uint8Array(readFileSync(path)), { accuracyLevel: acc });
+    const { file, cfg, graph, data } = ggufToGraph(new Uint8Array(readFileSync(path)), { accuracyLevel: acc, kv });
     const { bytes: hooked, anchors } = hookGraph(graph);
     const { tokenizerJson, tokenizerConfig } = ggufToHfTokenizer(file);
     const manifest: Manifest = {

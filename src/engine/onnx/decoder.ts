@@ -30,11 +30,13 @@ export interface DecoderGraphOptions {
    * genai style, how attention meets the cache:
    *  - 'present' (default): GroupQueryAttention, returning each layer's whole `present.*` cache
    *    (WebGPU keeps them on the GPU) and its new rows `present_rows.*`.
-   *  - 'rows': only `present_rows.*`; attention is plain ops (rotary, two FusedMatMuls against the
-   *    past and the new rows, a masked softmax) reading the caller's host array in place, whose
-   *    capacity may exceed the valid rows. GroupQueryAttention copies the whole past into its
-   *    present on every call (at 2,800 tokens, 141 MB of copies per token for SmolLM2, all alive
-   *    at once); this holds one layer's scores instead. Batch 1 only (the session's).
+   *  - 'rows': only `present_rows.*` ([B, S, nKV, D]); attention is plain ops (rotary, two
+   *    FusedMatMuls against the past and the new rows, a masked softmax). The past is token-major,
+   *    [B, P, nKV, D]: the caller feeds exactly its valid rows as a prefix view of its host array
+   *    (no copy, no padding), and transBatchB lets the matmuls read each kv head at a stride.
+   *    GroupQueryAttention copies the whole past into its present on every call (at 2,800 tokens,
+   *    141 MB of copies per token for SmolLM2, all alive at once); this holds one layer's scores
+   *    instead. Batch 1 only (the session's).
    */
   kv?: 'present' | 'rows';
 }
@@ -95,9 +97,12 @@ function decoderBuilder(cfg: DecoderConfig, w: DecoderWeights, opts: DecoderGrap
   const inputIds = g.input('input_ids', DT.INT64, ['batch_size', 'sequence_length']);
   const attnMask = g.input('attention_mask', DT.INT64, ['batch_size', 'total_sequence_length']);
   const positionIds = opts.style === 'optimum' ? g.input('position_ids', DT.INT64, ['batch_size', 'sequence_length']) : '';
+  // kv 'rows' takes its past token-major ([B, P, nKV, D], a prefix of the caller's array); the
+  // other graphs take the usual [B, nKV, P, D].
+  const pastDims = opts.kv === 'rows' ? ['batch_size', 'past_sequence_length', nKV, D] : ['batch_size', nKV, 'past_sequence_length', D];
   for (let i = 0; i < layers; i++) {
-    g.input(`past_key_values.${i}.key`, FT, ['batch_size', nKV, 'past_sequence_length', D]);
-    g.input(`past_key_values.${i}.value`, FT, ['batch_size', nKV, 'past_sequence_length', D]);
+    g.input(`past_key_values.${i}.key`, FT, pastDims);
+    g.input(`past_key_values.${i}.value`, FT, pastDims);
   }
 
   /** x[.., K] @ W^T for W [N, K], as MatMul (float) or MatMulNBits (4-bit). */
@@ -392,13 +397,16 @@ function decoderBuilder(cfg: DecoderConfig, w: DecoderWeights, opts: DecoderGrap
     };
     // The new rows of each present cache, [B, nKV, S, D] at [total - S, total): a caller that keeps
     // its cache on the host fetches only these (see kvcache.ts) and feeds its whole array as past.
-    const total64 = g.op('Gather', [g.op('Shape', [attnMask]), g.constI64([1])], { axis: 0 }, '/model/kv_rows/total');
-    const total64Scalar = g.op('Gather', [g.op('Shape', [attnMask]), g.constI64([1], [])], { axis: 0 }, '/model/kv_rows/total_scalar');
-    const rowsStart = g.op('Sub', [total64, g.op('Gather', [g.op('Shape', [inputIds]), g.constI64([1])], { axis: 0 })], undefined, '/model/kv_rows/start');
-    const seqAxis = g.constI64([2]);
+    let rowsRange: [string, string, string] | null = null;
+    const presentRowsRange = (): [string, string, string] => {
+      if (rowsRange) return rowsRange;
+      const total64 = g.op('Gather', [g.op('Shape', [attnMask]), g.constI64([1])], { axis: 0 }, '/model/kv_rows/total');
+      const rowsStart = g.op('Sub', [total64, g.op('Gather', [g.op('Shape', [inputIds]), g.constI64([1])], { axis: 0 })], undefined, '/model/kv_rows/start');
+      return (rowsRange = [rowsStart, total64, g.constI64([2])]);
+    };
     const rowsOutput = (L: number, which: 'key' | 'value', op: string, inputs: string[], attrs?: Record<string, number[]>) => {
       g.node(op, inputs, { name: `/model/layers.${L}/attn/${which}_rows`, outputs: [`${PRESENT_ROWS}.${L}.${which}`], ...(attrs ? { attrs } : {}) });
-      g.output(`${PRESENT_ROWS}.${L}.${which}`, FT, ['batch_size', nKV, 'sequence_length', D]);
+      g.output(`${PRESENT_ROWS}.${L}.${which}`, FT, opts.kv === 'rows' ? ['batch_size', 'sequence_length', nKV, D] : ['batch_size', nKV, 'sequence_length', D]);
       return `${PRESENT_ROWS}.${L}.${which}`;
     };
 
@@ -418,17 +426,20 @@ function decoderBuilder(cfg: DecoderConfig, w: DecoderWeights, opts: DecoderGrap
       );
       g.output(`present.${L}.key`, FT, ['batch_size', nKV, 'total_sequence_length', D]);
       g.output(`present.${L}.value`, FT, ['batch_size', nKV, 'total_sequence_length', D]);
-      for (const w of ['key', 'value'] as const) rowsOutput(L, w, 'Slice', [`present.${L}.${w}`, rowsStart, total64, seqAxis]);
+      for (const w of ['key', 'value'] as const) rowsOutput(L, w, 'Slice', [`present.${L}.${w}`, ...presentRowsRange()]);
       return attn!;
     };
 
-    // kv 'rows': what every layer shares, made once. Positions P..T-1 of the new tokens (P = T - S
-    // valid past rows); the past input may hold C >= P rows, the rest masked. Masks are additive
-    // [S, C + S] over (past keys, new keys): past key j is visible while j < P, new key i while
-    // i <= s; local layers also drop keys at distance >= slidingWindow (llama.cpp's n_swa, as GQA's
-    // window). Shapes are computed here too: per-layer ops cost ~3 us each at short context.
+    // kv 'rows': what every layer shares, made once. The past holds P rows (its input's shape) and
+    // attention_mask marks which of them are real: the session feeds one masked zero row for an
+    // empty cache (transBatchB cannot take a batch of 0 rows). With V real keys in all, the new
+    // tokens sit at positions V-S..V-1 and past key j at j - pad (pad = P + S - V masked rows
+    // first). Masks are additive [S, P + S] over (past keys, new keys): a past key is visible when
+    // it is real, new key i while i <= s; local layers also drop keys at distance >= slidingWindow
+    // (llama.cpp's n_swa, as GQA's window). Shapes are computed here too: per-layer ops cost ~3 us
+    // each at short context.
     const G = nH / nKV;
-    interface RowsShared { positions: string; mask: string; localMask: string; byQuery: string; flat: string; C1: string; outShape: string }
+    interface RowsShared { positions: string; mask: string; localMask: string; byQuery: string; flat: string; P1: string; outShape: string }
     let rowsShared: RowsShared | null = null;
     const rowsCommon = (): RowsShared => {
       if (rowsShared) return rowsShared;
@@ -436,37 +447,39 @@ function decoderBuilder(cfg: DecoderConfig, w: DecoderWeights, opts: DecoderGrap
       const zero = g.constI64([0], []);
       const n = '/model/attn_rows';
       const S = g.op('Gather', [g.op('Shape', [inputIds]), one], { axis: 0 }, `${n}/S`);
-      const P = g.op('Sub', [total64Scalar, S], undefined, `${n}/P`);
-      const C = g.op('Gather', [g.op('Shape', ['past_key_values.0.key']), g.constI64([2], [])], { axis: 0 }, `${n}/C`);
-      const qpos = g.op('Range', [P, total64Scalar, one], undefined, `${n}/qpos`); // [S]
+      const P = g.op('Gather', [g.op('Shape', ['past_key_values.0.key']), one], { axis: 0 }, `${n}/P`);
+      const V = g.op('ReduceSum', [attnMask], { keepdims: 0 }, `${n}/V`);
+      const qpos = g.op('Range', [g.op('Sub', [V, S]), V, one], undefined, `${n}/qpos`); // [S]
+      const pad = g.op('Sub', [g.op('Add', [P, S]), V], undefined, `${n}/pad`);
       const positions = g.op('Unsqueeze', [qpos, g.constI64([0])], undefined, `${n}/position_ids`);
       const vec = (t: string) => g.op('Unsqueeze', [t, g.constI64([0])]); // scalar -> [1]
       const col = (t: string) => g.op('Unsqueeze', [t, g.constI64([1])]); // [S, 1]
       const row = (t: string) => g.op('Unsqueeze', [t, g.constI64([0])]); // [1, n]
-      const S1 = vec(S), C1 = vec(C);
-      const kpast = g.op('Range', [zero, C, one]); // [C]
+      const S1 = vec(S), P1 = vec(P);
+      const kpast = g.op('Sub', [g.op('Range', [zero, P, one]), pad]); // [P] key positions
       const inew = g.op('Range', [zero, S, one]); // [S]
-      const pastOk = g.op('Expand', [row(g.op('Less', [kpast, P])), g.op('Concat', [S1, C1], { axis: 0 })]);
+      const real = g.op('Cast', [g.op('Slice', [attnMask, g.constI64([0]), P1, g.constI64([1])])], { to: DT.BOOL }); // [1, P]
+      const pastOk = g.op('Expand', [real, g.op('Concat', [S1, P1], { axis: 0 })]);
       const visible = g.op('Concat', [pastOk, g.op('LessOrEqual', [row(inew), col(inew)])], { axis: 1 });
       const additive = (keep: string, name: string) => g.op('Where', [keep, g.constF([0], [], FT), g.constF([FT === DT.FLOAT16 ? -65504 : -3.4028234663852886e38], [], FT)], undefined, name);
       const mask = additive(visible, `${n}/mask`);
       let localMask = mask;
       if (cfg.slidingWindow) {
         const W = g.constI64([cfg.slidingWindow], []);
-        // query position P + s against key position j (past) or P + i (new)
+        // query position qpos[s] against key position kpast[j] (past) or qpos[i] (new)
         const pastNear = g.op('Less', [g.op('Sub', [col(qpos), row(kpast)]), W]);
         const newNear = g.op('Less', [g.op('Sub', [col(inew), row(inew)]), W]);
         localMask = additive(g.op('And', [visible, g.op('Concat', [pastNear, newNear], { axis: 1 })]), `${n}/mask_local`);
       }
-      const CS1 = g.op('Add', [C1, S1]);
+      const PS1 = g.op('Add', [P1, S1]);
       return (rowsShared = {
         positions,
         mask,
         localMask,
-        byQuery: g.op('Concat', [g.constI64([1, nKV, G]), S1, CS1], { axis: 0 }, `${n}/shape_by_query`), // [1, nKV, G, S, C+S]
-        flat: g.op('Concat', [g.constI64([1, nKV, -1]), CS1], { axis: 0 }, `${n}/shape_flat`), // [1, nKV, G*S, C+S]
-        C1,
-        outShape: g.op('Concat', [g.constI64([1, nKV, G]), S1, g.constI64([D])], { axis: 0 }, `${n}/shape_ctx`), // [1, nKV, G, S, D]
+        byQuery: g.op('Concat', [g.constI64([nKV, G]), S1, PS1], { axis: 0 }, `${n}/shape_by_query`), // [nKV, G, S, P+S]
+        flat: g.op('Concat', [g.constI64([nKV, -1]), PS1], { axis: 0 }, `${n}/shape_flat`), // [nKV, G*S, P+S]
+        P1,
+        outShape: g.op('Concat', [g.constI64([nKV, G]), S1, g.constI64([D])], { axis: 0 }, `${n}/shape_ctx`), // [nKV, G, S, D]
       });
     };
 
@@ -476,24 +489,29 @@ function decoderBuilder(cfg: DecoderConfig, w: DecoderWeights, opts: DecoderGrap
       const sh = rowsCommon();
       const rope = (t: string, n: number, tag: string) =>
         g.op('RotaryEmbedding', [t, sh.positions, cos, sin], { interleaved: 0, num_heads: n }, `${p}/${tag}_rotary`, 'com.microsoft');
-      // [1, S, nKV*D] -> [1, nKV, S, D]: the rows the caller appends, and this layer's new keys.
+      // [1, S, nKV*D] -> [1, S, nKV, D]: the rows the caller appends (token-major, as its array).
       const heads = (t: string, which: 'key' | 'value') =>
-        rowsOutput(L, which, 'Transpose', [g.op('Reshape', [t, g.constI64([1, -1, nKV, D])], undefined, `${p}/${which}_heads`)], { perm: [0, 2, 1, 3] });
-      const kNew = heads(rope(k, nKV, 'k'), 'key');
-      const vNew = heads(v, 'value');
-      // Queries grouped by their kv head (head h reads kv head h / G): [1, nKV, G*S, D], rows (g, s).
+        rowsOutput(L, which, 'Reshape', [t, g.constI64([1, -1, nKV, D])]);
+      const squeeze = (t: string, tag: string) => g.op('Squeeze', [t, g.constI64([0])], undefined, `${p}/${tag}`); // [P or S, nKV, D]
+      const kNew = squeeze(heads(rope(k, nKV, 'k'), 'key'), 'k_new');
+      const vNew = squeeze(heads(v, 'value'), 'v_new');
+      const kPast = squeeze(`past_key_values.${L}.key`, 'k_past');
+      const vPast = squeeze(`past_key_values.${L}.value`, 'v_past');
+      // Queries grouped by their kv head (head h reads kv head h / G): [nKV, G*S, D], rows (g, s).
       const qr = g.op('Reshape', [rope(q, nH, 'q'), g.constI64([-1, nKV, G, D])], undefined, `${p}/q_groups`);
-      const qg = g.op('Reshape', [g.op('Transpose', [qr], { perm: [1, 2, 0, 3] }, `${p}/q_transpose`), g.constI64([1, nKV, -1, D])], undefined, `${p}/q_grouped`);
-      const qk = (kk: string, tag: string) => g.op('FusedMatMul', [qg, kk], { transA: 0, transB: 1, alpha: { float: attnScale } }, `${p}/${tag}`, 'com.microsoft');
-      const scores = g.op('Concat', [qk(`past_key_values.${L}.key`, 'scores_past'), qk(kNew, 'scores_new')], { axis: -1 }, `${p}/scores`); // [1, nKV, G*S, C+S]
+      const qg = g.op('Reshape', [g.op('Transpose', [qr], { perm: [1, 2, 0, 3] }, `${p}/q_transpose`), g.constI64([nKV, -1, D])], undefined, `${p}/q_grouped`);
+      // transBatchB reads [T, nKV, D] as [nKV, T, D] in place (row stride nKV*D): no transpose copy.
+      const mm = (a: string, b: string, transB: number, alpha: number, tag: string) =>
+        g.op('FusedMatMul', [a, b], { transA: 0, transB, transBatchB: 1, alpha: { float: alpha } }, `${p}/${tag}`, 'com.microsoft');
+      const scores = g.op('Concat', [mm(qg, kPast, 1, attnScale, 'scores_past'), mm(qg, kNew, 1, attnScale, 'scores_new')], { axis: -1 }, `${p}/scores`); // [nKV, G*S, P+S]
       const shaped = g.op('Reshape', [scores, sh.byQuery], undefined, `${p}/scores_by_query`);
       const probs = g.op('Softmax', [g.op('Add', [shaped, local ? sh.localMask : sh.mask], undefined, `${p}/masked`)], { axis: -1 }, `${p}/Softmax`);
       const flat = g.op('Reshape', [probs, sh.flat], undefined, `${p}/probs`);
-      const probsPast = g.op('Slice', [flat, g.constI64([0]), sh.C1, g.constI64([-1])], undefined, `${p}/probs_past`);
-      const probsNew = g.op('Slice', [flat, sh.C1, g.constI64([2 ** 62]), g.constI64([-1])], undefined, `${p}/probs_new`);
-      const ctx = g.op('Add', [g.op('MatMul', [probsPast, `past_key_values.${L}.value`], undefined, `${p}/ctx_past`), g.op('MatMul', [probsNew, vNew], undefined, `${p}/ctx_new`)], undefined, `${p}/ctx`); // [1, nKV, G*S, D]
-      // -> [1, S, nKV, G, D] -> [1, S, nH*D]
-      const bySeq = g.op('Transpose', [g.op('Reshape', [ctx, sh.outShape])], { perm: [0, 3, 1, 2, 4] }, `${p}/ctx_transpose`);
+      const probsPast = g.op('Slice', [flat, g.constI64([0]), sh.P1, g.constI64([-1])], undefined, `${p}/probs_past`);
+      const probsNew = g.op('Slice', [flat, sh.P1, g.constI64([2 ** 62]), g.constI64([-1])], undefined, `${p}/probs_new`);
+      const ctx = g.op('Add', [mm(probsPast, vPast, 0, 1, 'ctx_past'), mm(probsNew, vNew, 0, 1, 'ctx_new')], undefined, `${p}/ctx`); // [nKV, G*S, D]
+      // -> [S, nKV, G, D] -> [1, S, nH*D]
+      const bySeq = g.op('Transpose', [g.op('Reshape', [ctx, sh.outShape])], { perm: [2, 0, 1, 3] }, `${p}/ctx_transpose`);
       return g.op('Reshape', [bySeq, g.constI64([1, -1, nH * D])], undefined, `${p}/output`);
     };
     const epsAttr = { epsilon: { float: cfg.rmsEps } };
