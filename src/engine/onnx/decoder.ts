@@ -29,7 +29,7 @@ export interface DecoderGraphOptions {
   /**
    * genai style, how attention meets the cache:
    *  - 'present' (default): GroupQueryAttention, returning each layer's whole `present.*` cache
-   *    (WebGPU keeps them on the GPU) and its new rows `present_rows.*`.
+   *    (WebGPU keeps them on the GPU; other runners such as transformers.js need them).
    *  - 'rows': only `present_rows.*` ([B, S, nKV, D]); attention is plain ops (rotary, two
    *    FusedMatMuls against the past and the new rows, a masked softmax). The past is token-major,
    *    [B, P, nKV, D]: the caller feeds exactly its valid rows as a prefix view of its host array
@@ -395,22 +395,15 @@ function decoderBuilder(cfg: DecoderConfig, w: DecoderWeights, opts: DecoderGrap
       }
       return tables.get(key)!;
     };
-    // The new rows of each present cache, [B, nKV, S, D] at [total - S, total): a caller that keeps
-    // its cache on the host fetches only these (see kvcache.ts) and feeds its whole array as past.
-    let rowsRange: [string, string, string] | null = null;
-    const presentRowsRange = (): [string, string, string] => {
-      if (rowsRange) return rowsRange;
-      const total64 = g.op('Gather', [g.op('Shape', [attnMask]), g.constI64([1])], { axis: 0 }, '/model/kv_rows/total');
-      const rowsStart = g.op('Sub', [total64, g.op('Gather', [g.op('Shape', [inputIds]), g.constI64([1])], { axis: 0 })], undefined, '/model/kv_rows/start');
-      return (rowsRange = [rowsStart, total64, g.constI64([2])]);
-    };
+    // kv 'rows': the new rows of each layer, [B, S, nKV, D], which a caller that keeps its cache on
+    // the host appends to its array (see kvcache.ts).
     const rowsOutput = (L: number, which: 'key' | 'value', op: string, inputs: string[], attrs?: Record<string, number[]>) => {
       g.node(op, inputs, { name: `/model/layers.${L}/attn/${which}_rows`, outputs: [`${PRESENT_ROWS}.${L}.${which}`], ...(attrs ? { attrs } : {}) });
-      g.output(`${PRESENT_ROWS}.${L}.${which}`, FT, opts.kv === 'rows' ? ['batch_size', 'sequence_length', nKV, D] : ['batch_size', nKV, 'sequence_length', D]);
+      g.output(`${PRESENT_ROWS}.${L}.${which}`, FT, ['batch_size', 'sequence_length', nKV, D]);
       return `${PRESENT_ROWS}.${L}.${which}`;
     };
 
-    /** GroupQueryAttention with rotary inside; returns the whole presents and their new rows. */
+    /** GroupQueryAttention with rotary inside; the whole presents are the layer's cache outputs. */
     const gqaAttention = (L: number, q: string, k: string, v: string, cos: string, sin: string, windowAttr: Record<string, number>): string => {
       const p = `/model/layers.${L}/attn`;
       const [seqlensK, totalLen] = gqaLengths();
@@ -426,7 +419,6 @@ function decoderBuilder(cfg: DecoderConfig, w: DecoderWeights, opts: DecoderGrap
       );
       g.output(`present.${L}.key`, FT, ['batch_size', nKV, 'total_sequence_length', D]);
       g.output(`present.${L}.value`, FT, ['batch_size', nKV, 'total_sequence_length', D]);
-      for (const w of ['key', 'value'] as const) rowsOutput(L, w, 'Slice', [`present.${L}.${w}`, ...presentRowsRange()]);
       return attn!;
     };
 

@@ -32,7 +32,8 @@ export function ggufTokenizer(f: GgufFile): Tokenizer {
 /**
  * Converts GGUF bytes into an unmodified decoder graph (no hooks yet) whose weights sit in one
  * external-data buffer named EXTERNAL_DATA_NAME. By default it returns only the new KV rows
- * (`present_rows.*`; host-row caches, the CPU devices); `kv: 'present'` (WebGPU) uses GroupQueryAttention and whole presents.
+ * (`present_rows.*`, token-major; host-row caches, the CPU devices); `kv: 'present'` (WebGPU,
+ * folder exports) uses GroupQueryAttention and returns whole presents only.
  */
 export function ggufToGraph(bytes: Uint8Array, opts: Partial<DecoderGraphOptions> & { floatLinears?: boolean } = {}): { file: GgufFile; cfg: DecoderConfig; graph: Uint8Array; data: Uint8Array; timings: Omit<GgufLoadTimings, 'sessionMs'> } {
   const t0 = performance.now();
