@@ -40,6 +40,20 @@ export class TensorPool {
   }
 }
 
+/** Rows [n, kvHeads, headDim] (token-major, as host rows are kept) in the API's [kvHeads, n, headDim]. */
+export function rowsToHeads(rows: Float32Array, kvHeads: number, headDim: number): Float32Array {
+  const n = rows.length / (kvHeads * headDim);
+  const out = new Float32Array(rows.length);
+  for (let t = 0; t < n; t++) for (let h = 0; h < kvHeads; h++) out.set(rows.subarray((t * kvHeads + h) * headDim, (t * kvHeads + h + 1) * headDim), (h * n + t) * headDim);
+  return out;
+}
+
+/** Writes data [kvHeads, n, headDim] into token-major rows from row `start` on. */
+export function headsIntoRows<T extends Float32Array | Uint16Array>(data: T, rows: T, kvHeads: number, headDim: number, start: number): void {
+  const n = data.length / (kvHeads * headDim);
+  for (let t = 0; t < n; t++) for (let h = 0; h < kvHeads; h++) rows.set(data.subarray((h * n + t) * headDim, (h * n + t + 1) * headDim), ((start + t) * kvHeads + h) * headDim);
+}
+
 /** Shape of host rows: fp16 graphs keep raw half bits. */
 export interface HostLayout {
   kvHeads: number;

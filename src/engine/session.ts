@@ -6,7 +6,7 @@
  */
 import type { InferenceSession, Tensor } from 'onnxruntime-common';
 import { SteerlabError } from '../errors.js';
-import { KVCache, PRESENT_ROWS, TensorPool } from './kvcache.js';
+import { headsIntoRows, KVCache, PRESENT_ROWS, rowsToHeads, TensorPool } from './kvcache.js';
 import { logProbAt, logSoftmax, sampleToken, tokenStats, topTokens } from './logits.js';
 import { f16ToF32Array, f32ToF16Array } from './onnx/graph.js';
 import { ActivationCache, packAdds, resolveHook, type HookAdd, type HookEdit, type HookRead, type Region } from './hook-points.js';
@@ -468,20 +468,9 @@ export class ModelSession {
   }
 
   // ---------- value cache ----------
+  /** One layer's whole present tensor as float32 [kvHeads, T, headDim] (tensor caches). */
   private async layerData(cache: KVCache, layer: number, which: 0 | 1): Promise<Float32Array> {
     this.checkLayer(layer);
-    if (cache.isHost) {
-      if (cache.length === 0) throw new SteerlabError('BAD_ARGUMENT', 'cache is empty');
-      // Host rows are token-major [T, kvHeads, headDim]; the API's layout is [kvHeads, T, headDim].
-      const { data } = cache.hostRows(layer, which);
-      const { kvHeads, headDim } = this.info;
-      const T = cache.length;
-      const raw = data.subarray(0, T * kvHeads * headDim);
-      const src = this.floatIsHalf ? f16ToF32Array(raw as Uint16Array) : (raw as Float32Array);
-      const out = new Float32Array(kvHeads * T * headDim);
-      for (let t = 0; t < T; t++) for (let h = 0; h < kvHeads; h++) out.set(src.subarray((t * kvHeads + h) * headDim, (t * kvHeads + h + 1) * headDim), (h * T + t) * headDim);
-      return out;
-    }
     const entries = cache.entries;
     if (!entries) throw new SteerlabError('BAD_ARGUMENT', 'cache is empty');
     const raw = await entries[layer]![which].getData();
@@ -513,8 +502,15 @@ export class ModelSession {
 
   private async readRows(cache: KVCache, layer: number, start: number, end: number, which: 0 | 1): Promise<Float32Array> {
     this.checkSpan(cache, start, end);
-    const all = await this.layerData(cache, layer, which);
     const { kvHeads, headDim } = this.info;
+    if (cache.isHost) {
+      // Only the span is converted: host rows are token-major, so it is one contiguous slice.
+      this.checkLayer(layer);
+      const rowLen = kvHeads * headDim;
+      const raw = cache.hostRows(layer, which).data.subarray(start * rowLen, end * rowLen);
+      return rowsToHeads(this.floatIsHalf ? f16ToF32Array(raw as Uint16Array) : (raw as Float32Array), kvHeads, headDim);
+    }
+    const all = await this.layerData(cache, layer, which);
     const T = cache.length, n = end - start;
     const out = new Float32Array(kvHeads * n * headDim);
     for (let h = 0; h < kvHeads; h++) out.set(all.subarray((h * T + start) * headDim, (h * T + end) * headDim), h * n * headDim);
@@ -531,9 +527,7 @@ export class ModelSession {
       this.checkLayer(layer);
       const { data: arrays } = cache.hostWritable(start, start + n);
       const dst = arrays[layer]![1];
-      const src = this.floatIsHalf ? f32ToF16Array(data) : data;
-      // [kvHeads, n, headDim] into token-major rows
-      for (let t = 0; t < n; t++) for (let h = 0; h < kvHeads; h++) dst.set(src.subarray((h * n + t) * headDim, (h * n + t + 1) * headDim), ((start + t) * kvHeads + h) * headDim);
+      headsIntoRows(this.floatIsHalf ? f32ToF16Array(data) : data, dst as typeof data, kvHeads, headDim, start);
       return;
     }
     const all = await this.layerData(cache, layer, 1);

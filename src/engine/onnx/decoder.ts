@@ -397,8 +397,8 @@ function decoderBuilder(cfg: DecoderConfig, w: DecoderWeights, opts: DecoderGrap
     };
     // kv 'rows': the new rows of each layer, [B, S, nKV, D], which a caller that keeps its cache on
     // the host appends to its array (see kvcache.ts).
-    const rowsOutput = (L: number, which: 'key' | 'value', op: string, inputs: string[], attrs?: Record<string, number[]>) => {
-      g.node(op, inputs, { name: `/model/layers.${L}/attn/${which}_rows`, outputs: [`${PRESENT_ROWS}.${L}.${which}`], ...(attrs ? { attrs } : {}) });
+    const rowsOutput = (L: number, which: 'key' | 'value', t: string) => {
+      g.node('Reshape', [t, g.constI64([1, -1, nKV, D])], { name: `/model/layers.${L}/attn/${which}_rows`, outputs: [`${PRESENT_ROWS}.${L}.${which}`] });
       g.output(`${PRESENT_ROWS}.${L}.${which}`, FT, ['batch_size', 'sequence_length', nKV, D]);
       return `${PRESENT_ROWS}.${L}.${which}`;
     };
@@ -482,8 +482,7 @@ function decoderBuilder(cfg: DecoderConfig, w: DecoderWeights, opts: DecoderGrap
       const rope = (t: string, n: number, tag: string) =>
         g.op('RotaryEmbedding', [t, sh.positions, cos, sin], { interleaved: 0, num_heads: n }, `${p}/${tag}_rotary`, 'com.microsoft');
       // [1, S, nKV*D] -> [1, S, nKV, D]: the rows the caller appends (token-major, as its array).
-      const heads = (t: string, which: 'key' | 'value') =>
-        rowsOutput(L, which, 'Reshape', [t, g.constI64([1, -1, nKV, D])]);
+      const heads = (t: string, which: 'key' | 'value') => rowsOutput(L, which, t);
       const squeeze = (t: string, tag: string) => g.op('Squeeze', [t, g.constI64([0])], undefined, `${p}/${tag}`); // [P or S, nKV, D]
       const kNew = squeeze(heads(rope(k, nKV, 'k'), 'key'), 'k_new');
       const vNew = squeeze(heads(v, 'value'), 'v_new');
