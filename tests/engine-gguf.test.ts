@@ -21,14 +21,14 @@ const TYPES: [string, number][] = [
 ];
 const K_QUANTS = new Set<number>([T.Q2_K, T.Q3_K, T.Q4_K, T.Q5_K, T.Q6_K]);
 
-async function convertAndCompare(arch: 'llama' | 'qwen2', weightType: number, embedType: number) {
+async function convertAndCompare(arch: 'llama' | 'qwen2', weightType: number, embedType: number, embedTable: 'shared' | 'own' = 'shared') {
   // K-quants need rows that are whole 256-element super-blocks.
   const kq = K_QUANTS.has(weightType);
   const cfg = tinyConfig(kq ? { hidden: 256, intermediate: 256, heads: 4, kvHeads: 2, headDim: 64, layers: 2 } : {}, arch);
   const w = tinyWeights(cfg, 11);
   const bytes = writeTinyGguf(cfg, w, { weightType, embedType });
   // accuracy_level 0: MatMulNBits computes in float, so the graph must match the dequantised weights exactly.
-  const { file, cfg: got, graph, data } = ggufToGraph(bytes, { accuracyLevel: 0 });
+  const { file, cfg: got, graph, data } = ggufToGraph(bytes, { accuracyLevel: 0, embedTable });
   expect(got).toMatchObject({ layers: cfg.layers, hidden: cfg.hidden, heads: cfg.heads, kvHeads: cfg.kvHeads, intermediate: cfg.intermediate, vocab: cfg.vocab });
   const deq = ggufWeights(file, bytes, got);
   const s = await openGraph(nodeRuntime, graph, { modelId: 't', hash: 'h', architecture: arch, heads: cfg.heads, kvHeads: cfg.kvHeads, headDim: cfg.headDim, vocab: cfg.vocab }, idTokenizer, { externalData: [{ path: EXTERNAL_DATA_NAME, data }] });
@@ -52,7 +52,7 @@ async function convertAndCompare(arch: 'llama' | 'qwen2', weightType: number, em
     dOrig = Math.max(dOrig, Math.abs(r.logits[i]! - ol[i]!));
   }
   await s.dispose();
-  return { dGraph, dOrig };
+  return { dGraph, dOrig, logits: r.logits };
 }
 
 describe('GGUF conversion of tiny models', () => {
@@ -66,6 +66,34 @@ describe('GGUF conversion of tiny models', () => {
       expect(dOrig).toBeLessThan(origTol[name]!);
     });
   }
+
+  // Node's cache gives a tied 8-bit embedding its own gather table (embedTable 'own'); it must be
+  // the same embedding as the lm_head's planes, bit for bit, with and without zero points.
+  for (const [name, type] of [['Q8_0', T.Q8_0], ['Q5_0', T.Q5_0]] as const) {
+    it(`tied ${name} embedding: its own gather table gives the same logits as the shared planes`, async () => {
+      const shared = await convertAndCompare('llama', T.Q4_1, type, 'shared');
+      const own = await convertAndCompare('llama', T.Q4_1, type, 'own');
+      expect(own.dGraph).toBeLessThan(1e-4);
+      expect(Array.from(own.logits)).toEqual(Array.from(shared.logits));
+    });
+  }
+
+  it("with embedTable 'own', MatMulNBits weights feed nothing else (so onnxruntime can drop them after prepacking)", () => {
+    const cfg = tinyConfig();
+    const bytes = writeTinyGguf(cfg, tinyWeights(cfg, 3), { weightType: T.Q4_1, embedType: T.Q8_0 });
+    const consumers = (embedTable: 'shared' | 'own') => {
+      const m = decodeModel(ggufToGraph(bytes, { embedTable }).graph);
+      const inits = new Set(m.graph.initializer.map((t) => t.name));
+      const ops = new Map<string, Set<string>>();
+      for (const n of m.graph.node) for (const i of n.input) if (inits.has(i)) ops.set(i, (ops.get(i) ?? new Set()).add(n.opType));
+      return [...ops.entries()].filter(([, o]) => o.has('MatMulNBits')).map(([name, o]) => [name, [...o].sort().join(',')]);
+    };
+    const own = consumers('own');
+    expect(own.length).toBeGreaterThan(0);
+    expect(own.filter(([, o]) => o !== 'MatMulNBits')).toEqual([]);
+    // The shared layout really does gather from the lm_head's planes (what 'own' avoids).
+    expect(consumers('shared').some(([, o]) => o.includes('Gather'))).toBe(true);
+  });
 
   it('qwen2 with q/k/v biases and no permutation', async () => {
     const { dGraph, dOrig } = await convertAndCompare('qwen2', T.Q4_1, T.Q8_0);

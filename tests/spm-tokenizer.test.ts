@@ -9,6 +9,7 @@ import { ggufToHfTokenizer, spmMerges, GgufTokenType } from '../src/engine/gguf/
 import { writeGguf, type GgufMetadataEntry } from '../src/engine/gguf/writer.js';
 import { parseGguf } from '../src/engine/gguf/reader.js';
 import { ggufTokenizer } from '../src/engine/sources/gguf.js';
+import { hfTokenizer } from '../src/engine/text.js';
 import { cleanupOracleFiles, loadInLlamaCpp, oracle } from './helpers/llamacpp.js';
 
 const U32 = GgufValueType.UINT32;
@@ -94,6 +95,20 @@ describe.each([
       await lm.dispose();
     }
   }, 30_000);
+});
+
+describe('hfTokenizer', () => {
+  it("leaves the caller's tokenizer.json as it was (it empties only its own copies of the vocabulary and merges)", () => {
+    const { tokenizerJson, tokenizerConfig } = ggufToHfTokenizer(parseGguf(spmVocab(false)));
+    const model = (tokenizerJson as { model: { vocab: Record<string, number>; merges: string[][] } }).model;
+    const before = JSON.stringify(tokenizerJson);
+    expect(model.merges.length).toBeGreaterThan(10);
+    const a = hfTokenizer(tokenizerJson, tokenizerConfig);
+    expect(JSON.stringify(tokenizerJson)).toBe(before);
+    // A second tokenizer from the same object encodes exactly as the first.
+    const b = hfTokenizer(tokenizerJson, tokenizerConfig);
+    for (const text of SPM_CORPUS) expect(b.encode(text)).toEqual(a.encode(text));
+  });
 });
 
 describe('spmMerges', () => {

@@ -7,12 +7,32 @@ import { nodeRuntime } from '../engine/runtime/node.js';
 import { openGguf } from '../engine/sources/gguf.js';
 import { openGgufCached } from '../node/converted.js';
 import { readFileSync } from 'node:fs';
+import { EXTERNAL_DATA_NAME } from '../engine/onnx/decoder.js';
+
+/** Anonymous and file-backed RSS, and the RSS of the mapped converted weights (Linux; null elsewhere). */
+function memParts(): { anon: number; file: number; mappedWeights: number } | null {
+  try {
+    const status = readFileSync('/proc/self/status', 'utf8');
+    const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(status)![1]) * 1024;
+    let mapped = 0;
+    let inWeights = false;
+    for (const line of readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
+      if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) inWeights = line.trimEnd().endsWith(`/${EXTERNAL_DATA_NAME}`);
+      else if (inWeights && line.startsWith('Rss:')) mapped += Number(line.split(/\s+/)[1]) * 1024;
+    }
+    return { anon: kb('RssAnon'), file: kb('RssFile'), mappedWeights: mapped };
+  } catch {
+    return null;
+  }
+}
 
 const gc = (globalThis as { gc?: () => void }).gc!;
 // Load the runtime and tokenizer library first so their code is not counted as model memory.
 await import('@huggingface/transformers');
 gc();
 const rssBefore = process.memoryUsage().rss;
+const partsBefore = memParts();
+const heapBefore = process.memoryUsage().heapUsed;
 const t0 = performance.now();
 const [path, mode] = [process.argv[2]!, process.argv[3] ?? 'memory'];
 let extra: Record<string, unknown> = {};
@@ -34,4 +54,10 @@ for (let i = 0; i < 3; i++) {
   await new Promise((r) => setTimeout(r, 50));
 }
 const after = process.memoryUsage();
-process.stdout.write(`${JSON.stringify({ mode, ...extra, totalMs, rssBeforeBytes: rssBefore, rssAfterBytes: after.rss })}\n`);
+const partsAfter = memParts();
+// Where the resident memory went: anonymous (onnxruntime's prepacked weights and arena, the JS
+// heap), file-backed (the mapped weights that were read, library code), and the JS heap alone.
+const parts = partsBefore && partsAfter
+  ? { anonBytes: partsAfter.anon - partsBefore.anon, fileBytes: partsAfter.file - partsBefore.file, mappedWeightsBytes: partsAfter.mappedWeights, jsHeapBytes: after.heapUsed - heapBefore }
+  : null;
+process.stdout.write(`${JSON.stringify({ mode, ...extra, totalMs, rssBeforeBytes: rssBefore, rssAfterBytes: after.rss, parts })}\n`);

@@ -22,7 +22,7 @@ import { ggufConfig, ggufTailWeights } from '../engine/sources/convert.js';
 import { tailFromWeights, type TailWeights } from '../engine/tail/weights.js';
 
 /** Bump when the converter's output changes, so old conversions are not reused. */
-const CONVERTER_VERSION = 10; // 7: the manifest records maxPositions; 8: present_rows outputs; 9: rows only; 10: token-major rows
+const CONVERTER_VERSION = 11; // 7: the manifest records maxPositions; 8: present_rows outputs; 9: rows only; 10: token-major rows; 11: own embedding table
 
 interface Manifest {
   version: number;
@@ -64,11 +64,23 @@ export async function openGgufCached(path: string, modelId: string, opts: { accu
   // changed default can never reuse a conversion made for the old one (a v9 cache written before
   // rows became the default held GroupQueryAttention graphs, and a benchmark measured those).
   const kv = 'rows';
+  // onnxruntime maps the cached weights from disk, so a tied embedding gets its own gather table
+  // (see DecoderGraphOptions.embedTable): the lm_head's copy is prepacked and unmapped, the table
+  // is resident only where rows are read.
   const dir = join(cacheDir(), 'converted', `${hash.slice(0, 32)}-v${CONVERTER_VERSION}-acc${acc}-${kv}`);
   const manifestPath = join(dir, 'manifest.json');
   const cached = existsSync(manifestPath);
   if (!cached) {
-    const { file, cfg, graph, data } = ggufToGraph(new Uint8Array(readFileSync(path)), { accuracyLevel: acc, kv });
+    // The temporary folder is made first: a cache that cannot be written at all gets the in-memory
+    // layout (one copy of a tied embedding), since nothing will be mapped from disk.
+    const tmp = `${dir}.tmp-${process.pid}`;
+    let problem: Error | undefined;
+    try {
+      mkdirSync(tmp, { recursive: true });
+    } catch (e) {
+      problem = e as Error;
+    }
+    const { file, cfg, graph, data } = ggufToGraph(new Uint8Array(readFileSync(path)), { accuracyLevel: acc, kv, embedTable: problem ? 'shared' : 'own' });
     const { bytes: hooked, anchors } = hookGraph(graph);
     const { tokenizerJson, tokenizerConfig } = ggufToHfTokenizer(file);
     const manifest: Manifest = {
@@ -78,22 +90,25 @@ export async function openGgufCached(path: string, modelId: string, opts: { accu
       tokenizerJson,
       tokenizerConfig: tokenizerConfig as Record<string, unknown>,
     };
-    const tmp = `${dir}.tmp-${process.pid}`;
-    try {
-      mkdirSync(tmp, { recursive: true });
-      writeFileSync(join(tmp, 'model.onnx'), hooked);
-      writeFileSync(join(tmp, EXTERNAL_DATA_NAME), data);
-      writeFileSync(join(tmp, 'manifest.json'), JSON.stringify(manifest));
-      rmSync(dir, { recursive: true, force: true });
-      renameSync(tmp, dir); // a half-written conversion never sits at the final path
-    } catch (e) {
+    if (!problem) {
       try {
-        rmSync(tmp, { recursive: true, force: true });
-      } catch {
-        // nothing was created there (e.g. the cache path runs through a file)
+        writeFileSync(join(tmp, 'model.onnx'), hooked);
+        writeFileSync(join(tmp, EXTERNAL_DATA_NAME), data);
+        writeFileSync(join(tmp, 'manifest.json'), JSON.stringify(manifest));
+        rmSync(dir, { recursive: true, force: true });
+        renameSync(tmp, dir); // a half-written conversion never sits at the final path
+      } catch (e) {
+        problem = e as Error;
+        try {
+          rmSync(tmp, { recursive: true, force: true });
+        } catch {
+          // the half-written folder could not be removed either; the next load writes a new one
+        }
       }
+    }
+    if (problem) {
       // Not silent: say why, then run from memory (nothing is lost but the cache).
-      opts.log?.(`steerlab: could not cache the converted model in ${dir} (${(e as Error).message}); loading from memory`);
+      opts.log?.(`steerlab: could not cache the converted model in ${dir} (${problem.message}); loading from memory`);
       const tokenizer = hfTokenizer(tokenizerJson, tokenizerConfig as Record<string, unknown>);
       const session = await openHooked(nodeRuntime, hooked, anchors, manifest.meta, tokenizer, { externalData: [{ path: EXTERNAL_DATA_NAME, data }], tail: { load: async () => ggufTail(path) } });
       return { session, info: { cached: false, dir } };

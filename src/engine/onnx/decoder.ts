@@ -39,6 +39,16 @@ export interface DecoderGraphOptions {
    *    instead. Batch 1 only (the session's).
    */
   kv?: 'present' | 'rows';
+  /**
+   * Where a tied 8-bit embedding is gathered from:
+   *  - 'shared' (default): the lm_head's two nibble planes, rebuilt in the graph (stored once;
+   *    right when the weights are in memory, as in the browser).
+   *  - 'own': its own table ([V, H] bytes, per-block scales and offsets [V, H/32]), the same
+   *    values. The bytes are on disk twice, but with mmap'd external data (Node's converted
+   *    cache) the planes then feed only MatMulNBits, which onnxruntime prepacks and unmaps, and
+   *    the table is resident only where rows are gathered: SmolLM2 loads about 40 MiB smaller.
+   */
+  embedTable?: 'shared' | 'own';
 }
 
 function transpose(data: Float32Array, rows: number, cols: number): Float32Array {
@@ -112,6 +122,7 @@ function decoderBuilder(cfg: DecoderConfig, w: DecoderWeights, opts: DecoderGrap
   // Zero points are chosen so the integer part is centred: with accuracy_level 4 onnxruntime
   // quantises the activations to int8, and an uncentred q (0..255 with the offset in a separate
   // block-sum term) turns that rounding into a bias of 128 s * sum(dx) per block. Exact in float.
+  // zp: one zero-point tensor per plane, '' for MatMulNBits' default of 8 (no tensor to store).
   interface QInits { kind: 4 | 8; B: string[]; scales: string[]; zp?: string[]; mins?: string; embedOffsets?: () => string; }
   const quantInits = new Map<Matrix, QInits>();
   const quantized = (m: Extract<Matrix, { kind: 'nbits' }>, name: string): QInits => {
@@ -127,11 +138,14 @@ function decoderBuilder(cfg: DecoderConfig, w: DecoderWeights, opts: DecoderGrap
       const scales = m.scales;
       const offsets = m.zeroPoints ? m.zeroPoints.map((z, i) => -z * scales[i]!) : scales.map((sc) => -128 * sc);
       let off: string | undefined;
+      const sc = finit(`${name}.weight_scales`, scales, [m.rows * nb]);
       const embedOffsets = () => (off ??= finit(`${name}.weight_mins`, transpose(offsets, m.rows, nb), [nb, m.rows]));
       q = {
         kind: 8,
         B: [g.init(`${name}.weight_hi`, hi, [m.rows, nb, 16], DT.UINT8), g.init(`${name}.weight_lo`, lo, [m.rows, nb, 16], DT.UINT8)],
-        scales: [finit(`${name}.weight_scales_hi`, scales.map((x) => 16 * x), [m.rows * nb]), finit(`${name}.weight_scales`, scales, [m.rows * nb])],
+        // Both planes share one scale tensor; the high plane's product is scaled by 16 afterwards,
+        // which is exact in float (a power of two), so this equals a 16 s scale bit for bit.
+        scales: [sc, sc],
         embedOffsets,
       };
       if (m.zeroPoints) {
@@ -139,14 +153,14 @@ function decoderBuilder(cfg: DecoderConfig, w: DecoderWeights, opts: DecoderGrap
         q.zp = [zp0, zp0];
         q.mins = embedOffsets();
       } else {
-        // s (16 hi + lo - 128) = 16 s (hi - 8) + s lo: zero point 8 on the high plane, 0 on the low one.
-        q.zp = [packedZp('8', 8), packedZp('0', 0)];
+        // s (16 hi + lo - 128) = 16 s (hi - 8) + s lo: zero point 8 (the default) on the high plane, 0 on the low one.
+        q.zp = ['', packedZp('0', 0)];
       }
     } else {
       q = { kind: 4, B: [g.init(`${name}.weight_Q4`, m.B, [m.rows, nb, 16], DT.UINT8)], scales: [finit(`${name}.weight_scales`, m.scales, [m.rows * nb])] };
       if (m.mins) {
-        // s q + min = s (q - 8) + (min + 8 s)
-        q.zp = [packedZp('8', 8)];
+        // s q + min = s (q - 8) + (min + 8 s), with MatMulNBits' default zero point 8
+        q.zp = [''];
         const mins = m.mins.map((v, i) => v + 8 * m.scales[i]!);
         q.mins = finit(`${name}.weight_mins`, transpose(mins, m.rows, nb), [nb, m.rows]);
       } else if (m.zeroPoints) q.zp = [finit(`${name}.weight_zp`, m.zeroPoints, [m.rows * nb])];
@@ -174,8 +188,8 @@ function decoderBuilder(cfg: DecoderConfig, w: DecoderWeights, opts: DecoderGrap
     } else {
       const q = quantized(m, name);
       const attrs = { K: m.cols, N: m.rows, bits: 4, block_size: 32, accuracy_level: opts.accuracyLevel ?? 0 };
-      const parts = q.B.map((b, i) => g.op('MatMulNBits', [x, b, q.scales[i]!, ...(q.zp ? [q.zp[i]!] : [])], attrs, `${name}/MatMulNBits${i ? `_${i}` : ''}`, 'com.microsoft'));
-      y = parts.length === 2 ? g.op('Add', parts, undefined, `${name}/AddHalves`) : parts[0]!;
+      const parts = q.B.map((b, i) => g.op('MatMulNBits', [x, b, q.scales[i]!, ...(q.zp?.[i] ? [q.zp[i]] : [])], attrs, `${name}/MatMulNBits${i ? `_${i}` : ''}`, 'com.microsoft'));
+      y = parts.length === 2 ? g.op('Add', [g.op('Mul', [parts[0]!, g.constF([16], [], FT)], undefined, `${name}/HighTimes16`), parts[1]!], undefined, `${name}/AddHalves`) : parts[0]!;
       if (q.mins) y = g.op('Add', [y, g.op('MatMul', [blockSums(x, m.cols), q.mins], undefined, `${name}/MinsMatMul`)], undefined, `${name}/AddMins`);
     }
     if (bias) y = g.op('Add', [y, finit(`${name}.bias`, bias, [bias.length])], undefined, `${name}/Add`);
@@ -239,9 +253,10 @@ function decoderBuilder(cfg: DecoderConfig, w: DecoderWeights, opts: DecoderGrap
     const e = w.embed;
     if (e.kind === 'float') return g.op('Gather', [finit('model.embed_tokens.weight', e.data, [cfg.vocab, H]), inputIds], undefined, '/model/embed_tokens/Gather');
     if (e.bits !== 8) throw new Error('4-bit embeddings are dequantised by the converter');
-    const q = quantized(e, '/model/embed_tokens');
-    const nb = H / 32;
     const p = '/model/embed_tokens';
+    const nb = H / 32;
+    if (opts.embedTable === 'own') return ownTable(e, p, nb);
+    const q = quantized(e, p);
     const sixteen = g.constF([16], [], FT);
     // byte -> (low nibble, high nibble) as floats, [B,S,nb,16] each
     const nibbles = (b: string, tag: string): [string, string] => {
@@ -263,6 +278,17 @@ function decoderBuilder(cfg: DecoderConfig, w: DecoderWeights, opts: DecoderGrap
     const sc = perToken(q.scales[1]!, [cfg.vocab, nb]);
     const off = perToken(q.embedOffsets!(), [nb, cfg.vocab], [1, 0]);
     const deq = g.op('Add', [g.op('Mul', [qv, sc]), off], undefined, `${p}/Dequant`);
+    return g.op('Reshape', [deq, g.constI64([0, 0, H])], undefined, `${p}/Reshape`);
+  }
+
+  /** An 8-bit embedding's own gather table: w = s q + offset, every factor already per token. */
+  function ownTable(e: Extract<Matrix, { kind: 'nbits' }>, p: string, nb: number): string {
+    const V = cfg.vocab;
+    const offsets = e.zeroPoints ? e.zeroPoints.map((z, i) => -z * e.scales[i]!) : e.scales.map((sc) => -128 * sc);
+    const table = g.init(`${p}.table_q`, e.B, [V, H], DT.UINT8);
+    const perToken = (name: string, a: Float32Array) => g.op('Unsqueeze', [g.op('Gather', [finit(name, a, [V, nb]), inputIds]), g.constI64([-1])]);
+    const qv = g.op('Reshape', [g.op('Cast', [g.op('Gather', [table, inputIds], undefined, `${p}/Gather`)], { to: FT }), g.constI64([0, 0, nb, 32])]);
+    const deq = g.op('Add', [g.op('Mul', [qv, perToken(`${p}.table_scales`, e.scales)]), perToken(`${p}.table_offsets`, offsets)], undefined, `${p}/Dequant`);
     return g.op('Reshape', [deq, g.constI64([0, 0, H])], undefined, `${p}/Reshape`);
   }
 

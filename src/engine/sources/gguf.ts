@@ -48,7 +48,7 @@ export function ggufToGraph(bytes: Uint8Array, opts: Partial<DecoderGraphOptions
   // kernels do): ~15 % faster on CPU, but prefill and decode then differ (SmolLM2, Gemma 3: up
   // to ~0.4 logits with the centred zero points decoder.ts uses; next-token probabilities stay
   // within ~0.06 of llama.cpp's).
-  const { graph, data } = buildDecoderGraphExternal(cfg, weights, { style: opts.style ?? 'genai', dtype: opts.dtype ?? 'fp32', accuracyLevel: opts.accuracyLevel ?? 0, kv: opts.kv ?? 'rows' });
+  const { graph, data } = buildDecoderGraphExternal(cfg, weights, { style: opts.style ?? 'genai', dtype: opts.dtype ?? 'fp32', accuracyLevel: opts.accuracyLevel ?? 0, kv: opts.kv ?? 'rows', embedTable: opts.embedTable ?? 'shared' });
   const t3 = performance.now();
   return { file, cfg, graph, data, timings: { parseMs: t1 - t0, convertMs: t2 - t1, graphMs: t3 - t2 } };
 }
