@@ -1,7 +1,9 @@
 /**
  * Child process for the load benchmark: prints one JSON line with timings and RSS.
- * argv: <gguf path> <memory|cached>. 'memory' converts in memory every time (the browser's
+ * argv: <gguf path> <memory|cached> [warm]. 'memory' converts in memory every time (the browser's
  * path); 'cached' uses Node's converted-model cache (run twice: first converts, then reuses).
+ * 'warm' first runs a tiny converted GGUF through the same code, so onnxruntime's own code pages
+ * (file-backed, shared, the same for every model) are resident before the baseline is taken.
  */
 import { nodeRuntime } from '../engine/runtime/node.js';
 import { openGguf } from '../engine/sources/gguf.js';
@@ -29,6 +31,19 @@ function memParts(): { anon: number; file: number; mappedWeights: number } | nul
 const gc = (globalThis as { gc?: () => void }).gc!;
 // Load the runtime and tokenizer library first so their code is not counted as model memory.
 await import('@huggingface/transformers');
+if (process.argv[4] === 'warm') {
+  const { tinyConfig, tinyWeights } = await import('../testing/tiny.js');
+  const { writeTinyGguf } = await import('../testing/tiny-gguf.js');
+  const { ggufToGraph } = await import('../engine/sources/gguf.js');
+  const { openGraph } = await import('../engine/open.js');
+  const { EXTERNAL_DATA_NAME: ext } = await import('../engine/onnx/decoder.js');
+  const cfg = tinyConfig();
+  const { graph, data } = ggufToGraph(writeTinyGguf(cfg, tinyWeights(cfg, 1), { weightType: 3 /* Q4_1 */, embedType: 8 /* Q8_0 */ }), { embedTable: 'own' });
+  const noText = { encode: () => [], decode: () => '', applyChatTemplate: () => '', eosIds: [0], bosId: null };
+  const tiny = await openGraph(nodeRuntime, graph, { modelId: 'warm', hash: 'warm', architecture: 'llama', heads: cfg.heads, kvHeads: cfg.kvHeads, headDim: cfg.headDim, vocab: cfg.vocab }, noText, { externalData: [{ path: ext, data }] });
+  await tiny.forward(tiny.newCache(), [1, 2, 3]);
+  await tiny.dispose();
+}
 gc();
 const rssBefore = process.memoryUsage().rss;
 const partsBefore = memParts();
