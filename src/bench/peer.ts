@@ -10,7 +10,6 @@ import { buildSync } from 'esbuild';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runEpisode } from '../agent/agent.js';
 import type { ModelSession } from '../engine/session.js';
 import type { Turn } from '../envs/prompt.js';
 import { buildMessages, stepFeedback } from '../envs/prompt.js';
@@ -18,6 +17,7 @@ import { createEnv } from '../envs/registry.js';
 import { getScenario, scenarioActions, type Scenario } from '../envs/scenario.js';
 import { renderTranscript } from '../envs/transcript.js';
 import type { PeerEngineRun, PeerJob } from './peer-child.js';
+import { keptCacheRatio, type KeptCacheRatio } from './agent.js';
 
 export const PEER_THREADS = 2;
 export const LONG_PROMPT_TOKENS = 2800;
@@ -29,7 +29,6 @@ export const LONG_PROMPT_TOKENS = 2800;
 export const APPEND = { at: [400, 2656], tokens: 52, reps: 5 };
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 export interface PeerSummary {
   rounds: number;
@@ -68,7 +67,7 @@ export interface PeerBench {
     residentOursOverLlama: number;
   } | null;
   /** Exact mode, prompt cache kept: step 50 / step 5 latency (ours only; llama.cpp has no agent loop). */
-  agent: { step5Ms: number; step50Ms: number; ratio: number; promptTokensAtStep50: number };
+  agent: KeptCacheRatio;
   runs: PeerEngineRun[];
 }
 
@@ -179,13 +178,9 @@ export function runChild<T = PeerEngineRun>(engine: 'ours' | 'llama', modelPath:
   return JSON.parse(line) as T;
 }
 
-/** 50 exact-mode steps with the prompt cache kept; steps 4..6 vs 47..49 (as the agent section). */
-async function agentRatio(session: ModelSession): Promise<PeerBench['agent']> {
-  const env = createEnv('east-gauss2', { preset: 'equal' });
-  const r = await runEpisode(session, env, benchScenario(session), 7, { mode: 'exact', horizon: 50, reuseCache: true, policyName: 'bench' });
-  const around = (i: number) => mean(r.steps.slice(i - 1, i + 2).map((s) => s.timings.total!));
-  const s5 = around(5), s50 = around(48);
-  return { step5Ms: s5, step50Ms: s50, ratio: s50 / s5, promptTokensAtStep50: r.steps[48]!.promptTokens ?? 0 };
+/** The agent section's kept-cache ratio, on this model's scenario (a base model gets the transcript style). */
+async function agentRatio(session: ModelSession, log: (s: string) => void): Promise<PeerBench['agent']> {
+  return keptCacheRatio(session, benchScenario(session), log);
 }
 
 export async function benchPeer(session: ModelSession, modelPath: string, log: (s: string) => void, o: { rounds?: number; reps?: number; agent?: PeerBench['agent'] } = {}): Promise<PeerBench> {
@@ -228,7 +223,7 @@ export async function benchPeer(session: ModelSession, modelPath: string, log: (
     rmSync(dir, { recursive: true, force: true });
   }
   log('  peer: agent step 50 / step 5 (exact mode, ours)');
-  const agent = o.agent ?? (await agentRatio(session));
+  const agent = o.agent ?? (await agentRatio(session, log));
   const a = summarise(ours);
   const b = peer.length ? summarise(peer) : null;
   return {

@@ -2,7 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { benchAgent } from '../bench/agent.js';
+import { benchAgent, type KeptCacheRatio } from '../bench/agent.js';
 import { benchDecode, benchLoad, benchScoring } from '../bench/engine.js';
 import { loadModel, modelPath } from '../node/models.js';
 import { int, oneOfList, parseFlags, path, print } from './flags.js';
@@ -59,7 +59,7 @@ export async function benchCommand(argv: string[]): Promise<void> {
     if (only.has('peer')) {
       const { benchPeer } = await import('../bench/peer.js');
       log('peer: llama.cpp (node-llama-cpp) beside ours on the same GGUF and thread count, each in its own child process');
-      const agent = result.agent as { cacheKept?: { step5Ms: number; step50Ms: number; ratio: number; promptTokensAtStep50: number } } | undefined;
+      const agent = result.agent as { cacheKept?: KeptCacheRatio } | undefined;
       result.peer = await benchPeer(session, file, log, { agent: agent?.cacheKept });
     }
     if (only.has('browser')) {
