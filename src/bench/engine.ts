@@ -107,6 +107,11 @@ export interface LoadRun {
   rssBeforeBytes: number;
   rssAfterBytes: number;
   residentOverFile: number;
+  /**
+   * The same without onnxruntime's own library pages that the load touched (file-backed code,
+   * the same for every model, shared between processes); null where /proc/self/smaps is missing.
+   */
+  residentOverFileWithoutRuntimeCode: number | null;
   [k: string]: unknown;
 }
 
@@ -117,11 +122,6 @@ export interface LoadBench {
   /** Node's converted-model cache: the first load converts and writes it, the second reuses it. */
   cacheFirst: LoadRun;
   cacheReused: LoadRun;
-  /**
-   * The same reuse, with onnxruntime's code exercised on a tiny model before the baseline: the
-   * model's own memory, without the library pages every model touches (file-backed, shared).
-   */
-  cacheReusedWarmLibrary: LoadRun;
 }
 
 /** Each load in a fresh child process so resident memory is the model's, measured after GC. */
@@ -129,14 +129,15 @@ export function benchLoad(modelPath: string): LoadBench {
   const script = join(import.meta.dirname, 'load-child.ts');
   const fileBytes = statSync(modelPath).size;
   const scratch = mkdtempSync(join(tmpdir(), 'steerlab-loadbench-'));
-  const child = (mode: string, warm = false): LoadRun => {
-    const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', script, modelPath, mode, ...(warm ? ['warm'] : [])], { encoding: 'utf8', timeout: 300_000, env: { ...process.env, STEERLAB_CACHE: scratch } });
+  const child = (mode: string): LoadRun => {
+    const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', script, modelPath, mode], { encoding: 'utf8', timeout: 300_000, env: { ...process.env, STEERLAB_CACHE: scratch } });
     if (r.status !== 0) throw new Error(`load benchmark child failed: ${r.stderr}`);
-    const m = JSON.parse(r.stdout.trim().split('\n').pop()!) as { mode: string; totalMs: number; rssBeforeBytes: number; rssAfterBytes: number };
-    return { ...m, residentOverFile: (m.rssAfterBytes - m.rssBeforeBytes) / fileBytes };
+    const m = JSON.parse(r.stdout.trim().split('\n').pop()!) as { mode: string; totalMs: number; rssBeforeBytes: number; rssAfterBytes: number; parts: { runtimeLibraryBytes: number } | null };
+    const added = m.rssAfterBytes - m.rssBeforeBytes;
+    return { ...m, residentOverFile: added / fileBytes, residentOverFileWithoutRuntimeCode: m.parts ? (added - m.parts.runtimeLibraryBytes) / fileBytes : null };
   };
   try {
-    return { fileBytes, inMemory: child('memory'), cacheFirst: child('cached'), cacheReused: child('cached'), cacheReusedWarmLibrary: child('cached', true) };
+    return { fileBytes, inMemory: child('memory'), cacheFirst: child('cached'), cacheReused: child('cached') };
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
