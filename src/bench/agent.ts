@@ -9,10 +9,10 @@ import { buildMessages, stepFeedback, type Turn } from '../envs/prompt.js';
 import { createEnv } from '../envs/registry.js';
 import { getScenario, scenarioActions, type Scenario } from '../envs/scenario.js';
 
-/** Median of three. */
-const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[1]!;
-
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+/** Steps i-1..i+1 (0-based) averaged: "step 5" is around(steps, 5), "step 50" around(steps, 48). */
+const around = (steps: { timings: Record<string, number> }[], i: number) => mean(steps.slice(i - 1, i + 2).map((s) => s.timings.total!));
 
 export interface AgentBench {
   horizon: number;
@@ -56,23 +56,16 @@ function benchTokenise(session: ModelSession) {
       }
     }),
   }));
-  const fullMs = med(reps.map((r) => r.full));
-  const incrementalMs = med(reps.map((r) => r.incremental));
+  const fullMs = median(reps.map((r) => r.full));
+  const incrementalMs = median(reps.map((r) => r.incremental));
   return { fullMs, incrementalMs, fullOverIncremental: fullMs / incrementalMs, promptTokensAtStep50: session.encode(texts[49]!).length };
 }
 
 export async function benchAgent(session: ModelSession, log: (s: string) => void, samples = 25, maxThoughtTokens = 48): Promise<AgentBench> {
   const scenario = getScenario('east-buttons');
-  const run = async (reuse: boolean) => {
-    const env = createEnv('east-gauss2', { preset: 'equal' });
-    const r = await runEpisode(session, env, scenario, 7, { mode: 'exact', horizon: 50, reuseCache: reuse, policyName: 'bench' });
-    return r.steps;
-  };
-  // Steps 4..6 and 47..49 (0-based) averaged, around "step 5" and "step 50".
-  const around = (steps: { timings: Record<string, number> }[], i: number) => mean(steps.slice(i - 1, i + 2).map((s) => s.timings.total!));
   const keptCache = await keptCacheRatio(session, scenario, log);
   log('  agent: 50 steps re-running the full prompt');
-  const full = await run(false);
+  const full = (await runEpisode(session, createEnv('east-gauss2', { preset: 'equal' }), scenario, 7, { mode: 'exact', horizon: 50, reuseCache: false, policyName: 'bench' })).steps;
   const f5 = around(full, 5), f50 = around(full, 48);
   log(`  agent: one sampled step, M = ${samples}`);
   const env = createEnv('east-gauss2', { preset: 'equal' });
@@ -110,14 +103,12 @@ export interface KeptCacheRatio {
  * one episode's step 5 moved between 61 and 89 ms from run to run, and its ratio with it.
  */
 export async function keptCacheRatio(session: ModelSession, scenario: Scenario, log: (s: string) => void, episodes = 3): Promise<KeptCacheRatio> {
-  const around = (steps: { timings: Record<string, number> }[], i: number) => mean(steps.slice(i - 1, i + 2).map((s) => s.timings.total!));
   const runs: Awaited<ReturnType<typeof runEpisode>>['steps'][] = [];
   for (let r = 0; r < episodes; r++) {
     log(`  agent: 50 steps with the cache kept (${r + 1}/${episodes})`);
     const env = createEnv('east-gauss2', { preset: 'equal' });
     runs.push((await runEpisode(session, env, scenario, 7, { mode: 'exact', horizon: 50, reuseCache: true, policyName: 'bench' })).steps);
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const s5 = median(runs.map((k) => around(k, 5)));
   const s50 = median(runs.map((k) => around(k, 48)));
   return { step5Ms: s5, step50Ms: s50, ratio: s50 / s5, promptTokensAtStep50: runs[0]![48]!.promptTokens ?? 0, ratioPerEpisode: runs.map((k) => around(k, 48) / around(k, 5)), firstStepMs: runs[0]![0]!.timings.total! };

@@ -8,6 +8,7 @@ import { openGguf } from '../engine/sources/gguf.js';
 import { openGgufCached } from '../node/converted.js';
 import { readFileSync } from 'node:fs';
 import { EXTERNAL_DATA_NAME } from '../engine/onnx/decoder.js';
+import { statusBytes } from './proc-mem.js';
 
 /**
  * Anonymous and file-backed RSS, the RSS of the mapped converted weights, and that of onnxruntime's
@@ -15,23 +16,23 @@ import { EXTERNAL_DATA_NAME } from '../engine/onnx/decoder.js';
  * processes). Linux only; null elsewhere.
  */
 function memParts(): { anon: number; file: number; mappedWeights: number; runtimeLibrary: number } | null {
+  const [anon, file] = statusBytes('RssAnon', 'RssFile');
+  if (anon === null || file === null) return null;
   try {
-    const status = readFileSync('/proc/self/status', 'utf8');
-    const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(status)![1]) * 1024;
     let mapped = 0;
     let library = 0;
     let where: 'weights' | 'library' | null = null;
     for (const line of readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
       if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) {
-        const file = line.trimEnd();
-        where = file.endsWith(`/${EXTERNAL_DATA_NAME}`) ? 'weights' : /\/(libonnxruntime[^/]*\.so[^/]*|onnxruntime_binding\.node)$/.test(file) ? 'library' : null;
+        const mapping = line.trimEnd();
+        where = mapping.endsWith(`/${EXTERNAL_DATA_NAME}`) ? 'weights' : /\/(libonnxruntime[^/]*\.so[^/]*|onnxruntime_binding\.node)$/.test(mapping) ? 'library' : null;
       } else if (where && line.startsWith('Rss:')) {
         const bytes = Number(line.split(/\s+/)[1]) * 1024;
         if (where === 'weights') mapped += bytes;
         else library += bytes;
       }
     }
-    return { anon: kb('RssAnon'), file: kb('RssFile'), mappedWeights: mapped, runtimeLibrary: library };
+    return { anon, file, mappedWeights: mapped, runtimeLibrary: library };
   } catch {
     return null;
   }

@@ -10,6 +10,7 @@
  * token, i.e. the prefill is left out, the same way for both engines.
  */
 import { readFileSync, statSync } from 'node:fs';
+import { statusBytes } from './proc-mem.js';
 
 export interface PeerJob {
   threads: number;
@@ -70,30 +71,12 @@ export interface PeerEngineRun {
 }
 
 function mem(): MemSample {
-  let anon: number | null = null;
-  let file: number | null = null;
-  try {
-    const s = readFileSync('/proc/self/status', 'utf8');
-    const kb = (k: string) => {
-      const m = new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(s);
-      return m ? Number(m[1]) * 1024 : null;
-    };
-    anon = kb('RssAnon');
-    file = kb('RssFile');
-  } catch {
-    // not Linux: RSS only
-  }
+  const [anon, file] = statusBytes('RssAnon', 'RssFile');
   return { rssBytes: process.memoryUsage().rss, anonBytes: anon, fileBytes: file };
 }
 
 export function peakRss(): number {
-  try {
-    const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
-    if (m) return Number(m[1]) * 1024;
-  } catch {
-    // fall through
-  }
-  return process.resourceUsage().maxRSS * 1024;
+  return statusBytes('VmHWM')[0] ?? process.resourceUsage().maxRSS * 1024;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

@@ -2,8 +2,8 @@
  * Node's cache of converted GGUF models: the hooked ONNX graph, its external weights and the
  * tokenizer files, keyed by the GGUF's sha256 (and converter version and settings). onnxruntime
  * then maps the weights from disk itself, so a load skips conversion and the converter's transient
- * buffers: it holds the prepacked weights and the mapped pages it reads (SmolLM2: 1.4x the GGUF
- * size beyond onnxruntime's own code; see the load benchmark).
+ * buffers: it holds the prepacked weights and the mapped pages it reads (SmolLM2: about 1.5x the
+ * GGUF size beyond onnxruntime's own code; see the load benchmark).
  */
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
