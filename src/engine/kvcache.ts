@@ -59,23 +59,49 @@ export interface HostLayout {
   kvHeads: number;
   headDim: number;
   half: boolean;
+  /** The most rows a cache can hold (the model's context length), when known. */
+  maxRows?: number;
 }
 
 type Rows = Float32Array | Uint16Array;
 
-/** The arrays several forks share. */
+/** Resizable ArrayBuffers (ES2024): Node 20+, Chromium 111+. */
+const resizable = typeof (ArrayBuffer.prototype as { resize?: unknown }).resize === 'function';
+
+/**
+ * The arrays several forks share. With a known maximum they are resizable buffers reserved up to
+ * it: growing commits pages in place instead of allocating and copying every row (at 2,200 rows
+ * of SmolLM2, the copy took 280 ms of one agent step and held old and new arrays at once).
+ */
 class HostRows {
   readonly users = new Set<KVCache>();
-  constructor(readonly layout: HostLayout, readonly capacity: number, readonly data: [Rows, Rows][]) {}
+  private constructor(readonly layout: HostLayout, public capacity: number, readonly data: [Rows, Rows][], private readonly buffers: ArrayBuffer[]) {}
 
   static alloc(layout: HostLayout, layers: number, capacity: number): HostRows {
-    const n = layout.kvHeads * capacity * layout.headDim;
-    const make = () => (layout.half ? new Uint16Array(n) : new Float32Array(n));
-    return new HostRows(layout, capacity, Array.from({ length: layers }, () => [make(), make()] as [Rows, Rows]));
+    const rowLen = layout.kvHeads * layout.headDim;
+    const bytes = layout.half ? 2 : 4;
+    const max = layout.maxRows;
+    const buffers: ArrayBuffer[] = [];
+    const make = (): Rows => {
+      const b = resizable && max && max >= capacity ? new ArrayBuffer(capacity * rowLen * bytes, { maxByteLength: max * rowLen * bytes }) : new ArrayBuffer(capacity * rowLen * bytes);
+      buffers.push(b);
+      // Length-tracking views (no length given) follow the buffer when it grows.
+      return layout.half ? new Uint16Array(b) : new Float32Array(b);
+    };
+    return new HostRows(layout, capacity, Array.from({ length: layers }, () => [make(), make()] as [Rows, Rows]), buffers);
   }
 
   get layers(): number {
     return this.data.length;
+  }
+
+  /** Grows to `capacity` rows in place when the buffers allow it; false when they cannot. */
+  growInPlace(capacity: number): boolean {
+    const rowBytes = this.layout.kvHeads * this.layout.headDim * (this.layout.half ? 2 : 4);
+    if (!this.buffers.every((b) => b.resizable && b.maxByteLength >= capacity * rowBytes)) return false;
+    for (const b of this.buffers) b.resize(capacity * rowBytes);
+    this.capacity = capacity;
+    return true;
   }
 
   /** Longest prefix another user holds. */
@@ -95,8 +121,9 @@ class HostRows {
 }
 
 /** Capacity grows in steps so that appending token by token reallocates O(log n) times. */
-function grown(need: number, have: number): number {
-  return Math.max(need, Math.ceil(Math.max(have * 1.5, 256) / 64) * 64);
+function grown(need: number, have: number, max?: number): number {
+  const step = Math.max(need, Math.ceil(Math.max(have * 1.5, 256) / 64) * 64);
+  return max && need <= max ? Math.min(step, max) : step;
 }
 
 export class KVCache {
@@ -158,10 +185,11 @@ export class KVCache {
     const layout = this.hostLayout;
     if (!layout) throw new SteerlabError('BAD_ARGUMENT', 'this cache keeps tensors, not host rows');
     const h = this.host;
-    if (!h || h.othersHold(this) > from || h.capacity < upto) {
-      const capacity = h && h.capacity >= upto ? h.capacity : grown(upto, h?.capacity ?? 0);
-      const next = h && this.length > 0 ? h.copyPrefix(this.length, capacity) : HostRows.alloc(layout, this.layers, capacity);
-      this.attach(next);
+    const shared = h !== null && h.othersHold(this) > from;
+    if (!h || shared || h.capacity < upto) {
+      const capacity = h && h.capacity >= upto ? h.capacity : grown(upto, h?.capacity ?? 0, layout.maxRows);
+      // Alone past `from`: grow the arrays in place (other forks' rows lie within their lengths).
+      if (!(h && !shared && h.growInPlace(capacity))) this.attach(h && this.length > 0 ? h.copyPrefix(this.length, capacity) : HostRows.alloc(layout, this.layers, capacity));
     }
     return { data: this.host!.data, capacity: this.host!.capacity };
   }

@@ -175,7 +175,7 @@ export class ModelSession {
 
   newCache(): KVCache {
     const { kvHeads, headDim } = this.info;
-    return new KVCache(this.pool, this.info.layers, this.hostKV ? { kvHeads, headDim, half: this.floatIsHalf } : null);
+    return new KVCache(this.pool, this.info.layers, this.hostKV ? { kvHeads, headDim, half: this.floatIsHalf, maxRows: this.info.maxPositions } : null);
   }
 
   /** Runs ids through the model, appending to cache; applies the request's hooks (see hook-points.ts). */
@@ -276,7 +276,7 @@ export class ModelSession {
     const start = cache.length;
     // One allocation for the whole prompt and the first tokens after it (growing later would hold
     // the old and the new arrays at once).
-    cache.hostWritable(start, start + S + PREFILL_HEADROOM);
+    cache.hostWritable(start, Math.min(start + S + PREFILL_HEADROOM, this.info.maxPositions ?? Infinity));
     const residHooks = readHooks.filter((_, i) => resolved[i]!.kind !== 'v');
     const logits: Float32Array[] = [];
     const parts: { at: number[]; acts: ActivationCache }[] = [];
