@@ -8,11 +8,14 @@ import type { ModelSession } from '../engine/session.js';
 import { buildMessages, stepFeedback, type Turn } from '../envs/prompt.js';
 import { createEnv } from '../envs/registry.js';
 import { getScenario, scenarioActions, type Scenario } from '../envs/scenario.js';
+import type { FlopsOf } from './flops.js';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-/** Steps i-1..i+1 (0-based) averaged: "step 5" is around(steps, 5), "step 50" around(steps, 48). */
-const around = (steps: { timings: Record<string, number> }[], i: number) => mean(steps.slice(i - 1, i + 2).map((s) => s.timings.total!));
+/**
+ * The median of steps i-1..i+1 (0-based): "step 5" is around(steps, 5), "step 50" around(steps, 48).
+ * A median, because this machine's noise comes in bursts that can double one step.
+ */
+const around = (steps: { timings: Record<string, number> }[], i: number) => median(steps.slice(i - 1, i + 2).map((s) => s.timings.total!));
 
 export interface AgentBench {
   horizon: number;
@@ -61,9 +64,9 @@ function benchTokenise(session: ModelSession) {
   return { fullMs, incrementalMs, fullOverIncremental: fullMs / incrementalMs, promptTokensAtStep50: session.encode(texts[49]!).length };
 }
 
-export async function benchAgent(session: ModelSession, log: (s: string) => void, samples = 25, maxThoughtTokens = 48): Promise<AgentBench> {
+export async function benchAgent(session: ModelSession, log: (s: string) => void, flops?: FlopsOf, samples = 25, maxThoughtTokens = 48): Promise<AgentBench> {
   const scenario = getScenario('east-buttons');
-  const keptCache = await keptCacheRatio(session, scenario, log);
+  const keptCache = await keptCacheRatio(session, scenario, log, flops);
   log('  agent: 50 steps re-running the full prompt');
   const full = (await runEpisode(session, createEnv('east-gauss2', { preset: 'equal' }), scenario, 7, { mode: 'exact', horizon: 50, reuseCache: false, policyName: 'bench' })).steps;
   const f5 = around(full, 5), f50 = around(full, 48);
@@ -87,7 +90,7 @@ export async function benchAgent(session: ModelSession, log: (s: string) => void
 }
 
 export interface KeptCacheRatio {
-  /** Medians over the episodes of the mean of steps 4..6 and 47..49 (0-based). */
+  /** Medians over the episodes of the median of steps 4..6 and 47..49 (0-based). */
   step5Ms: number;
   step50Ms: number;
   ratio: number;
@@ -96,13 +99,18 @@ export interface KeptCacheRatio {
   ratioPerEpisode: number[];
   /** The first step of the first episode (the prompt's prefill included). */
   firstStepMs: number;
+  /**
+   * The same ratio of the steps' FLOPs (same windows, each step's cached and new tokens), and
+   * attention's share of step 50's: what the ratio would be if every FLOP took the same time.
+   */
+  flops?: { ratio: number; attentionShareStep50: number; step5Gflop: number; step50Gflop: number };
 }
 
 /**
- * Exact mode with the prompt cache kept, 50 steps of east-gauss2, three times: on a shared machine
- * one episode's step 5 moved between 61 and 89 ms from run to run, and its ratio with it.
+ * Exact mode with the prompt cache kept, 50 steps of east-gauss2, five times: on a shared machine
+ * one episode's ratio moved between 1.1 and 2.6 within one run.
  */
-export async function keptCacheRatio(session: ModelSession, scenario: Scenario, log: (s: string) => void, episodes = 3): Promise<KeptCacheRatio> {
+export async function keptCacheRatio(session: ModelSession, scenario: Scenario, log: (s: string) => void, flops?: FlopsOf, episodes = 5): Promise<KeptCacheRatio> {
   const runs: Awaited<ReturnType<typeof runEpisode>>['steps'][] = [];
   for (let r = 0; r < episodes; r++) {
     log(`  agent: 50 steps with the cache kept (${r + 1}/${episodes})`);
@@ -111,5 +119,20 @@ export async function keptCacheRatio(session: ModelSession, scenario: Scenario, 
   }
   const s5 = median(runs.map((k) => around(k, 5)));
   const s50 = median(runs.map((k) => around(k, 48)));
-  return { step5Ms: s5, step50Ms: s50, ratio: s50 / s5, promptTokensAtStep50: runs[0]![48]!.promptTokens ?? 0, ratioPerEpisode: runs.map((k) => around(k, 48) / around(k, 5)), firstStepMs: runs[0]![0]!.timings.total! };
+  const out: KeptCacheRatio = { step5Ms: s5, step50Ms: s50, ratio: s50 / s5, promptTokensAtStep50: runs[0]![48]!.promptTokens ?? 0, ratioPerEpisode: runs.map((k) => around(k, 48) / around(k, 5)), firstStepMs: runs[0]![0]!.timings.total! };
+  if (flops) out.flops = stepFlops(runs[0]!, flops);
+  return out;
+}
+
+/** FLOPs of the steps the windows average, from what each step's forward computed. */
+function stepFlops(steps: { extra?: Record<string, unknown> }[], flops: FlopsOf): NonNullable<KeptCacheRatio['flops']> {
+  const of = (i: number) => {
+    const e = steps[i]!.extra ?? {};
+    if (typeof e.cachedTokens !== 'number' || typeof e.newTokens !== 'number') throw new Error(`agent bench: step ${i} recorded no cached/new token counts`);
+    return flops(e.cachedTokens, e.newTokens);
+  };
+  // The windows' middle steps (their FLOPs differ by about 1% from their neighbours').
+  const f5 = of(5), f50 = of(48);
+  const total = (x: ReturnType<typeof of>) => x.linear + x.attention;
+  return { ratio: total(f50) / total(f5), attentionShareStep50: f50.attention / total(f50), step5Gflop: total(f5) / 1e9, step50Gflop: total(f50) / 1e9 };
 }

@@ -18,6 +18,7 @@ import { getScenario, scenarioActions, type Scenario } from '../envs/scenario.js
 import { renderTranscript } from '../envs/transcript.js';
 import type { PeerEngineRun, PeerJob } from './peer-child.js';
 import { keptCacheRatio, type KeptCacheRatio } from './agent.js';
+import { modelFlops } from './flops.js';
 
 export const PEER_THREADS = 2;
 export const LONG_PROMPT_TOKENS = 2800;
@@ -179,8 +180,8 @@ export function runChild<T = PeerEngineRun>(engine: 'ours' | 'llama', modelPath:
 }
 
 /** The agent section's kept-cache ratio, on this model's scenario (a base model gets the transcript style). */
-async function agentRatio(session: ModelSession, log: (s: string) => void): Promise<PeerBench['agent']> {
-  return keptCacheRatio(session, benchScenario(session), log);
+async function agentRatio(session: ModelSession, modelPath: string, log: (s: string) => void): Promise<PeerBench['agent']> {
+  return keptCacheRatio(session, benchScenario(session), log, modelFlops(modelPath));
 }
 
 export async function benchPeer(session: ModelSession, modelPath: string, log: (s: string) => void, o: { rounds?: number; reps?: number; agent?: PeerBench['agent'] } = {}): Promise<PeerBench> {
@@ -223,7 +224,7 @@ export async function benchPeer(session: ModelSession, modelPath: string, log: (
     rmSync(dir, { recursive: true, force: true });
   }
   log('  peer: agent step 50 / step 5 (exact mode, ours)');
-  const agent = o.agent ?? (await agentRatio(session, log));
+  const agent = o.agent ?? (await agentRatio(session, modelPath, log));
   const a = summarise(ours);
   const b = peer.length ? summarise(peer) : null;
   return {

@@ -4,6 +4,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { benchAgent, type KeptCacheRatio } from '../bench/agent.js';
 import { benchDecode, benchLoad, benchScoring } from '../bench/engine.js';
+import { modelFlops } from '../bench/flops.js';
 import { loadModel, modelPath } from '../node/models.js';
 import { int, oneOfList, parseFlags, path, print } from './flags.js';
 
@@ -49,7 +50,7 @@ export async function benchCommand(argv: string[]): Promise<void> {
     }
     if (only.has('agent')) {
       log('agent: step latency');
-      result.agent = await benchAgent(session, log);
+      result.agent = await benchAgent(session, log, modelFlops(file));
     }
     if (only.has('east')) {
       const { benchEast } = await import('../bench/east.js');
