@@ -1,7 +1,7 @@
 /** `steerlab bench`: runs the benchmarks on the real model and writes one JSON file. */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { benchAgent, type KeptCacheRatio } from '../bench/agent.js';
 import { benchDecode, benchLoad, benchScoring } from '../bench/engine.js';
 import { modelFlops } from '../bench/flops.js';
@@ -25,7 +25,8 @@ export async function benchCommand(argv: string[]): Promise<void> {
   const log = (s: string) => process.stderr.write(`${s}\n`);
   const result: Record<string, unknown> = {
     date: new Date().toISOString(),
-    model: file,
+    // The file's name, not where this machine keeps it: results are committed.
+    model: basename(file),
     backend: 'onnxruntime-node (cpu)',
     machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version },
   };
