@@ -223,16 +223,17 @@ describe.each(CASES)('tiny $arch model, $style export, $dtype, kv $kv', ({ style
     const ids = [...PROMPT, ...PROMPT.map((x) => (x * 3) % t.cfg.vocab), 4, 4];
     const v = Float32Array.from({ length: t.cfg.hidden }, (_, i) => Math.cos(i) * 0.3);
     const req = { add: [{ hook: residPost(1), vector: v, scale: 2, positions: 'all' as const }], logitsFor: 5, read: { hooks: [residPost(0), residPost(2), 'blocks.1.attn.hook_v'], at: [12, 1, 6] } };
+    // Host rows chunk at prefillChunk, present tensors at presentChunk (WebGPU's workaround).
     const run = async (chunk: number) => {
-      const before = t.session.prefillChunk;
-      t.session.prefillChunk = chunk;
+      const before = [t.session.prefillChunk, t.session.presentChunk] as const;
+      t.session.prefillChunk = t.session.presentChunk = chunk;
       const c = t.session.newCache();
       try {
         const r = await t.session.forward(c, ids, req);
         const next = await t.session.forward(c, [3]);
         return { r, next, length: c.length };
       } finally {
-        t.session.prefillChunk = before;
+        [t.session.prefillChunk, t.session.presentChunk] = before;
         c.dispose();
       }
     };

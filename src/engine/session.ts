@@ -130,11 +130,15 @@ export interface GenerateResult {
  */
 export const PREFILL_CHUNK = 128;
 const PREFILL_HEADROOM = 256;
+/** Positions per forward on WebGPU, below the 32 at which its GroupQueryAttention goes wrong (see chunkFor). */
+export const WEBGPU_CHUNK = 16;
 
 export class ModelSession {
   readonly pool = new TensorPool();
   /** Longest forward run in one piece on host-row caches; longer ones run in chunks (forwardChunked). */
   prefillChunk = PREFILL_CHUNK;
+  /** The same for caches of present tensors: unlimited, except on WebGPU (see chunkFor). */
+  presentChunk = Infinity;
   private readonly zeroSteering: Tensor;
   private readonly floatIsHalf: boolean;
   private readonly hostKV: boolean;
@@ -157,6 +161,7 @@ export class ModelSession {
     // Host rows only for a graph made for them (kv 'rows': rows, no presents, token-major past);
     // a GroupQueryAttention graph keeps its present tensors (on WebGPU, in GPU buffers).
     this.hostKV = rows && !present;
+    if (info.device === 'webgpu') this.presentChunk = WEBGPU_CHUNK;
     for (const name of ['steering', 'steering_mask', 'hidden_positions']) {
       if (!session.inputNames.includes(name)) throw new SteerlabError('BAD_GRAPH', `session graph lacks the '${name}' hook input`);
     }
@@ -192,7 +197,8 @@ export class ModelSession {
     for (const id of ids) {
       if (!Number.isInteger(id) || id < 0 || id >= vocab) throw new SteerlabError('BAD_ARGUMENT', `token id ${id} is outside the vocabulary (0..${vocab - 1})`);
     }
-    if (cache.isHost && S > this.prefillChunk) return this.forwardChunked(cache, ids, req);
+    const chunk = this.chunkFor(cache);
+    if (S > chunk) return this.forwardChunked(cache, ids, req, chunk);
     const region = req.region ?? 'prompt';
     const steerData = packAdds(req.add, region, layers, hidden);
     const { readHooks, resolved, hp } = this.readPlan(req, S);
@@ -269,20 +275,19 @@ export class ModelSession {
    * attends to the same keys), but attention scores and activations are held for one chunk at a
    * time, so a prompt's peak memory no longer grows with its length squared.
    */
-  private async forwardChunked(cache: KVCache, ids: number[], req: ForwardRequest): Promise<ForwardResult> {
+  private async forwardChunked(cache: KVCache, ids: number[], req: ForwardRequest, chunk: number): Promise<ForwardResult> {
     const S = ids.length;
     const keep = Math.min(S, Math.max(1, req.logitsFor ?? 1));
     const { readHooks, resolved, hp } = this.readPlan(req, S);
     const start = cache.length;
-    // One allocation for the whole prompt and the first tokens after it (growing later would hold
-    // the old and the new arrays at once).
-    cache.hostWritable(start, Math.min(start + S + PREFILL_HEADROOM, this.info.maxPositions ?? Infinity));
+    // One allocation for the whole prompt and the first tokens after it.
+    if (cache.isHost) cache.hostWritable(start, Math.min(start + S + PREFILL_HEADROOM, this.info.maxPositions ?? Infinity));
     const residHooks = readHooks.filter((_, i) => resolved[i]!.kind !== 'v');
     const logits: Float32Array[] = [];
     const parts: { at: number[]; acts: ActivationCache }[] = [];
     try {
-      for (let a = 0; a < S; a += this.prefillChunk) {
-        const b = Math.min(S, a + this.prefillChunk);
+      for (let a = 0; a < S; a += chunk) {
+        const b = Math.min(S, a + chunk);
         const at = hp.filter((p) => p >= a && p < b).map((p) => p - a);
         const wantLogits = b > S - keep;
         const r = await this.forward(cache, ids.slice(a, b), {
@@ -320,6 +325,16 @@ export class ModelSession {
       o += l.length;
     }
     return { logits: all, acts: new ActivationCache(resid, layers, hidden, hp, values, readHooks) };
+  }
+
+  /**
+   * The longest forward run in one piece on this cache: host rows chunk for memory (see
+   * PREFILL_CHUNK); on WebGPU, onnxruntime-web's graph gives wrong logits for 32 or more new
+   * positions (in chromium on SwiftShader, tiny llama, qwen3 and gemma3 GGUFs: 31 agree with the
+   * CPU engine, 32 do not, decode steps after them do), so longer forwards run in pieces.
+   */
+  private chunkFor(cache: KVCache): number {
+    return cache.isHost ? this.prefillChunk : this.presentChunk;
   }
 
   /** The request's read hooks, resolved, and the chunk positions residual hooks are read at (checked). */

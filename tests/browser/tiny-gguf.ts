@@ -7,8 +7,8 @@
  * ~110 tokens a step.
  */
 import { tinyConfig, tinyWeights } from '../../src/testing/tiny.js';
-import { writeTinyGguf } from '../../src/testing/tiny-gguf.js';
-import type { DecoderConfig, DecoderWeights } from '../../src/engine/model/types.js';
+import { writeTinyGguf, type TinyGgufOptions } from '../../src/testing/tiny-gguf.js';
+import type { Architecture, DecoderConfig, DecoderWeights } from '../../src/engine/model/types.js';
 import { GgufValueType } from '../../src/engine/gguf/reader.js';
 import { GgufTokenType } from '../../src/engine/gguf/tokenizer.js';
 
@@ -30,13 +30,22 @@ export interface TinyGguf {
   bytes: Uint8Array;
 }
 
-/** `maxPositions`: the context length the GGUF states (a small one tests the context limit). */
-export function tinyGguf(seed = 3, maxPositions = 8192): TinyGguf {
+/**
+ * `maxPositions`: the context length the GGUF states (a small one tests the context limit);
+ * `arch` and the weight types pick another architecture and quantisation (default llama, F32);
+ * `embedScale` multiplies the (tied) embedding.
+ */
+export function tinyGguf(seed = 3, maxPositions = 8192, o: { arch?: Architecture; embedScale?: number; cfg?: Partial<DecoderConfig> } & Pick<TinyGgufOptions, 'weightType' | 'embedType'> = {}): TinyGguf {
   const tokens = [...byteTokens(), ...SPECIALS];
-  const cfg = tinyConfig({ vocab: tokens.length, maxPositions });
+  const cfg = tinyConfig({ vocab: tokens.length, maxPositions, ...o.cfg }, o.arch);
   const weights = tinyWeights(cfg, seed);
+  // Gemma multiplies the embedding by sqrt(hidden): with the default scale the residual is its
+  // input token's row, and the tied lm_head predicts that token again with all the mass.
+  if (o.embedScale !== undefined && weights.embed.kind === 'float') weights.embed.data.forEach((x, i, a) => (a[i] = x * o.embedScale!));
   const types = Int32Array.from(tokens, (_, i) => (i < 256 ? GgufTokenType.NORMAL : GgufTokenType.CONTROL));
   const bytes = writeTinyGguf(cfg, weights, {
+    weightType: o.weightType,
+    embedType: o.embedType,
     metadata: [
       ['tokenizer.ggml.model', 'gpt2'],
       ['tokenizer.ggml.pre', 'gpt2'],

@@ -12,6 +12,7 @@ import { runEpisode } from '../../src/agent/agent.js';
 import { createEnv, getScenario } from '../../src/envs/index.js';
 import { nodeRuntime } from '../../src/engine/runtime/node.js';
 import { openGguf } from '../../src/engine/sources/gguf.js';
+import { GgmlType } from '../../src/engine/gguf/ggml-types.js';
 import { ControlVector, settingHooks } from '../../src/steering/control-vector.js';
 import { parseTrace } from '../../src/trace/jsonl.js';
 import type { StepRecord } from '../../src/trace/schema.js';
@@ -304,6 +305,46 @@ describe('the model worker', () => {
         else process.env.STEERLAB_MODEL_GGUF = before;
       }
     }, 30_000);
+  });
+
+  // GGUFs through the load path on both devices against the Node engine, with a prompt of more
+  // than 32 tokens: onnxruntime-web's WebGPU graph gets 32 or more new positions wrong, so the
+  // session runs them in pieces there (ModelSession.chunkFor). The Gemma 3 file is built as the
+  // real model is converted: a sliding window of 4 keys (so the prompt slides), the sandwich
+  // norms, and a tied 8-bit embedding (an 8-bit lm_head on WebGPU, float on wasm).
+  describe.each([
+    ['llama, F32', tinyGguf(6, 8192, { embedScale: 0.3 })],
+    ['gemma3, Q4_0 linears, tied Q8_0 embedding', tinyGguf(5, 8192, { arch: 'gemma3', weightType: GgmlType.Q4_0, embedType: GgmlType.Q8_0, embedScale: 0.3 })],
+  ] as const)('a tiny %s GGUF, 38 prompt tokens', (_, tiny) => {
+    // Sampled with a seeded Rng, as the load-path test above (entropies between about 0.7 and 4.8 nats).
+    const req = { prompt: 'Hello there, friend', chat: true, maxNewTokens: 12, temperature: 1.5, seed: 4 };
+    let node: { ids: number[]; logprobs: number[]; entropies: number[]; promptTokens: number } | null = null;
+
+    beforeAll(async () => {
+      const { session } = await openGguf(nodeRuntime, tiny.bytes, 'tiny-node');
+      try {
+        const ids = session.encode(session.chat([{ role: 'user', content: req.prompt }]), false);
+        const rng = new Rng(req.seed);
+        const r = await session.generate(ids, { maxNewTokens: req.maxNewTokens, temperature: req.temperature, random: () => rng.next() });
+        r.cache.dispose();
+        node = { ids: r.ids, logprobs: r.tokens.map((t) => t.logprob), entropies: r.tokens.map((t) => t.entropy), promptTokens: ids.length };
+      } finally {
+        await session.dispose();
+      }
+    });
+
+    it.each(['wasm', 'webgpu'] as const)('on %s: the sampled ids, log-probs and entropies of the Node engine', async (device) => {
+      const { info } = await loadTiny(page, tiny.bytes, device);
+      expect(info).toMatchObject({ device, architecture: tiny.cfg.architecture, layers: tiny.cfg.layers });
+      expect(info.fallbackReason).toBeUndefined();
+      const a = await generate(page, req);
+      expect(node!.promptTokens).toBeGreaterThan(32);
+      expect(a.promptTokens).toBe(node!.promptTokens);
+      expect(new Set(node!.ids).size).toBeGreaterThan(6);
+      expect(a.ids).toEqual(node!.ids);
+      expect(maxAbsDiff(a.tokens.map((t) => t.logprob), node!.logprobs)).toBeLessThan(1e-3);
+      expect(maxAbsDiff(a.tokens.map((t) => t.entropy), node!.entropies)).toBeLessThan(1e-3);
+    }, 60_000);
   });
 
   it('nothing was fetched from outside 127.0.0.1', () => {
