@@ -124,14 +124,14 @@ export async function keptCacheRatio(session: ModelSession, scenario: Scenario, 
   return out;
 }
 
-/** FLOPs of the steps the windows average, from what each step's forward computed. */
+/** FLOPs of the windows' middle steps (5 and 48, 0-based), from what each step's forward computed. */
 function stepFlops(steps: { extra?: Record<string, unknown> }[], flops: FlopsOf): NonNullable<KeptCacheRatio['flops']> {
   const of = (i: number) => {
     const e = steps[i]!.extra ?? {};
     if (typeof e.cachedTokens !== 'number' || typeof e.newTokens !== 'number') throw new Error(`agent bench: step ${i} recorded no cached/new token counts`);
     return flops(e.cachedTokens, e.newTokens);
   };
-  // The windows' middle steps (their FLOPs differ by about 1% from their neighbours').
+  // Their neighbours' FLOPs differ by about 1%.
   const f5 = of(5), f50 = of(48);
   const total = (x: ReturnType<typeof of>) => x.linear + x.attention;
   return { ratio: total(f50) / total(f5), attentionShareStep50: f50.attention / total(f50), step5Gflop: total(f5) / 1e9, step50Gflop: total(f50) / 1e9 };

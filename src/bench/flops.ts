@@ -30,7 +30,7 @@ export function forwardFlops(cfg: DecoderConfig, blockWeights: number, past: num
   return { linear: 2 * blockWeights * fresh + 2 * cfg.vocab * cfg.hidden, attention };
 }
 
-/** forwardFlops for a GGUF file (its header only is read for the shapes). */
+/** forwardFlops for a GGUF file's bytes (only the header's shapes and keys are used). */
 export function ggufFlops(bytes: Uint8Array): FlopsOf {
   const f = parseGguf(bytes);
   const cfg = ggufConfig(f);

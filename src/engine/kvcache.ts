@@ -66,7 +66,9 @@ export interface HostLayout {
 type Rows = Float32Array | Uint16Array;
 
 /** Resizable ArrayBuffers (ES2024): Node 20+, Chromium 111+. */
-const resizable = typeof (ArrayBuffer.prototype as { resize?: unknown }).resize === 'function';
+const resizable = 'resize' in ArrayBuffer.prototype;
+
+const rowBytes = (layout: HostLayout) => layout.kvHeads * layout.headDim * (layout.half ? 2 : 4);
 
 /**
  * The arrays several forks share. With a known maximum they are resizable buffers reserved up to
@@ -78,12 +80,11 @@ class HostRows {
   private constructor(readonly layout: HostLayout, public capacity: number, readonly data: [Rows, Rows][], private readonly buffers: ArrayBuffer[]) {}
 
   static alloc(layout: HostLayout, layers: number, capacity: number): HostRows {
-    const rowLen = layout.kvHeads * layout.headDim;
-    const bytes = layout.half ? 2 : 4;
+    const row = rowBytes(layout);
     const max = layout.maxRows;
     const buffers: ArrayBuffer[] = [];
     const make = (): Rows => {
-      const b = resizable && max && max >= capacity ? new ArrayBuffer(capacity * rowLen * bytes, { maxByteLength: max * rowLen * bytes }) : new ArrayBuffer(capacity * rowLen * bytes);
+      const b = resizable && max && max >= capacity ? new ArrayBuffer(capacity * row, { maxByteLength: max * row }) : new ArrayBuffer(capacity * row);
       buffers.push(b);
       // Length-tracking views (no length given) follow the buffer when it grows.
       return layout.half ? new Uint16Array(b) : new Float32Array(b);
@@ -97,9 +98,9 @@ class HostRows {
 
   /** Grows to `capacity` rows in place when the buffers allow it; false when they cannot. */
   growInPlace(capacity: number): boolean {
-    const rowBytes = this.layout.kvHeads * this.layout.headDim * (this.layout.half ? 2 : 4);
-    if (!this.buffers.every((b) => b.resizable && b.maxByteLength >= capacity * rowBytes)) return false;
-    for (const b of this.buffers) b.resize(capacity * rowBytes);
+    const bytes = capacity * rowBytes(this.layout);
+    if (!this.buffers.every((b) => b.resizable && b.maxByteLength >= bytes)) return false;
+    for (const b of this.buffers) b.resize(bytes);
     this.capacity = capacity;
     return true;
   }

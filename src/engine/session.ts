@@ -130,7 +130,7 @@ export interface GenerateResult {
  */
 export const PREFILL_CHUNK = 128;
 const PREFILL_HEADROOM = 256;
-/** Positions per forward on WebGPU, below the 32 at which its GroupQueryAttention goes wrong (see chunkFor). */
+/** Positions per forward on WebGPU, below the 32 at which onnxruntime-web's graph goes wrong there (see chunkFor). */
 export const WEBGPU_CHUNK = 16;
 
 export class ModelSession {

@@ -35,9 +35,9 @@ export interface TinyGguf {
  * `arch` and the weight types pick another architecture and quantisation (default llama, F32);
  * `embedScale` multiplies the (tied) embedding.
  */
-export function tinyGguf(seed = 3, maxPositions = 8192, o: { arch?: Architecture; embedScale?: number; cfg?: Partial<DecoderConfig> } & Pick<TinyGgufOptions, 'weightType' | 'embedType'> = {}): TinyGguf {
+export function tinyGguf(seed = 3, maxPositions = 8192, o: { arch?: Architecture; embedScale?: number } & Pick<TinyGgufOptions, 'weightType' | 'embedType'> = {}): TinyGguf {
   const tokens = [...byteTokens(), ...SPECIALS];
-  const cfg = tinyConfig({ vocab: tokens.length, maxPositions, ...o.cfg }, o.arch);
+  const cfg = tinyConfig({ vocab: tokens.length, maxPositions }, o.arch);
   const weights = tinyWeights(cfg, seed);
   // Gemma multiplies the embedding by sqrt(hidden): with the default scale the residual is its
   // input token's row, and the tied lm_head predicts that token again with all the mass.
