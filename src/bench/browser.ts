@@ -29,6 +29,8 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 export interface BrowserRun {
   device: string;
+  /** ModelInfo.lmHead: 'kernel' where the 8-bit lm_head runs in head/head8.ts. */
+  lmHead: string | null;
   requestedThreads: number | null;
   /** LoadedModel.threads as the worker reports it (null on WebGPU). */
   threads: number | null;
@@ -66,6 +68,11 @@ export interface BrowserBench {
   } | null;
   /** wasm with all threads / Node with the same threads: the issue's goal is >= 0.5. */
   goalBrowserOverNode: number | null;
+  /**
+   * Where the 1-thread wasm run's lm_head ran in the 8-bit kernel: the same run with it in the
+   * graph as a float32 copy (lmHead 'graph'), measured next, and kernel / graph ratios.
+   */
+  lmHeadGraph: { run: BrowserRun; kernelOverGraphTokensPerSecond: number; kernelOverGraphPageMemory: number | null } | null;
 }
 
 /** The dev server serving `modelFile` as the page's default model, with its own dependency cache. */
@@ -80,10 +87,13 @@ type Browser = import('playwright-core').Browser;
  * The code run in the page is plain JavaScript in strings: tsx compiles this file with esbuild's
  * keepNames, whose __name() helper does not exist in the page, so no function is passed across.
  */
-const PAGE_MEASURE = `async ({ device, threads, reps, newTokens, prompt, chat }) => {
+const PAGE_MEASURE = `async ({ device, threads, reps, newTokens, prompt, chat, lmHead }) => {
   const s = window.steerlab;
   const t0 = performance.now();
-  const info = await s.client.loadModel(threads ? { url: s.defaultModelUrl, device, threads } : { url: s.defaultModelUrl, device });
+  const req = { url: s.defaultModelUrl, device };
+  if (threads) req.threads = threads;
+  if (lmHead) req.lmHead = lmHead;
+  const info = await s.client.loadModel(req);
   const loadMs = performance.now() - t0;
   const gen = (n) => s.client.generate({ prompt, chat, maxNewTokens: n, temperature: 0, seed: 0 });
   await gen(4);
@@ -155,10 +165,10 @@ async function settleServer(browser: Browser, url: string, log: (s: string) => v
  * measureOnce, again in a new page when Vite reloaded the page under it (a dependency
  * re-optimisation on the worker's first start destroys the execution context once).
  */
-async function measurePage(browser: Browser, url: string, device: 'wasm' | 'webgpu', threads: number | undefined, reps: number, newTokens: number, errors: string[], chat: boolean): Promise<PageRun> {
+async function measurePage(browser: Browser, url: string, device: 'wasm' | 'webgpu', threads: number | undefined, reps: number, newTokens: number, errors: string[], chat: boolean, lmHead?: 'graph'): Promise<PageRun> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await measureOnce(browser, url, device, threads, reps, newTokens, errors, chat);
+      return await measureOnce(browser, url, device, threads, reps, newTokens, errors, chat, lmHead);
     } catch (e) {
       const m = (e as Error).message;
       if (attempt >= 4 || !/context was destroyed|navigat/i.test(m)) throw e;
@@ -168,14 +178,14 @@ async function measurePage(browser: Browser, url: string, device: 'wasm' | 'webg
 }
 
 /** A fresh page (its own context, so its own worker and IndexedDB): load once, then time generations. */
-async function measureOnce(browser: Browser, url: string, device: 'wasm' | 'webgpu', threads: number | undefined, reps: number, newTokens: number, errors: string[], chat: boolean): Promise<PageRun> {
+async function measureOnce(browser: Browser, url: string, device: 'wasm' | 'webgpu', threads: number | undefined, reps: number, newTokens: number, errors: string[], chat: boolean, lmHead?: 'graph'): Promise<PageRun> {
   const page = await browser.newPage();
   page.on('pageerror', (e) => errors.push(e.message.slice(0, 300)));
   page.setDefaultTimeout(600_000);
   try {
     await page.goto(`${url}/tests/browser/harness.html`);
     await page.waitForFunction('window.steerlab !== undefined', null, { timeout: 120_000 });
-    return (await page.evaluate(`(${PAGE_MEASURE})(${JSON.stringify({ device, threads, reps, newTokens, prompt: chat ? BROWSER_PROMPT : `${BROWSER_PROMPT}\n`, chat })})`)) as PageRun;
+    return (await page.evaluate(`(${PAGE_MEASURE})(${JSON.stringify({ device, threads, reps, newTokens, prompt: chat ? BROWSER_PROMPT : `${BROWSER_PROMPT}\n`, chat, lmHead })})`)) as PageRun;
   } finally {
     await page.close();
   }
@@ -188,6 +198,7 @@ function toRun(p: PageRun, requestedThreads: number | null, node: GenDiffRun | n
   const tps = made / ((manyMs - oneMs) / 1000);
   return {
     device: p.info.device,
+    lmHead: p.info.lmHead ?? null,
     requestedThreads,
     threads: p.info.threads,
     crossOriginIsolated: p.isolated,
@@ -223,7 +234,7 @@ const isSoftware = (a: { vendor: string; architecture: string; description: stri
 
 export async function benchBrowser(session: ModelSession, modelPath: string, log: (s: string) => void, o: { reps?: number; newTokens?: number; swiftshaderTokens?: number; swiftshaderTimeoutS?: number } = {}): Promise<BrowserBench> {
   const chromiumPath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-  const empty = (problem: string): BrowserBench => ({ available: false, problem, chromium: chromiumPath, chromiumVersion: null, wasm: [], webgpu: null, goalBrowserOverNode: null });
+  const empty = (problem: string): BrowserBench => ({ available: false, problem, chromium: chromiumPath, chromiumVersion: null, wasm: [], webgpu: null, goalBrowserOverNode: null, lmHeadGraph: null });
   if (!existsSync(chromiumPath)) return empty(`chromium missing at ${chromiumPath} (apt-get install chromium, or set CHROMIUM_PATH); browser section not measured`);
   const reps = o.reps ?? 3;
   const newTokens = o.newTokens ?? 32;
@@ -260,6 +271,16 @@ export async function benchBrowser(session: ModelSession, modelPath: string, log
       const run = toRun(p, threads, node, errors);
       wasm.push(run);
       log(`    wasm ${run.threads} thread(s): ${run.decodeTokensPerSecond.toFixed(1)} tok/s (1 token ${run.oneTokenMs.toFixed(0)} ms, ${run.newTokens + 1} tokens ${run.manyTokensMs.toFixed(0)} ms); Node ${node.decodeTokensPerSecond.toFixed(1)} tok/s; ratio ${run.browserOverNode!.toFixed(2)}; page memory ${run.pageMemoryBytes === null ? "not measured" : `${(run.pageMemoryBytes / 2 ** 20).toFixed(0)} MiB`}`);
+    }
+    let lmHeadGraph: BrowserBench['lmHeadGraph'] = null;
+    const one = wasm[0]!;
+    if (one.lmHead === 'kernel') {
+      log('  browser: wasm, 1 thread, the lm_head in the graph (float32), fresh page');
+      const errors: string[] = [];
+      const run = toRun(await measurePage(browser, server.url, 'wasm', 1, reps, newTokens, errors, chat, 'graph'), 1, null, errors);
+      const mem = one.pageMemoryBytes !== null && run.pageMemoryBytes !== null ? one.pageMemoryBytes / run.pageMemoryBytes : null;
+      lmHeadGraph = { run, kernelOverGraphTokensPerSecond: one.decodeTokensPerSecond / run.decodeTokensPerSecond, kernelOverGraphPageMemory: mem };
+      log(`    lm_head in the graph: ${run.decodeTokensPerSecond.toFixed(1)} tok/s, page memory ${run.pageMemoryBytes === null ? 'not measured' : `${(run.pageMemoryBytes / 2 ** 20).toFixed(0)} MiB`}; kernel / graph ${lmHeadGraph.kernelOverGraphTokensPerSecond.toFixed(2)} (tok/s), ${mem === null ? '-' : mem.toFixed(2)} (memory)`);
     }
     // WebGPU: a real adapter only without switches; SwiftShader separately, labelled software.
     const real = await adapterInfo(browser, server.url);
@@ -301,7 +322,7 @@ export async function benchBrowser(session: ModelSession, modelPath: string, log
       }
     }
     const all = wasm.at(-1)!;
-    return { available: true, problem: null, chromium: chromiumPath, chromiumVersion: version, wasm, webgpu: { realAdapter: realLabel, real: realRun, swiftshader: swift }, goalBrowserOverNode: all.browserOverNode };
+    return { available: true, problem: null, chromium: chromiumPath, chromiumVersion: version, wasm, webgpu: { realAdapter: realLabel, real: realRun, swiftshader: swift }, goalBrowserOverNode: all.browserOverNode, lmHeadGraph };
   } catch (e) {
     return empty(`browser section failed: ${(e as Error).message.split('\n')[0]!.slice(0, 400)}`);
   } finally {

@@ -10,6 +10,7 @@ import { ModelSession, type ModelInfo, type TailSource } from './session.js';
 import { tailFromGraph, type GraphTailInfo } from './tail/weights.js';
 import type { ModelProto } from './onnx/proto.js';
 import type { Tokenizer } from './tokenizer.js';
+import type { LogitsHead } from './head/head8.js';
 
 export interface GraphMeta {
   modelId: string;
@@ -30,6 +31,8 @@ export interface OpenOptions {
   tail?: TailSource;
   /** Config values a graph may not carry (for reading its tail back). */
   config?: Pick<GraphTailInfo, 'rmsEps' | 'ropeTheta' | 'maxPositions'>;
+  /** The lm_head, for a graph that ends at the final norm (`head_input`; decoder.ts `head: 'outside'`). */
+  head?: LogitsHead;
 }
 
 /** Adds the hook points to an unmodified graph (bytes) and opens it. */
@@ -83,9 +86,10 @@ export async function openHooked(runtime: Runtime, model: Uint8Array | string, a
         style: anchors.style,
         dtype: anchors.floatType === DT.FLOAT16 ? 'fp16' : 'fp32',
         device,
+        lmHead: opts.head ? 'kernel' : 'graph',
         ...(errors.length ? { fallbackReason: errors.join('; ') } : {}),
       };
-      return new ModelSession(runtime, session, info, tokenizer, opts.tail);
+      return new ModelSession(runtime, session, info, tokenizer, opts.tail, opts.head);
     } catch (e) {
       errors.push(`${device}: ${(e as Error).message.split('\n')[0]}`);
     }

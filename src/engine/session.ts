@@ -13,6 +13,8 @@ import { ActivationCache, packAdds, resolveHook, type HookAdd, type HookEdit, ty
 import type { Device, Runtime } from './runtime/types.js';
 import type { Tokenizer, ChatMessage } from './tokenizer.js';
 import type { TailWeights } from './tail/weights.js';
+import type { LogitsHead } from './head/head8.js';
+import { HEAD_INPUT } from './onnx/hooks.js';
 
 
 /**
@@ -41,6 +43,8 @@ export interface ModelInfo {
   fallbackReason?: string;
   /** The most positions the model holds (context length); absent when the source does not say. */
   maxPositions?: number;
+  /** Where the lm_head runs: in the graph, or outside it in the 8-bit wasm kernel (head/head8.ts). */
+  lmHead?: 'graph' | 'kernel';
 }
 
 /**
@@ -142,6 +146,8 @@ export class ModelSession {
   private readonly zeroSteering: Tensor;
   private readonly floatIsHalf: boolean;
   private readonly hostKV: boolean;
+  /** 'logits', or 'head_input' where the lm_head runs outside the graph (this.head). */
+  private readonly logitsOutput: string;
   private disposed = false;
 
   constructor(
@@ -150,6 +156,7 @@ export class ModelSession {
     readonly info: ModelInfo,
     readonly tokenizer: Tokenizer,
     private tailSource: TailSource = { problem: 'this session was opened without access to its weights' },
+    private readonly head?: LogitsHead,
   ) {
     const { Tensor } = runtime.ort;
     this.zeroSteering = new Tensor('float32', new Float32Array(info.layers * info.hidden), [info.layers, info.hidden]);
@@ -157,6 +164,13 @@ export class ModelSession {
     // Host rows where the graph returns new rows and the cache would live in host memory anyway.
     const rows = session.outputNames.includes(`${PRESENT_ROWS}.0.key`);
     const present = session.outputNames.includes('present.0.key');
+    this.logitsOutput = session.outputNames.includes('logits') ? 'logits' : HEAD_INPUT;
+    if (this.logitsOutput === HEAD_INPUT) {
+      if (!session.outputNames.includes(HEAD_INPUT)) throw new SteerlabError('BAD_GRAPH', "session graph returns neither 'logits' nor 'head_input'");
+      if (!head) throw new SteerlabError('BAD_GRAPH', "session graph ends at the final norm ('head_input') but was opened without its lm_head");
+      if (head.cols !== info.hidden || head.rows !== info.vocab) throw new SteerlabError('BAD_SHAPE', `lm_head is ${head.rows} x ${head.cols}, the model needs ${info.vocab} x ${info.hidden}`);
+    }
+    else if (head) throw new SteerlabError('BAD_GRAPH', "session graph ends in its own lm_head ('logits'); an outside lm_head would be ignored");
     if (!rows && !present) throw new SteerlabError('BAD_GRAPH', "session graph returns neither 'present.0.key' nor 'present_rows.0.key': no KV cache to keep");
     // Host rows only for a graph made for them (kv 'rows': rows, no presents, token-major past);
     // a GroupQueryAttention graph keeps its present tensors (on WebGPU, in GPU buffers).
@@ -232,7 +246,7 @@ export class ModelSession {
     if (cache.isHost) {
       // The past is a prefix view of the host array (token-major, so its valid rows are contiguous):
       // exactly `past` rows, no copy.
-      const fetch = ['logits', 'resid_post'];
+      const fetch = [this.logitsOutput, 'resid_post'];
       const rowLen = kvHeads * headDim;
       for (let l = 0; l < layers; l++) {
         for (const [w, name] of [[0, 'key'], [1, 'value']] as const) {
@@ -350,12 +364,14 @@ export class ModelSession {
   /** Logits and hook reads from a forward's outputs. */
   private async forwardResult(out: Record<string, Tensor>, cache: KVCache, keep: number, hp: number[], resolved: ReturnType<typeof resolveHook>[], readHooks: readonly string[]): Promise<ForwardResult> {
     const { layers, hidden, vocab } = this.info;
-    const logitsT = out.logits!;
+    const logitsT = out[this.logitsOutput]!;
     const raw = await logitsT.getData();
     let logits = this.floatIsHalf ? halfToF32(raw as ArrayLike<number>) : (raw as Float32Array);
+    const width = this.head ? hidden : vocab;
     const have = logitsT.dims[1]!;
-    if (have > keep) logits = logits.subarray((have - keep) * vocab);
+    if (have > keep) logits = logits.subarray((have - keep) * width);
     logitsT.dispose();
+    if (this.head) logits = this.head.logits(logits, keep);
     const residT = out.resid_post!;
     const resid = hp.length ? ((await residT.getData()) as Float32Array) : new Float32Array(0);
     residT.dispose();

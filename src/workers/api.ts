@@ -46,6 +46,11 @@ export interface LoadRequest {
   maxCacheBytes?: number;
   /** At most this many wasm threads (the benchmark's 1-thread run); only the worker's first load decides. */
   threads?: number;
+  /**
+   * Where a GGUF's lm_head runs (OpenGgufOptions.lmHead): on wasm an 8-bit one runs in the 8-bit
+   * kernel by default; 'graph' keeps it in the graph as a float32 copy (the benchmark's comparison).
+   */
+  lmHead?: 'kernel' | 'graph';
 }
 
 export interface LoadTimings {

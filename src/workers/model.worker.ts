@@ -181,6 +181,7 @@ async function loadModel(req: LoadRequest, onProgress?: (p: LoadProgress) => voi
   if (req.device !== undefined && req.device !== 'webgpu' && req.device !== 'wasm') throw new SteerlabError('BAD_ARGUMENT', `unknown device '${String(req.device)}' (webgpu or wasm)`);
   if (req.maxCacheBytes !== undefined && !(req.maxCacheBytes >= 0)) throw new SteerlabError('BAD_ARGUMENT', `maxCacheBytes must be a number >= 0, got ${req.maxCacheBytes}`);
   if (req.threads !== undefined && !(Number.isInteger(req.threads) && req.threads >= 1)) throw new SteerlabError('BAD_ARGUMENT', `threads must be a whole number >= 1, got ${req.threads}`);
+  if (req.lmHead !== undefined && req.lmHead !== 'kernel' && req.lmHead !== 'graph') throw new SteerlabError('BAD_ARGUMENT', `unknown lmHead '${String(req.lmHead)}' (kernel or graph)`);
   const rt = await runtime(req.threads);
   if (model) {
     await model.dispose();
@@ -191,6 +192,7 @@ async function loadModel(req: LoadRequest, onProgress?: (p: LoadProgress) => voi
   const open = (bytes: Uint8Array) =>
     openGguf(rt, bytes, modelId, {
       device: req.device ?? rt.devices[0],
+      ...(req.lmHead ? { lmHead: req.lmHead } : {}),
       onPhase: (phase, done) => report({ phase, fraction: done ? 1 : 0 }),
     });
   const o = req.file ? await openFile(req.file, open, report) : await openUrl(new URL(req.url!, self.location.href).href, req.maxCacheBytes, open, report);

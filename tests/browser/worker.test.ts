@@ -311,7 +311,8 @@ describe('the model worker', () => {
   // than 32 tokens: onnxruntime-web's WebGPU graph gets 32 or more new positions wrong, so the
   // session runs them in pieces there (ModelSession.chunkFor). The Gemma 3 file is built as the
   // real model is converted: a sliding window of 4 keys (so the prompt slides), the sandwich
-  // norms, and a tied 8-bit embedding (an 8-bit lm_head on WebGPU, float on wasm).
+  // norms, and a tied 8-bit embedding (an 8-bit lm_head: MatMulNBits on WebGPU, the wasm kernel,
+  // head/head8.ts, on wasm).
   describe.each([
     ['llama, F32', tinyGguf(6, 8192, { embedScale: 0.3 })],
     ['gemma3, Q4_0 linears, tied Q8_0 embedding', tinyGguf(5, 8192, { arch: 'gemma3', weightType: GgmlType.Q4_0, embedType: GgmlType.Q8_0, embedScale: 0.3 })],
@@ -337,6 +338,7 @@ describe('the model worker', () => {
       const { info } = await loadTiny(page, tiny.bytes, device);
       expect(info).toMatchObject({ device, architecture: tiny.cfg.architecture, layers: tiny.cfg.layers });
       expect(info.fallbackReason).toBeUndefined();
+      expect(info.lmHead).toBe(device === 'wasm' && tiny.cfg.architecture === 'gemma3' ? 'kernel' : 'graph');
       const a = await generate(page, req);
       expect(node!.promptTokens).toBeGreaterThan(32);
       expect(a.promptTokens).toBe(node!.promptTokens);

@@ -147,7 +147,7 @@ export function matrixToFloat(m: Matrix): Float32Array {
  * 4-bit kernel, so MatMulNBits there dequantises the whole matrix on every call (SmolLM2: ~0.5 s
  * per token, ~11x slower than float MatMul). Exact: the values are the file's dequantised ones.
  */
-export function withFloatLinears(w: DecoderWeights): DecoderWeights {
+export function withFloatLinears(w: DecoderWeights, opts: { lmHead?: boolean } = {}): DecoderWeights {
   const done = new Map<Matrix, Matrix>();
   const fl = (m: Matrix): Matrix => {
     if (m.kind === 'float') return m;
@@ -158,7 +158,7 @@ export function withFloatLinears(w: DecoderWeights): DecoderWeights {
   return {
     embed: w.embed,
     finalNorm: w.finalNorm,
-    lmHead: fl(w.lmHead),
+    lmHead: opts.lmHead === false ? w.lmHead : fl(w.lmHead),
     layers: w.layers.map((l) => ({ ...l, q: fl(l.q), k: fl(l.k), v: fl(l.v), o: fl(l.o), gate: fl(l.gate), up: fl(l.up), down: fl(l.down) })),
   };
 }

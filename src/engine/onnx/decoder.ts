@@ -17,6 +17,7 @@ import { isLocalLayer, layerRopeScale, layerRopeTheta, type DecoderConfig, type 
 import { GraphBuilder, f32ToF16Array } from './graph.js';
 import { PRESENT_ROWS } from '../kvcache.js';
 import { DT } from './proto.js';
+import { HEAD_INPUT } from './hooks.js';
 
 export type GraphStyle = 'optimum' | 'genai';
 export type GraphDtype = 'fp32' | 'fp16';
@@ -49,7 +50,14 @@ export interface DecoderGraphOptions {
    *    the table is resident only where rows are gathered: 27 MiB less for SmolLM2, ~170 for Gemma 3.
    */
   embedTable?: 'shared' | 'own';
+  /**
+   * 'graph' (default): the graph ends in the lm_head and returns `logits`. 'outside': it ends at
+   * the final norm and returns those rows as `head_input` ([B, S, H]); the session's LogitsHead
+   * (head/head8.ts) makes the logits (and applies a final softcap).
+   */
+  head?: 'graph' | 'outside';
 }
+
 
 /** An 8-bit matrix's per-block offset: w = s q + offset with q its stored bytes (0..255). */
 function blockOffsets8(m: Extract<Matrix, { kind: 'nbits' }>): Float32Array {
@@ -243,6 +251,11 @@ function decoderBuilder(cfg: DecoderConfig, w: DecoderWeights, opts: DecoderGrap
     normed = buildGenaiBody();
   }
 
+  if (opts.head === 'outside') {
+    g.node('Identity', [normed], { name: '/lm_head/Identity', outputs: [HEAD_INPUT] });
+    g.output(HEAD_INPUT, FT, ['batch_size', 'sequence_length', H]);
+    return g;
+  }
   let logits = linear(normed, w.lmHead, '/lm_head');
   if (cfg.finalSoftcap) {
     // cap * tanh(logits / cap); the hook rewrite's logits slice looks through these to the lm_head.

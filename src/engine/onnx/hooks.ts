@@ -130,10 +130,24 @@ export function addHooks(model: ModelProto): Anchors {
  * Add of MatMulNBits halves and a block-minimum term, all reading one input, which is sliced for
  * every consumer.
  */
+/** The graph output that replaces `logits` when the lm_head runs outside the graph (decoder.ts `head`). */
+export const HEAD_INPUT = 'head_input';
+
 function addLogitsSlice(model: ModelProto, g: GraphBuilder): void {
   if (model.graph.input.some((i) => i.name === 'num_logits_to_keep')) return;
   const producers = new Map<string, NodeProto>();
   for (const n of model.graph.node) for (const o of n.output) producers.set(o, n);
+  const keepSlice = (input: string) => {
+    g.input('num_logits_to_keep', DT.INT64, []);
+    const neg = g.op('Neg', [g.op('Unsqueeze', ['num_logits_to_keep', g.constI64([0])], undefined, '/steerlab/keep_unsqueeze')], undefined, '/steerlab/keep_neg');
+    return g.op('Slice', [input, neg, g.constI64([2 ** 53 - 1]), g.constI64([1])], undefined, '/steerlab/keep_slice');
+  };
+  const outside = producers.get(HEAD_INPUT);
+  if (outside) {
+    // The lm_head runs outside the graph (decoder.ts `head: 'outside'`): slice the rows it gets.
+    outside.input[0] = keepSlice(outside.input[0]!);
+    return;
+  }
   let node = producers.get('logits');
   // Element-wise steps after the lm_head (casts, Gemma's logit soft-capping) commute with the slice.
   while (node && ['Identity', 'Cast', 'Tanh', 'Mul', 'Div'].includes(node.opType)) node = producers.get(node.input[0]!);
@@ -145,9 +159,7 @@ function addLogitsSlice(model: ModelProto, g: GraphBuilder): void {
     input = first?.input[0];
   }
   if (!input) return;
-  g.input('num_logits_to_keep', DT.INT64, []);
-  const neg = g.op('Neg', [g.op('Unsqueeze', ['num_logits_to_keep', g.constI64([0])], undefined, '/steerlab/keep_unsqueeze')], undefined, '/steerlab/keep_neg');
-  const sliced = g.op('Slice', [input, neg, g.constI64([2 ** 53 - 1]), g.constI64([1])], undefined, '/steerlab/keep_slice');
+  const sliced = keepSlice(input);
   if (node.opType !== 'Add') {
     node.input[0] = sliced;
     return;

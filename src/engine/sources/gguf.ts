@@ -14,8 +14,14 @@ import type { Tokenizer } from '../tokenizer.js';
 import { ggufToHfTokenizer } from '../gguf/tokenizer.js';
 import { ggufConfig, ggufWeights } from './convert.js';
 import { sha256Hex } from './files.js';
-import { withFloatLinears, type DecoderConfig } from '../model/types.js';
+import { withFloatLinears, type DecoderConfig, type Matrix } from '../model/types.js';
 import { tailFromWeights } from '../tail/weights.js';
+import { Head8, head8Supports } from '../head/head8.js';
+import { SteerlabError } from '../../errors.js';
+
+function describeMatrix(m: Matrix): string {
+  return m.kind === 'float' ? 'float' : `${m.bits}-bit`;
+}
 
 export interface GgufLoadTimings {
   parseMs: number;
@@ -63,6 +69,13 @@ export interface OpenGgufOptions extends OpenOptions {
    * whose onnxruntime build has no 4-bit kernel (see withFloatLinears). Costs 4 bytes per weight.
    */
   floatLinears?: boolean;
+  /**
+   * Where the lm_head runs:
+   *  - 'kernel': outside the graph, by the 8-bit wasm kernel (head/head8.ts), kept 8-bit; the
+   *    default where linears are float and the lm_head is 8-bit (the browser's wasm device);
+   *  - 'graph': in the graph, as its other linears (float there: 4 bytes per weight).
+   */
+  lmHead?: 'kernel' | 'graph';
   /** Called when each phase starts and ends, for progress bars. */
   onPhase?: (phase: LoadPhase, done: boolean) => void;
 }
@@ -82,16 +95,21 @@ export async function openGguf(runtime: Runtime, bytes: Uint8Array, modelId: str
   const device = opts.device ?? runtime.devices[0];
   const floatLinears = opts.floatLinears ?? (runtime.name === 'web' && device === 'wasm');
   const quantised = ggufWeights(file, bytes, cfg);
-  const weights = floatLinears ? withFloatLinears(quantised) : quantised;
+  const kernelHead = (opts.lmHead ?? (floatLinears && head8Supports(quantised.lmHead) ? 'kernel' : 'graph')) === 'kernel';
+  if (kernelHead && !head8Supports(quantised.lmHead)) {
+    throw new SteerlabError('UNSUPPORTED_QUANT', `the lm_head kernel takes 8-bit lm_heads; ${modelId}'s is ${describeMatrix(quantised.lmHead)}`);
+  }
+  const weights = floatLinears ? withFloatLinears(quantised, { lmHead: !kernelHead }) : quantised;
+  const head = kernelHead ? new Head8(quantised.lmHead, cfg.finalSoftcap) : undefined;
   const t2 = performance.now();
   // Only WebGPU keeps whole present tensors; the CPU devices keep host rows (kvcache.ts).
-  const { graph, data } = buildDecoderGraphExternal(cfg, weights, { style: 'genai', dtype: 'fp32', accuracyLevel, kv: device === 'webgpu' ? 'present' : 'rows' });
+  const { graph, data } = buildDecoderGraphExternal(cfg, weights, { style: 'genai', dtype: 'fp32', accuracyLevel, kv: device === 'webgpu' ? 'present' : 'rows', head: kernelHead ? 'outside' : 'graph' });
   const t3 = performance.now();
   phase('convert', true);
   phase('session', false);
   const meta = { modelId, hash, architecture: cfg.architecture, heads: cfg.heads, kvHeads: cfg.kvHeads, headDim: cfg.headDim, vocab: cfg.vocab, maxPositions: cfg.maxPositions };
   const tail = { weights: tailFromWeights(cfg, quantised) };
-  const session = await openGraph(runtime, graph, meta, tokenizer, { device: opts.device, externalData: [{ path: EXTERNAL_DATA_NAME, data }], tail });
+  const session = await openGraph(runtime, graph, meta, tokenizer, { device: opts.device, externalData: [{ path: EXTERNAL_DATA_NAME, data }], tail, head });
   phase('session', true);
   return { session, timings: { parseMs: t1 - t0, convertMs: t2 - t1, graphMs: t3 - t2, sessionMs: performance.now() - t3 } };
 }
