@@ -22,6 +22,8 @@ import type { SelfTestCase, SelfTestResult } from '../../src/testing/selftest-ap
 import { labHarness, launchChromium, needsChromium, openPage } from './setup.js';
 import { generate, maxAbsDiff, type TestSteering } from './shared.js';
 import { tinyGguf } from './tiny-gguf.js';
+import { GEMMA_MODEL, needsGemma } from '../helpers/llamacpp.js';
+import { loadModel } from '../../src/node/models.js';
 
 type Failure = { failed: true; name: string; code: string; message: string };
 
@@ -347,6 +349,45 @@ describe('the model worker', () => {
       expect(maxAbsDiff(a.tokens.map((t) => t.logprob), node!.logprobs)).toBeLessThan(1e-3);
       expect(maxAbsDiff(a.tokens.map((t) => t.entropy), node!.entropies)).toBeLessThan(1e-3);
     }, 60_000);
+  });
+
+  // The real Gemma 3 270M in a fresh page (its own IndexedDB) on wasm: its tied 262k x 640 Q8_0
+  // lm_head runs in the 8-bit kernel over the real vocabulary, against the Node engine's MatMulNBits.
+  needsGemma.describe('the real Gemma 3 270M on wasm', () => {
+    let modelBefore: string | undefined;
+    let gemmaPage: Page | null = null;
+    beforeAll(() => {
+      modelBefore = process.env.STEERLAB_MODEL_GGUF;
+      process.env.STEERLAB_MODEL_GGUF = GEMMA_MODEL;
+    });
+    afterAll(async () => {
+      await gemmaPage?.close();
+      if (modelBefore === undefined) delete process.env.STEERLAB_MODEL_GGUF;
+      else process.env.STEERLAB_MODEL_GGUF = modelBefore;
+    }, 30_000);
+
+    it('runs its lm_head in the 8-bit kernel and samples the ids, log-probs and entropies of the Node engine', async () => {
+      const req = { prompt: 'The capital of France is Paris. The capital of Italy is', chat: false, maxNewTokens: 10, temperature: 1.2, seed: 11 };
+      const s = await loadModel(GEMMA_MODEL);
+      let node: { ids: number[]; logprobs: number[]; entropies: number[] };
+      try {
+        const ids = s.encode(req.prompt, true);
+        const rng = new Rng(req.seed);
+        const r = await s.generate(ids, { maxNewTokens: req.maxNewTokens, temperature: req.temperature, random: () => rng.next() });
+        r.cache.dispose();
+        node = { ids: r.ids, logprobs: r.tokens.map((t) => t.logprob), entropies: r.tokens.map((t) => t.entropy) };
+      } finally {
+        await s.dispose();
+      }
+      ({ page: gemmaPage } = await openPage(lab.browser, `${lab.server.url}/tests/browser/harness.html`));
+      await gemmaPage.waitForFunction(() => window.steerlab !== undefined, null, { timeout: 60_000 });
+      const info = (await gemmaPage.evaluate(() => window.steerlab.client.loadModel({ url: window.steerlab.defaultModelUrl, device: 'wasm' }))) as LoadedModel;
+      expect(info).toMatchObject({ device: 'wasm', architecture: 'gemma3', vocab: 262144, lmHead: 'kernel' });
+      const a = await generate(gemmaPage, req);
+      expect(a.ids).toEqual(node.ids);
+      expect(maxAbsDiff(a.tokens.map((t) => t.logprob), node.logprobs)).toBeLessThan(1e-3);
+      expect(maxAbsDiff(a.tokens.map((t) => t.entropy), node.entropies)).toBeLessThan(1e-3);
+    }, 240_000);
   });
 
   it('nothing was fetched from outside 127.0.0.1', () => {
