@@ -8,6 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { GgmlType } from '../src/engine/gguf/quant.js';
+import { residPost } from '../src/engine/hook-points.js';
 import { Head8, head8Supports } from '../src/engine/head/head8.js';
 import { matrixToFloat, type Matrix } from '../src/engine/model/types.js';
 import { nodeRuntime } from '../src/engine/runtime/node.js';
@@ -48,6 +49,10 @@ function reference(m: Matrix, x: Float32Array, P: number): Float64Array {
   return out;
 }
 
+function maxAbsDiff(a: number[], b: number[]): number {
+  return a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i]!)), 0);
+}
+
 function maxRelErr(got: Float32Array, want: Float64Array): number {
   let scale = 0;
   for (const w of want) scale = Math.max(scale, Math.abs(w));
@@ -81,6 +86,13 @@ describe('Head8, the 8-bit lm_head kernel', () => {
     expect(maxRelErr(head.logits(x, 1), want)).toBeLessThan(1e-5);
   });
 
+  it('gives a tied table\'s embedding rows as matrixToFloat dequantises them, bit for bit (Q8_0)', () => {
+    const m = matrix8(50, 64, 9);
+    const rows = new Head8(m).embed([7, 0, 49, 7]);
+    const w = matrixToFloat(m);
+    [7, 0, 49, 7].forEach((id, p) => expect(rows.subarray(p * 64, (p + 1) * 64)).toEqual(w.subarray(id * 64, (id + 1) * 64)));
+  });
+
   it('refuses 4-bit matrices and inputs of the wrong length in one line', () => {
     const four: Matrix = { kind: 'nbits', rows: 4, cols: 32, bits: 4, blockSize: 32, B: new Uint8Array(64), scales: new Float32Array(4), zeroPoints: null };
     expect(head8Supports(four)).toBe(false);
@@ -99,21 +111,28 @@ describe('a session with its lm_head outside the graph', () => {
   const gemma = tinyGguf(5, 8192, { arch: 'gemma3', weightType: GgmlType.Q4_0, embedType: GgmlType.Q8_0, embedScale: 0.3 });
   const prompt = Array.from({ length: 40 }, (_, i) => (i * 37 + 11) % 256);
 
-  it('gives the logits, greedy ids, chunked prefill and candidate scores of the lm_head in the graph (tiny Gemma 3, tied Q8_0)', async () => {
+  it('gives the logits, greedy ids, chunked prefill and candidate scores of the lm_head and embedding in the graph (tiny Gemma 3, tied Q8_0)', async () => {
     const inGraph = (await openGguf(nodeRuntime, gemma.bytes, 'g', { lmHead: 'graph' })).session;
     const outside = (await openGguf(nodeRuntime, gemma.bytes, 'g', { lmHead: 'kernel' })).session;
     try {
+      expect(inGraph.info).toMatchObject({ lmHead: 'graph', embed: 'graph' });
+      // The tied table is held once, by the kernel: the graph takes inputs_embeds.
+      expect(outside.info).toMatchObject({ lmHead: 'kernel', embed: 'kernel' });
       const forward = async (s: typeof inGraph, chunk: number) => {
         s.prefillChunk = chunk;
         const c = s.newCache();
-        const r = await s.forward(c, prompt, { logitsFor: 6 });
+        // Steered at block 1, reading the residual after blocks 0 and 1.
+        const vec = Float32Array.from({ length: s.info.hidden }, (_, i) => Math.cos(i));
+        const read = { hooks: [residPost(0), residPost(1)], at: [3, 39] };
+        const r = await s.forward(c, prompt, { logitsFor: 6, add: [{ hook: residPost(1), vector: vec, scale: 0.5, positions: 'all' }], read });
+        const acts = [...read.hooks.flatMap((h) => [0, 1].map((j) => Array.from(r.acts.row(h, j))))].flat();
         const gen = await s.generateFrom(c, r.logits.subarray(5 * s.info.vocab), { maxNewTokens: 12, temperature: 0 });
         const fork = s.newCache();
         await s.forward(fork, prompt);
         const scores = await s.scoreContinuations(fork, r.logits.subarray(5 * s.info.vocab), [[65, 66, 67], [70], [71, 72]]);
         c.dispose();
         fork.dispose();
-        return { logits: r.logits, ids: gen.ids, scores };
+        return { logits: r.logits, ids: gen.ids, scores, acts };
       };
       for (const chunk of [128, 16]) {
         const a = await forward(inGraph, chunk);
@@ -123,6 +142,7 @@ describe('a session with its lm_head outside the graph', () => {
         for (let i = 0; i < a.logits.length; i++) err = Math.max(err, Math.abs(a.logits[i]! - b.logits[i]!));
         expect(err).toBeLessThan(1e-4);
         expect(b.ids).toEqual(a.ids);
+        expect(maxAbsDiff(b.acts, a.acts)).toBeLessThan(1e-4);
         b.scores.forEach((s, i) => expect(s).toBeCloseTo(a.scores[i]!, 4));
       }
     } finally {

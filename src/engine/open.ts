@@ -3,7 +3,7 @@
  * runtime session on the best device, fall back (and say so) when that device fails.
  */
 import { SteerlabError } from '../errors.js';
-import { addHooks, detectStyle, type Anchors } from './onnx/hooks.js';
+import { addHooks, detectStyle, INPUTS_EMBEDS, type Anchors } from './onnx/hooks.js';
 import { decodeModel, encodeModel, DT } from './onnx/proto.js';
 import type { Device, Runtime } from './runtime/types.js';
 import { ModelSession, type ModelInfo, type TailSource } from './session.js';
@@ -87,6 +87,7 @@ export async function openHooked(runtime: Runtime, model: Uint8Array | string, a
         dtype: anchors.floatType === DT.FLOAT16 ? 'fp16' : 'fp32',
         device,
         lmHead: opts.head ? 'kernel' : 'graph',
+        embed: session.inputNames.includes(INPUTS_EMBEDS) ? 'kernel' : 'graph',
         ...(errors.length ? { fallbackReason: errors.join('; ') } : {}),
       };
       return new ModelSession(runtime, session, info, tokenizer, opts.tail, opts.head);

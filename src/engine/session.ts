@@ -14,7 +14,7 @@ import type { Device, Runtime } from './runtime/types.js';
 import type { Tokenizer, ChatMessage } from './tokenizer.js';
 import type { TailWeights } from './tail/weights.js';
 import type { LogitsHead } from './head/head8.js';
-import { HEAD_INPUT } from './onnx/hooks.js';
+import { HEAD_INPUT, INPUTS_EMBEDS } from './onnx/hooks.js';
 
 
 /**
@@ -45,6 +45,8 @@ export interface ModelInfo {
   maxPositions?: number;
   /** Where the lm_head runs: in the graph, or outside it in the 8-bit wasm kernel (head/head8.ts). */
   lmHead?: 'graph' | 'kernel';
+  /** Where embedding rows are gathered: in the graph, or from the kernel's tied table (the graph takes inputs_embeds). */
+  embed?: 'graph' | 'kernel';
 }
 
 /**
@@ -148,6 +150,8 @@ export class ModelSession {
   private readonly hostKV: boolean;
   /** 'logits', or 'head_input' where the lm_head runs outside the graph (this.head). */
   private readonly logitsOutput: string;
+  /** The graph takes `inputs_embeds`, gathered by this.head from its tied table, instead of `input_ids`. */
+  private readonly embedsOutside: boolean;
   private disposed = false;
 
   constructor(
@@ -171,6 +175,9 @@ export class ModelSession {
       if (head.cols !== info.hidden || head.rows !== info.vocab) throw new SteerlabError('BAD_SHAPE', `lm_head is ${head.rows} x ${head.cols}, the model needs ${info.vocab} x ${info.hidden}`);
     }
     else if (head) throw new SteerlabError('BAD_GRAPH', "session graph ends in its own lm_head ('logits'); an outside lm_head would be ignored");
+    this.embedsOutside = session.inputNames.includes(INPUTS_EMBEDS);
+    if (this.embedsOutside && !head?.embed) throw new SteerlabError('BAD_GRAPH', "session graph takes 'inputs_embeds' but was opened without an embedding table to gather them from");
+    if (this.embedsOutside && info.dtype !== 'fp32') throw new SteerlabError('BAD_GRAPH', "'inputs_embeds' is fed as float32; this graph is fp16");
     if (!rows && !present) throw new SteerlabError('BAD_GRAPH', "session graph returns neither 'present.0.key' nor 'present_rows.0.key': no KV cache to keep");
     // Host rows only for a graph made for them (kv 'rows': rows, no presents, token-major past);
     // a GroupQueryAttention graph keeps its present tensors (on WebGPU, in GPU buffers).
@@ -229,7 +236,9 @@ export class ModelSession {
     const mask = new BigInt64Array(total + (padRow ? 1 : 0)).fill(1n);
     if (padRow) mask[0] = 0n;
     const feeds: Record<string, Tensor> = {
-      input_ids: new Tensor('int64', BigInt64Array.from(ids, BigInt), [1, S]),
+      ...(this.embedsOutside
+        ? { [INPUTS_EMBEDS]: new Tensor('float32', this.head!.embed!(ids), [1, S, hidden]) }
+        : { input_ids: new Tensor('int64', BigInt64Array.from(ids, BigInt), [1, S]) }),
       attention_mask: new Tensor('int64', mask, [1, mask.length]),
       steering: steerData ? new Tensor('float32', steerData, [layers, hidden]) : this.zeroSteering,
       steering_mask: new Tensor('float32', new Float32Array(S).fill(steerData ? 1 : 0), [1, S]),

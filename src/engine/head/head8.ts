@@ -21,6 +21,8 @@ export interface LogitsHead {
   readonly bytes: number;
   /** [positions, cols] final-norm rows -> [positions, rows] logits. */
   logits(hidden: Float32Array, positions: number): Float32Array;
+  /** For a tied table: the embedding rows of `ids`, [ids.length, cols], as the graph's gather would give them. */
+  embed?(ids: readonly number[]): Float32Array;
 }
 
 type Head8Exports = {
@@ -103,6 +105,25 @@ export class Head8 implements LogitsHead {
       }
     }
     this.capacity = positions;
+  }
+
+  /** Rows of the table, dequantised: s (q - z), the values matrixToFloat gives. */
+  embed(ids: readonly number[]): Float32Array {
+    const { rows: V, cols: C } = this;
+    const nb = C / 32;
+    const mem = this.k.memory.buffer;
+    const q = new Int8Array(mem, this.qOff, V * C);
+    const sc = new Float32Array(mem, this.sOff, V * nb);
+    const off = this.oOff ? new Float32Array(mem, this.oOff, V * nb) : null;
+    const out = new Float32Array(ids.length * C);
+    ids.forEach((id, p) => {
+      for (let b = 0; b < nb; b++) {
+        const s = sc[id * nb + b]!;
+        const o = off ? off[id * nb + b]! : 0;
+        for (let i = 0; i < 32; i++) out[p * C + b * 32 + i] = Math.fround(s * q[id * C + b * 32 + i]!) + o;
+      }
+    });
+    return out;
   }
 
   logits(hidden: Float32Array, positions: number): Float32Array {

@@ -17,7 +17,7 @@ import { isLocalLayer, layerRopeScale, layerRopeTheta, type DecoderConfig, type 
 import { GraphBuilder, f32ToF16Array } from './graph.js';
 import { PRESENT_ROWS } from '../kvcache.js';
 import { DT } from './proto.js';
-import { HEAD_INPUT } from './hooks.js';
+import { HEAD_INPUT, INPUTS_EMBEDS } from './hooks.js';
 
 export type GraphStyle = 'optimum' | 'genai';
 export type GraphDtype = 'fp32' | 'fp16';
@@ -56,6 +56,12 @@ export interface DecoderGraphOptions {
    * (head/head8.ts) makes the logits (and applies a final softcap).
    */
   head?: 'graph' | 'outside';
+  /**
+   * 'graph' (default): the graph gathers the embedding rows of `input_ids`. 'outside': it takes
+   * them as `inputs_embeds` ([B, S, H], before any embedding scale) from the caller; with a tied
+   * lm_head outside the graph, the table is then held once, by the head (head/head8.ts).
+   */
+  embed?: 'graph' | 'outside';
 }
 
 
@@ -117,7 +123,8 @@ function decoderBuilder(cfg: DecoderConfig, w: DecoderWeights, opts: DecoderGrap
   const finit = (name: string, a: Float32Array, dims: number[]) => g.init(name, fdata(a), dims, FT);
   const { layers, hidden: H, heads: nH, kvHeads: nKV, headDim: D } = cfg;
 
-  const inputIds = g.input('input_ids', DT.INT64, ['batch_size', 'sequence_length']);
+  // With the embedding outside, the embeddings stand in for the ids wherever the graph needs the new positions' count.
+  const inputIds = opts.embed === 'outside' ? g.input(INPUTS_EMBEDS, FT, ['batch_size', 'sequence_length', H]) : g.input('input_ids', DT.INT64, ['batch_size', 'sequence_length']);
   const attnMask = g.input('attention_mask', DT.INT64, ['batch_size', 'total_sequence_length']);
   const positionIds = opts.style === 'optimum' ? g.input('position_ids', DT.INT64, ['batch_size', 'sequence_length']) : '';
   // kv 'rows' takes its past token-major ([B, P, nKV, D], a prefix of the caller's array); the
@@ -268,6 +275,7 @@ function decoderBuilder(cfg: DecoderConfig, w: DecoderWeights, opts: DecoderGrap
 
   /** Token embeddings; 8-bit tables are gathered as their two nibble planes and rebuilt in the graph. */
   function embedding(): string {
+    if (opts.embed === 'outside') return inputIds;
     const e = w.embed;
     if (e.kind === 'float') return g.op('Gather', [finit('model.embed_tokens.weight', e.data, [cfg.vocab, H]), inputIds], undefined, '/model/embed_tokens/Gather');
     if (e.bits !== 8) throw new Error('4-bit embeddings are dequantised by the converter');

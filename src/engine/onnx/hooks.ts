@@ -132,6 +132,8 @@ export function addHooks(model: ModelProto): Anchors {
  */
 /** The graph output that replaces `logits` when the lm_head runs outside the graph (decoder.ts `head`). */
 export const HEAD_INPUT = 'head_input';
+/** The graph input that replaces `input_ids` when the embedding is gathered outside the graph (decoder.ts `embed`). */
+export const INPUTS_EMBEDS = 'inputs_embeds';
 
 function addLogitsSlice(model: ModelProto, g: GraphBuilder): void {
   if (model.graph.input.some((i) => i.name === 'num_logits_to_keep')) return;

@@ -72,7 +72,8 @@ export interface OpenGgufOptions extends OpenOptions {
   /**
    * Where the lm_head runs:
    *  - 'kernel': outside the graph, by the 8-bit wasm kernel (head/head8.ts), kept 8-bit; the
-   *    default where linears are float and the lm_head is 8-bit (the browser's wasm device);
+   *    default where linears are float and the lm_head is 8-bit (the browser's wasm device). A
+   *    tied embedding is then gathered from the kernel's table too (the graph takes inputs_embeds);
    *  - 'graph': in the graph, as its other linears (float there: 4 bytes per weight).
    */
   lmHead?: 'kernel' | 'graph';
@@ -103,7 +104,9 @@ export async function openGguf(runtime: Runtime, bytes: Uint8Array, modelId: str
   const head = kernelHead ? new Head8(quantised.lmHead, cfg.finalSoftcap) : undefined;
   const t2 = performance.now();
   // Only WebGPU keeps whole present tensors; the CPU devices keep host rows (kvcache.ts).
-  const { graph, data } = buildDecoderGraphExternal(cfg, weights, { style: 'genai', dtype: 'fp32', accuracyLevel, kv: device === 'webgpu' ? 'present' : 'rows', head: kernelHead ? 'outside' : 'graph' });
+  // A tied table in the kernel also gives the embedding rows, so the graph holds no copy of it.
+  const embedOutside = kernelHead && quantised.embed === quantised.lmHead;
+  const { graph, data } = buildDecoderGraphExternal(cfg, weights, { style: 'genai', dtype: 'fp32', accuracyLevel, kv: device === 'webgpu' ? 'present' : 'rows', head: kernelHead ? 'outside' : 'graph', embed: embedOutside ? 'outside' : 'graph' });
   const t3 = performance.now();
   phase('convert', true);
   phase('session', false);
