@@ -313,8 +313,8 @@ describe('the model worker', () => {
   // than 32 tokens: onnxruntime-web's WebGPU graph gets 32 or more new positions wrong, so the
   // session runs them in pieces there (ModelSession.chunkFor). The Gemma 3 file is built as the
   // real model is converted: a sliding window of 4 keys (so the prompt slides), the sandwich
-  // norms, and a tied 8-bit embedding (an 8-bit lm_head: MatMulNBits on WebGPU, the wasm kernel,
-  // head/head8.ts, on wasm).
+  // norms, and a tied 8-bit embedding (an 8-bit lm_head: MatMulNBits on WebGPU; on wasm the
+  // kernel in head/head8.ts, which also gives the embedding rows).
   describe.each([
     ['llama, F32', tinyGguf(6, 8192, { embedScale: 0.3 })],
     ['gemma3, Q4_0 linears, tied Q8_0 embedding', tinyGguf(5, 8192, { arch: 'gemma3', weightType: GgmlType.Q4_0, embedType: GgmlType.Q8_0, embedScale: 0.3 })],
@@ -340,7 +340,8 @@ describe('the model worker', () => {
       const { info } = await loadTiny(page, tiny.bytes, device);
       expect(info).toMatchObject({ device, architecture: tiny.cfg.architecture, layers: tiny.cfg.layers });
       expect(info.fallbackReason).toBeUndefined();
-      expect(info.lmHead).toBe(device === 'wasm' && tiny.cfg.architecture === 'gemma3' ? 'kernel' : 'graph');
+      const kernel = device === 'wasm' && tiny.cfg.architecture === 'gemma3' ? 'kernel' : 'graph';
+      expect(info).toMatchObject({ lmHead: kernel, embed: kernel });
       const a = await generate(page, req);
       expect(node!.promptTokens).toBeGreaterThan(32);
       expect(a.promptTokens).toBe(node!.promptTokens);
@@ -352,7 +353,7 @@ describe('the model worker', () => {
   });
 
   // The real Gemma 3 270M in a fresh page (its own IndexedDB) on wasm: its tied 262k x 640 Q8_0
-  // lm_head runs in the 8-bit kernel over the real vocabulary, against the Node engine's MatMulNBits.
+  // table is the 8-bit kernel's (lm_head and embedding rows), against the Node engine's MatMulNBits.
   needsGemma.describe('the real Gemma 3 270M on wasm', () => {
     let modelBefore: string | undefined;
     let gemmaPage: Page | null = null;
@@ -382,7 +383,7 @@ describe('the model worker', () => {
       ({ page: gemmaPage } = await openPage(lab.browser, `${lab.server.url}/tests/browser/harness.html`));
       await gemmaPage.waitForFunction(() => window.steerlab !== undefined, null, { timeout: 60_000 });
       const info = (await gemmaPage.evaluate(() => window.steerlab.client.loadModel({ url: window.steerlab.defaultModelUrl, device: 'wasm' }))) as LoadedModel;
-      expect(info).toMatchObject({ device: 'wasm', architecture: 'gemma3', vocab: 262144, lmHead: 'kernel' });
+      expect(info).toMatchObject({ device: 'wasm', architecture: 'gemma3', vocab: 262144, lmHead: 'kernel', embed: 'kernel' });
       const a = await generate(gemmaPage, req);
       expect(a.ids).toEqual(node.ids);
       expect(maxAbsDiff(a.tokens.map((t) => t.logprob), node.logprobs)).toBeLessThan(1e-3);
