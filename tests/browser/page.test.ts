@@ -343,7 +343,7 @@ needsRealModel.describe('the default model on wasm', () => {
     await expect.poll(() => page.locator('.model .progress span').first().innerText().catch(() => ''), { timeout: 30_000, interval: 50 }).toMatch(/^(downloading: [\d.]+ \/ 98\.4 MB|parsing GGUF|converting weights|creating session)$/);
     await page.locator('.model[data-status="ready"], .model[data-status="failed"]').waitFor({ timeout: 90_000 });
     expect(await page.locator('.model').getAttribute('data-status'), await page.locator('.model').innerText()).toBe('ready');
-    expect(await page.locator('.model .info').innerText()).toMatch(/on wasm · llama, 30 layers, hidden 576, vocab 49152/);
+    expect(await page.locator('.model .info').innerText()).toMatch(/on wasm · llama, 30 layers, hidden 576, vocab 49152, fp32, 8-bit lm_head kernel/);
     // the layer slider's thumb sits where its label says, in the loaded model's range
     expect(await page.locator('input[name=layer]').getAttribute('max')).toBe('29');
     expect(await page.locator('input[name=layer]').inputValue()).toBe('15');
