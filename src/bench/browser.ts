@@ -8,7 +8,8 @@
  *
  * Decode speed = 32 / (time of a 33-token generation - time of a 1-token generation) after the
  * same short chat prompt, greedy, the time the worker reports for each; Node is measured the same
- * way on the same model at the same thread count (peer-child.ts, its own process) for the ratio.
+ * way on the same model at the same thread count (peer-child.ts, its own process) for the ratio,
+ * and, as the control, on the graph the page runs (float32 block linears; see nodeSameGraph).
  * WebGPU: a real adapter is used when chromium offers one without switches; otherwise the bench
  * says 'no adapter' and, separately, measures SwiftShader (a software adapter, recorded as such).
  */
@@ -49,6 +50,13 @@ export interface BrowserRun {
   /** The same generation in Node at the same thread count (null on WebGPU). */
   node: GenDiffRun | null;
   browserOverNode: number | null;
+  /**
+   * The control: Node at the same thread count on the graph this page runs (float32 block
+   * linears, the lm_head where the page has it), so browser / this is the runtime's own cost and
+   * this / node is the cost of the weight format onnxruntime-web's wasm build forces.
+   */
+  nodeSameGraph: GenDiffRun | null;
+  browserOverNodeSameGraph: number | null;
   errors: string[];
 }
 
@@ -191,7 +199,7 @@ async function measureOnce(browser: Browser, url: string, device: 'wasm' | 'webg
   }
 }
 
-function toRun(p: PageRun, requestedThreads: number | null, node: GenDiffRun | null, errors: string[]): BrowserRun {
+function toRun(p: PageRun, requestedThreads: number | null, node: GenDiffRun | null, errors: string[], same: GenDiffRun | null = null): BrowserRun {
   const oneMs = median(p.one.map((g) => g.ms));
   const manyMs = median(p.many.map((g) => g.ms));
   const made = Math.min(...p.many.map((g) => g.tokens.length)) - 1;
@@ -214,6 +222,8 @@ function toRun(p: PageRun, requestedThreads: number | null, node: GenDiffRun | n
     pageMemoryBytes: p.memoryBytes ?? null,
     node,
     browserOverNode: node ? tps / node.decodeTokensPerSecond : null,
+    nodeSameGraph: same,
+    browserOverNodeSameGraph: same ? tps / same.decodeTokensPerSecond : null,
     errors,
   };
 }
@@ -250,9 +260,9 @@ export async function benchBrowser(session: ModelSession, modelPath: string, log
     // A model without a chat template (a base model) gets the plain prompt with BOS, in the page too.
     const chat = hasChatTemplate(session);
     const shortIds = shortPromptIds(session);
-    const nodeRun = (threads: number): GenDiffRun => {
-      const job: PeerJob = { threads, shortIds, longIds: [], shortNewTokens: 0, longNewTokens: 0, reps: 0, contextSize: 0, genDiff: { reps, newTokens } };
-      const p = join(dir, `node-${threads}.json`);
+    const nodeRun = (threads: number, browserGraph = false): GenDiffRun => {
+      const job: PeerJob = { threads, shortIds, longIds: [], shortNewTokens: 0, longNewTokens: 0, reps: 0, contextSize: 0, genDiff: { reps, newTokens, browserGraph } };
+      const p = join(dir, `node-${threads}${browserGraph ? '-browser-graph' : ''}.json`);
       writeFileSync(p, JSON.stringify(job));
       return runChild<GenDiffRun>('ours', modelPath, p);
     };
@@ -268,9 +278,11 @@ export async function benchBrowser(session: ModelSession, modelPath: string, log
       const p = await measurePage(browser, server.url, 'wasm', threads, reps, newTokens, errors, chat);
       log(`  browser: the same in Node, ${p.info.threads ?? threads} thread(s)`);
       const node = nodeRun(p.info.threads ?? threads);
-      const run = toRun(p, threads, node, errors);
+      log(`  browser: Node on the page's graph (float32 linears), ${p.info.threads ?? threads} thread(s)`);
+      const same = nodeRun(p.info.threads ?? threads, true);
+      const run = toRun(p, threads, node, errors, same);
       wasm.push(run);
-      log(`    wasm ${run.threads} thread(s): ${run.decodeTokensPerSecond.toFixed(1)} tok/s (1 token ${run.oneTokenMs.toFixed(0)} ms, ${run.newTokens + 1} tokens ${run.manyTokensMs.toFixed(0)} ms); Node ${node.decodeTokensPerSecond.toFixed(1)} tok/s; ratio ${run.browserOverNode!.toFixed(2)}; page memory ${run.pageMemoryBytes === null ? "not measured" : `${(run.pageMemoryBytes / 2 ** 20).toFixed(0)} MiB`}`);
+      log(`    wasm ${run.threads} thread(s): ${run.decodeTokensPerSecond.toFixed(1)} tok/s (1 token ${run.oneTokenMs.toFixed(0)} ms, ${run.newTokens + 1} tokens ${run.manyTokensMs.toFixed(0)} ms); Node ${node.decodeTokensPerSecond.toFixed(1)} tok/s, ratio ${run.browserOverNode!.toFixed(2)}; Node on the page's graph ${same.decodeTokensPerSecond.toFixed(1)} tok/s, ratio ${run.browserOverNodeSameGraph!.toFixed(2)}; page memory ${run.pageMemoryBytes === null ? "not measured" : `${(run.pageMemoryBytes / 2 ** 20).toFixed(0)} MiB`}`);
     }
     let lmHeadGraph: BrowserBench['lmHeadGraph'] = null;
     const one = wasm[0]!;

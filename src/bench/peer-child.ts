@@ -10,6 +10,7 @@
  * token, i.e. the prefill is left out, the same way for both engines.
  */
 import { readFileSync, statSync } from 'node:fs';
+import { basename } from 'node:path';
 import { statusBytes } from './proc-mem.js';
 
 export interface PeerJob {
@@ -27,9 +28,12 @@ export interface PeerJob {
   append?: { at: number[]; tokens: number; reps: number };
   /**
    * Set: only time `reps` generations of 1 and of 1 + newTokens tokens after shortIds and print
-   * a GenDiffRun (the browser section's Node side, measured the way the page is).
+   * a GenDiffRun (the browser section's Node side, measured the way the page is). browserGraph:
+   * load the graph the browser's wasm device runs (float32 block linears, the lm_head in the
+   * 8-bit kernel where it is 8-bit) instead of Node's own (4-bit MatMulNBits), so the page's
+   * runtime and its weight format can be told apart.
    */
-  genDiff?: { reps: number; newTokens: number };
+  genDiff?: { reps: number; newTokens: number; browserGraph?: boolean };
 }
 
 export interface GenDiffRun {
@@ -41,6 +45,9 @@ export interface GenDiffRun {
   manyTokensMs: number;
   /** newTokens / (manyTokensMs - oneTokenMs): decode speed with the prefill taken out. */
   decodeTokensPerSecond: number;
+  /** genDiff.browserGraph: the browser's wasm graph; its ModelInfo.lmHead. */
+  browserGraph?: boolean;
+  lmHead?: string;
 }
 
 export interface MemSample {
@@ -99,6 +106,7 @@ async function ours(path: string, job: PeerJob): Promise<LoadableEngine> {
   const ort = await import('onnxruntime-node');
   const { nodeRuntime } = await import('../engine/runtime/node.js');
   const { loadModel } = await import('../node/models.js');
+  const { openGguf } = await import('../engine/sources/gguf.js');
   await import('@huggingface/transformers');
   // The engine leaves onnxruntime's intra-op pool at its default (one thread per core); the
   // benchmark pins it to the peer's count. Only this child process's runtime is changed.
@@ -120,7 +128,10 @@ async function ours(path: string, job: PeerJob): Promise<LoadableEngine> {
       throw new Error('not loaded');
     },
     async load() {
-      const session = await loadModel(path);
+      const session = job.genDiff?.browserGraph
+        ? (await openGguf(nodeRuntime, new Uint8Array(readFileSync(path)), basename(path), { floatLinears: true })).session
+        : await loadModel(path);
+      e.detail.lmHead = session.info.lmHead;
       // A fork of the kept cache per rep, as the agent scores its answers (writes after the prefix in place).
       e.append = async (ids, at, tokens, reps) => {
         const cache = session.newCache();
@@ -224,6 +235,7 @@ async function main() {
       many.push(await total(newTokens + 1));
     }
     const out: GenDiffRun = { engine: which === 'ours' ? 'ours' : 'llama.cpp', threads: job.threads, promptTokens: job.shortIds.length, newTokens, oneTokenMs: median(one), manyTokensMs: median(many), decodeTokensPerSecond: newTokens / ((median(many) - median(one)) / 1000) };
+    if (job.genDiff.browserGraph) Object.assign(out, { browserGraph: true, lmHead: engine.detail.lmHead });
     process.stdout.write(`${JSON.stringify(out)}\n`);
     process.exit(0);
   }
