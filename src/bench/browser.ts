@@ -276,10 +276,11 @@ export async function benchBrowser(session: ModelSession, modelPath: string, log
       log(`  browser: wasm, ${threads} thread(s), fresh page`);
       const errors: string[] = [];
       const p = await measurePage(browser, server.url, 'wasm', threads, reps, newTokens, errors, chat);
-      log(`  browser: the same in Node, ${p.info.threads ?? threads} thread(s)`);
-      const node = nodeRun(p.info.threads ?? threads);
-      log(`  browser: Node on the page's graph (float32 linears), ${p.info.threads ?? threads} thread(s)`);
-      const same = nodeRun(p.info.threads ?? threads, true);
+      const used = p.info.threads ?? threads;
+      log(`  browser: the same in Node, ${used} thread(s)`);
+      const node = nodeRun(used);
+      log(`  browser: Node on the page's graph (float32 linears), ${used} thread(s)`);
+      const same = nodeRun(used, true);
       const run = toRun(p, threads, node, errors, same);
       wasm.push(run);
       log(`    wasm ${run.threads} thread(s): ${run.decodeTokensPerSecond.toFixed(1)} tok/s (1 token ${run.oneTokenMs.toFixed(0)} ms, ${run.newTokens + 1} tokens ${run.manyTokensMs.toFixed(0)} ms); Node ${node.decodeTokensPerSecond.toFixed(1)} tok/s, ratio ${run.browserOverNode!.toFixed(2)}; Node on the page's graph ${same.decodeTokensPerSecond.toFixed(1)} tok/s, ratio ${run.browserOverNodeSameGraph!.toFixed(2)}; page memory ${run.pageMemoryBytes === null ? "not measured" : `${(run.pageMemoryBytes / 2 ** 20).toFixed(0)} MiB`}`);

@@ -10,7 +10,6 @@
  * token, i.e. the prefill is left out, the same way for both engines.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { basename } from 'node:path';
 import { statusBytes } from './proc-mem.js';
 
 export interface PeerJob {
@@ -106,7 +105,6 @@ async function ours(path: string, job: PeerJob): Promise<LoadableEngine> {
   const ort = await import('onnxruntime-node');
   const { nodeRuntime } = await import('../engine/runtime/node.js');
   const { loadModel } = await import('../node/models.js');
-  const { openGguf } = await import('../engine/sources/gguf.js');
   await import('@huggingface/transformers');
   // The engine leaves onnxruntime's intra-op pool at its default (one thread per core); the
   // benchmark pins it to the peer's count. Only this child process's runtime is changed.
@@ -128,9 +126,7 @@ async function ours(path: string, job: PeerJob): Promise<LoadableEngine> {
       throw new Error('not loaded');
     },
     async load() {
-      const session = job.genDiff?.browserGraph
-        ? (await openGguf(nodeRuntime, new Uint8Array(readFileSync(path)), basename(path), { floatLinears: true })).session
-        : await loadModel(path);
+      const session = await loadModel(path, { floatLinears: job.genDiff?.browserGraph });
       e.detail.lmHead = session.info.lmHead;
       // A fork of the kept cache per rep, as the agent scores its answers (writes after the prefix in place).
       e.append = async (ids, at, tokens, reps) => {

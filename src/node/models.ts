@@ -39,6 +39,11 @@ export interface LoadOptions {
   accuracyLevel?: number;
   /** Reuse/keep the converted GGUF on disk (default true; STEERLAB_NO_CONVERT_CACHE=1 turns it off). */
   convertCache?: boolean;
+  /**
+   * GGUF: the graph the browser's wasm device runs (float32 block linears, an 8-bit lm_head in
+   * the wasm kernel), converted in memory: the converted cache holds Node's 4-bit graph only.
+   */
+  floatLinears?: boolean;
 }
 
 export async function loadModel(spec: string, opts: LoadOptions = {}): Promise<ModelSession> {
@@ -52,8 +57,8 @@ export async function loadModel(spec: string, opts: LoadOptions = {}): Promise<M
       );
     }
     const modelId = spec === 'default' ? 'SmolLM2-135M-Instruct.Q4_1.gguf' : p.split('/').pop()!;
-    if (opts.convertCache === false || process.env.STEERLAB_NO_CONVERT_CACHE) {
-      return (await openGguf(nodeRuntime, new Uint8Array(readFileSync(p)), modelId, { accuracyLevel: opts.accuracyLevel })).session;
+    if (opts.convertCache === false || opts.floatLinears || process.env.STEERLAB_NO_CONVERT_CACHE) {
+      return (await openGguf(nodeRuntime, new Uint8Array(readFileSync(p)), modelId, { accuracyLevel: opts.accuracyLevel, floatLinears: opts.floatLinears })).session;
     }
     return (await openGgufCached(p, modelId, { accuracyLevel: opts.accuracyLevel, log: (l) => process.stderr.write(`${l}\n`) })).session;
   }
